@@ -1,0 +1,1 @@
+"""Pure data model and geometry. Imports numpy, scipy and pyquaternion only: never Qt, vispy or torch."""

@@ -1,0 +1,44 @@
+"""Typed errors. Every error about a file names the file and the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class FusionLabelError(Exception):
+    """Base class of all errors FusionLabel raises on purpose."""
+
+
+class DataError(FusionLabelError):
+    """A file (or folder) could not be used.
+
+    Parameters
+    ----------
+    path
+        The offending file.
+    reason
+        One line, for a human: what is wrong with it.
+
+    ``str(err)`` is ``"<path>: <reason>"``, the line the CLI prints.
+    """
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class CorruptFileError(DataError):
+    """The file exists but its content is malformed, truncated or undecodable."""
+
+
+class CalibrationError(DataError):
+    """A calibration is missing, incomplete or inconsistent."""
+
+
+class UnsupportedFormatError(DataError):
+    """No reader recognises this path, or a record type cannot be decoded."""
+
+
+class ManifestError(DataError):
+    """A recording manifest is invalid (bad schema, paths escaping the folder...)."""

@@ -1,0 +1,180 @@
+"""Project 3D points and cuboids into calibrated cameras.
+
+Pipeline for a point ``p_src`` (any sensor frame)::
+
+    p_cam = T_cam_src p_src                     (camera optical frame, z forward)
+    (x, y) = (p_cam.x / z, p_cam.y / z)         (normalised image plane, z > near)
+    (x', y') = distort(x, y; D)                 (OpenCV radial-tangential or fisheye)
+    (u, v) = (fx x' + s y' + cx, fy y' + cy)
+
+Points with ``z <= near`` are behind the camera and are *culled* (``valid = False``), never
+projected through the origin. Cuboid edges that cross the near plane are clipped to it before
+projection, so a box half behind the camera still draws correctly.
+
+Example
+-------
+>>> import numpy as np
+>>> from fusionlabel.core.calibration import Camera
+>>> cam = Camera("c", K=[[100, 0, 50], [0, 100, 50], [0, 0, 1]], width=100, height=100)
+>>> pr = project_points(np.array([[0.0, 0.0, 10.0], [0.0, 0.0, -1.0]]), cam)
+>>> pr.uv[0].tolist(), pr.valid.tolist()
+([50.0, 50.0], [True, False])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fusionlabel.core.boxes import BOX_EDGES, Boxes
+from fusionlabel.core.calibration import Camera
+from fusionlabel.core.transforms import Transform
+
+NEAR = 0.1  # metres: the near plane for culling and clipping
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Result of projecting N points.
+
+    uv : (N, 2) float64 pixel coordinates (meaningless where ``valid`` is False)
+    depth : (N,) float64, z in the camera frame, metres
+    valid : (N,) bool, in front of the camera, inside the image and the lens' valid field
+    """
+
+    uv: NDArray[np.float64]
+    depth: NDArray[np.float64]
+    valid: NDArray[np.bool_]
+
+
+def distort(xy: NDArray[np.float64], camera: Camera) -> NDArray[np.float64]:
+    """Apply the lens model to (N, 2) normalised coordinates."""
+    D = camera.D
+    if len(D) == 0 or not np.any(D):
+        return xy
+    x, y = xy[:, 0], xy[:, 1]
+    r2 = x * x + y * y
+    if camera.model == "fisheye":
+        r = np.sqrt(r2)
+        theta = np.arctan(r)
+        t2 = theta * theta
+        theta_d = theta * (1 + D[0] * t2 + D[1] * t2**2 + D[2] * t2**3 + D[3] * t2**4)
+        scale = np.where(r > 1e-12, theta_d / np.maximum(r, 1e-12), 1.0)
+        return xy * scale[:, None]
+    k = np.zeros(8)
+    k[: len(D)] = D
+    k1, k2, p1, p2, k3, k4, k5, k6 = k
+    # radial = (1 + k1 r^2 + k2 r^4 + k3 r^6) / (1 + k4 r^2 + k5 r^4 + k6 r^6)
+    radial = (1 + k1 * r2 + k2 * r2**2 + k3 * r2**3) / (1 + k4 * r2 + k5 * r2**2 + k6 * r2**3)
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    return np.stack([xd, yd], axis=1)
+
+
+def _field_limit(camera: Camera) -> float:
+    """Largest normalised radius we trust the distortion polynomial at.
+
+    Polynomial lens models fold back outside the calibrated field, mapping far-off-axis points
+    into the image. We accept points up to 1.5x the radius of the undistorted image corners.
+    """
+    Kinv = np.linalg.inv(camera.K)
+    corners = np.array([[0, 0, 1], [camera.width, 0, 1], [0, camera.height, 1], [camera.width, camera.height, 1]])
+    n = corners @ Kinv.T
+    return 1.5 * float(np.max(np.hypot(n[:, 0], n[:, 1])))
+
+
+def _pixels(xy: NDArray[np.float64], camera: Camera) -> NDArray[np.float64]:
+    xyd = distort(xy, camera)
+    K = camera.K
+    u = K[0, 0] * xyd[:, 0] + K[0, 1] * xyd[:, 1] + K[0, 2]
+    v = K[1, 1] * xyd[:, 1] + K[1, 2]
+    return np.stack([u, v], axis=1)
+
+
+def project_points(
+    points: ArrayLike, camera: Camera, T_cam_src: Transform | None = None, near: float = NEAR
+) -> Projection:
+    """Project (N, 3) points given in frame ``src`` (camera frame when ``T_cam_src`` is None)."""
+    p = np.asarray(points, dtype=np.float64)[:, :3]
+    if T_cam_src is not None:
+        p = T_cam_src.apply(p)
+    z = p[:, 2]
+    front = z > near
+    safe_z = np.where(front, z, 1.0)
+    xy = p[:, :2] / safe_z[:, None]
+    in_field = np.hypot(xy[:, 0], xy[:, 1]) <= _field_limit(camera) if np.any(camera.D) else np.ones(len(p), bool)
+    uv = _pixels(xy, camera)
+    inside = (uv[:, 0] >= 0) & (uv[:, 0] < camera.width) & (uv[:, 1] >= 0) & (uv[:, 1] < camera.height)
+    return Projection(uv=uv, depth=z, valid=front & in_field & inside)
+
+
+@dataclass(frozen=True)
+class BoxProjection:
+    """Projected cuboid wireframes.
+
+    segments : (N, 12, 2, 2) float64 pixel endpoints of each box edge after near-plane clipping
+    edge_visible : (N, 12) bool, False for edges entirely behind the camera
+    bbox : (N, 4) float64 ``[x1, y1, x2, y2]`` of the visible wireframe clipped to the image;
+           NaN where no part of the box is in front of the camera or inside the image
+    """
+
+    segments: NDArray[np.float64]
+    edge_visible: NDArray[np.bool_]
+    bbox: NDArray[np.float64]
+
+
+def project_boxes(
+    boxes: Boxes, camera: Camera, T_cam_src: Transform | None = None, near: float = NEAR, samples: int = 8
+) -> BoxProjection:
+    """Project cuboids given in frame ``src`` into ``camera``.
+
+    Each edge is clipped against the near plane ``z = near``; with distortion, straight edges
+    become curves, so the 2D box is computed from ``samples`` points along each clipped edge.
+    """
+    n = len(boxes)
+    corners = boxes.corners().reshape(-1, 3)
+    if T_cam_src is not None:
+        corners = T_cam_src.apply(corners)
+    corners = corners.reshape(n, 8, 3)
+    a = corners[:, BOX_EDGES[:, 0]]  # (N, 12, 3)
+    b = corners[:, BOX_EDGES[:, 1]]
+    za, zb = a[..., 2], b[..., 2]
+    vis = (za > near) | (zb > near)
+    # clip: move the behind endpoint onto the near plane
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.clip((near - za) / (zb - za), 0.0, 1.0)
+    a_c = np.where((za <= near)[..., None], a + (b - a) * t[..., None], a)
+    t2 = np.clip(np.where(np.abs(za - zb) > 0, (near - zb) / (za - zb), 0.0), 0.0, 1.0)
+    b_c = np.where((zb <= near)[..., None], b + (a - b) * t2[..., None], b)
+    a_c[..., 2] = np.maximum(a_c[..., 2], near)
+    b_c[..., 2] = np.maximum(b_c[..., 2], near)
+    s = np.linspace(0.0, 1.0, samples)
+    pts = a_c[:, :, None, :] + (b_c - a_c)[:, :, None, :] * s[None, None, :, None]  # (N,12,S,3)
+    flat = pts.reshape(-1, 3)
+    uv = _pixels(flat[:, :2] / flat[:, 2:3], camera).reshape(n, 12, samples, 2)
+    segments = uv[:, :, [0, -1], :]
+    bbox = np.full((n, 4), np.nan)
+    for i in range(n):
+        if not vis[i].any():
+            continue
+        q = uv[i][vis[i]].reshape(-1, 2)
+        x1, y1 = q.min(axis=0)
+        x2, y2 = q.max(axis=0)
+        x1, x2 = np.clip([x1, x2], 0, camera.width)
+        y1, y2 = np.clip([y1, y2], 0, camera.height)
+        if x2 > x1 and y2 > y1:
+            bbox[i] = [x1, y1, x2, y2]
+    return BoxProjection(segments=segments, edge_visible=vis, bbox=bbox)
+
+
+def bbox_iou(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:
+    """Row-wise IoU of two (N, 4) ``[x1, y1, x2, y2]`` arrays."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = iw * ih
+    area = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])  # noqa: E731
+    return inter / np.maximum(area(a) + area(b) - inter, 1e-12)

@@ -1,0 +1,137 @@
+"""The Recording interface every reader implements.
+
+A recording is a set of sensor streams with their own timestamps, a calibration :class:`Rig`,
+optionally ego poses and ground-truth labels. Frames are defined by the reference sensor's
+timestamps and built lazily by :meth:`Recording.frame`, so opening a 10,000-frame recording
+reads only its index (manifest, timestamps), never the sensor data.
+
+Readers subclass :class:`Recording` and implement ``_load_frame``. Problems that do not stop
+the recording from being used (a calibration file missing a key, one stream's timestamps
+unreadable) are collected in ``problems`` instead of being raised, so ``fusionlabel info`` can
+report the rest; problems with one frame's data surface when that frame is loaded, as a
+:class:`~fusionlabel.core.errors.DataError` naming the file.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusionlabel.core.calibration import Rig
+from fusionlabel.core.errors import DataError
+from fusionlabel.core.frames import Frame
+from fusionlabel.core.labels import LabelSet
+from fusionlabel.core.sync import PoseTrack, StreamSync, match_nearest
+
+SensorKind = Literal["lidar", "camera", "radar"]
+
+#: default matching tolerance: half a 10 Hz LiDAR period
+DEFAULT_TOLERANCE_NS = 50_000_000
+
+
+@dataclass(frozen=True)
+class Stream:
+    """One sensor's sample times.
+
+    name : sensor name (key in the rig)
+    kind : ``"lidar"``, ``"camera"`` or ``"radar"``
+    timestamps_ns : (K,) int64 sample times, nanoseconds
+    """
+
+    name: str
+    kind: SensorKind
+    timestamps_ns: NDArray[np.int64]
+
+    def __post_init__(self) -> None:
+        t = np.asarray(self.timestamps_ns, dtype=np.int64).reshape(-1)
+        t.setflags(write=False)
+        object.__setattr__(self, "timestamps_ns", t)
+
+    def __len__(self) -> int:
+        return len(self.timestamps_ns)
+
+    @property
+    def rate_hz(self) -> float:
+        """Median sample rate (0 when fewer than two samples)."""
+        if len(self.timestamps_ns) < 2:
+            return 0.0
+        dt = np.diff(np.sort(self.timestamps_ns))
+        dt = dt[dt > 0]
+        return float(1e9 / np.median(dt)) if len(dt) else 0.0
+
+
+@dataclass
+class Recording(abc.ABC):
+    """Base class of all recordings (see the module docstring)."""
+
+    path: Path
+    format: str
+    rig: Rig
+    streams: dict[str, Stream]
+    reference: str
+    tolerance_ns: int = DEFAULT_TOLERANCE_NS
+    ego_poses: PoseTrack | None = None
+    problems: list[DataError] = field(default_factory=list)
+    _sync: dict[str, StreamSync] | None = field(default=None, init=False, repr=False)
+
+    # -- required -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def _load_frame(self, index: int) -> Frame:
+        """Build frame ``index`` (0 <= index < len(self)); raise DataError naming the file on bad data."""
+
+    # -- optional -----------------------------------------------------------------------------
+    def labels(self) -> LabelSet | None:
+        """Ground-truth / stored labels carried by the recording, in the ego frame, or None."""
+        return None
+
+    # -- provided -----------------------------------------------------------------------------
+    @property
+    def timestamps_ns(self) -> NDArray[np.int64]:
+        """(M,) int64 reference timestamps: one per frame."""
+        return self.streams[self.reference].timestamps_ns
+
+    def __len__(self) -> int:
+        return len(self.timestamps_ns)
+
+    def frame(self, index: int) -> Frame:
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError(f"frame {index} out of range: {self.path} has {n} frames")
+        return self._load_frame(index)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for i in range(len(self)):
+            yield self.frame(i)
+
+    @property
+    def sync(self) -> dict[str, StreamSync]:
+        """Each non-reference stream matched to the reference timestamps (computed once)."""
+        if self._sync is None:
+            ref = self.timestamps_ns
+            self._sync = {
+                name: match_nearest(ref, s.timestamps_ns, self.tolerance_ns)
+                for name, s in self.streams.items()
+                if name != self.reference
+            }
+        return self._sync
+
+    def ego_pose_at(self, t_ns: int):  # -> Transform | None
+        """``T_world_ego`` interpolated at ``t_ns``; None without poses or outside their span."""
+        if self.ego_poses is None:
+            return None
+        try:
+            return self.ego_poses.at(int(t_ns), max_extrapolation_ns=self.tolerance_ns)
+        except ValueError:
+            return None
+
+    @property
+    def duration_s(self) -> float:
+        t = self.timestamps_ns
+        return float((t.max() - t.min()) / 1e9) if len(t) > 1 else 0.0

@@ -1,0 +1,120 @@
+"""The native label file: versioned JSON, written atomically.
+
+Schema (version 1)::
+
+    {
+      "format": "fusionlabel.labels",
+      "version": 1,
+      "coordinate_frame": "ego",                 # boxes are in each frame's ego frame
+      "box_convention": "x y z l w h yaw (gravity centre, metres, radians)",
+      "frames": [
+        {"index": 0, "timestamp_ns": 1700000000000000000,
+         "objects": [{"track_id": 7, "category": "Car",
+                      "box": [x, y, z, l, w, h, yaw], "score": 1.0, "attributes": {}}]}
+      ]
+    }
+
+A file written by a newer FusionLabel (higher ``version``) is refused, never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fusionlabel.core.atomic import atomic_write_text
+from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.errors import CorruptFileError
+from fusionlabel.core.labels import FrameLabels, LabelSet
+
+FORMAT = "fusionlabel.labels"
+VERSION = 1
+
+
+def labels_to_dict(labels: LabelSet, timestamps_ns: dict[int, int] | None = None) -> dict[str, Any]:
+    frames = []
+    for k, f in labels.frames.items():
+        arr = f.boxes.to_array()
+        assert f.scores is not None and f.attributes is not None
+        objs = [
+            {
+                "track_id": int(f.track_ids[i]),
+                "category": f.categories[i],
+                "box": [float(v) for v in arr[i]],
+                "score": float(f.scores[i]),
+                "attributes": dict(f.attributes[i]),
+            }
+            for i in range(len(f))
+        ]
+        entry: dict[str, Any] = {"index": int(k), "objects": objs}
+        if timestamps_ns and k in timestamps_ns:
+            entry["timestamp_ns"] = int(timestamps_ns[k])
+        frames.append(entry)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "coordinate_frame": "ego",
+        "box_convention": "x y z l w h yaw (gravity centre, metres, radians)",
+        "frames": frames,
+    }
+
+
+def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
+    path = Path(path)
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise CorruptFileError(path, f"not a FusionLabel label file (missing \"format\": \"{FORMAT}\")")
+    version = d.get("version")
+    if not isinstance(version, int):
+        raise CorruptFileError(path, "label file has no integer 'version'")
+    if version > VERSION:
+        raise CorruptFileError(
+            path, f"label file version {version} was written by a newer FusionLabel (this one reads <= {VERSION})"
+        )
+    out: dict[int, FrameLabels] = {}
+    for fi, fr in enumerate(d.get("frames") or []):
+        try:
+            objs = fr["objects"]
+            arr = np.array([o["box"] for o in objs], dtype=np.float64).reshape(-1, 7)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("non-finite box value")
+            out[int(fr["index"])] = FrameLabels(
+                np.array([int(o["track_id"]) for o in objs], dtype=np.int64),
+                tuple(str(o["category"]) for o in objs),
+                Boxes.from_array(arr),
+                np.array([float(o.get("score", 1.0)) for o in objs]),
+                tuple(dict(o.get("attributes") or {}) for o in objs),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptFileError(path, f"frames[{fi}]: {type(exc).__name__}: {exc}") from None
+    return LabelSet(out)
+
+
+def read_labels(path: str | Path) -> LabelSet:
+    """Read a native label file; :class:`CorruptFileError` naming the file on any defect."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CorruptFileError(path, f"cannot read label file: {exc.strerror or exc}") from None
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorruptFileError(path, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
+    return labels_from_dict(d, path)
+
+
+def write_labels(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, int] | None = None) -> None:
+    """Write atomically (temp file, fsync, rename).
+
+    An existing file that is not a label file this version can read (corrupt, or written by a
+    newer FusionLabel) is refused with :class:`CorruptFileError`, never overwritten: move it
+    away first. No user data is lost by a save.
+    """
+    path = Path(path)
+    if path.exists():
+        read_labels(path)  # raises on a corrupt or newer file
+    d = labels_to_dict(labels, timestamps_ns)
+    atomic_write_text(path, json.dumps(d, indent=1, allow_nan=False))
