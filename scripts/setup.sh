@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Create .venv at the repository root and install FusionLabel into it (idempotent).
+#
+#  - as root on Debian/Ubuntu: installs the system libraries Qt, OpenGL (Mesa) and open3d need,
+#    plus Xvfb for headless GUI tests (skipped when they are all present);
+#  - installs torch *before* the project so pip takes the pinned CPU build (see README);
+#  - installs the project editable with the gui and dev extras.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBS="xvfb xauth libusb-1.0-0 libgl1 libegl1 libgl1-mesa-dri libglib2.0-0 libfontconfig1 libdbus-1-3 \
+libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
+libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libgomp1"
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  missing=""
+  for p in $DEBS; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+  if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+  fi
+elif ! command -v xvfb-run >/dev/null 2>&1; then
+  echo "setup: not root: install these Debian packages yourself for the GUI and its tests: $DEBS" >&2
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
+TORCH_VERSION=${FUSIONLABEL_TORCH:-2.13.0}
+if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
+  echo "setup: installing torch==$TORCH_VERSION (CPU build where the machine has it)"
+  $PIP install "torch==$TORCH_VERSION"
+fi
+stamp=.venv/.fusionlabel-installed
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing fusionlabel[gui,dev] into .venv"
+  $PIP install -e ".[gui,torch,dev]"
+  touch "$stamp"
+fi
