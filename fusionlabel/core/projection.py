@@ -144,9 +144,10 @@ def project_boxes(
     vis = (za > near) | (zb > near)
     # clip: move the behind endpoint onto the near plane
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.clip((near - za) / (zb - za), 0.0, 1.0)
+        # fraction along the edge where it crosses z = near (edges parallel to the plane: 0)
+        t = np.clip(np.nan_to_num((near - za) / (zb - za), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+        t2 = np.clip(np.nan_to_num((near - zb) / (za - zb), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
     a_c = np.where((za <= near)[..., None], a + (b - a) * t[..., None], a)
-    t2 = np.clip(np.where(np.abs(za - zb) > 0, (near - zb) / (za - zb), 0.0), 0.0, 1.0)
     b_c = np.where((zb <= near)[..., None], b + (a - b) * t2[..., None], b)
     a_c[..., 2] = np.maximum(a_c[..., 2], near)
     b_c[..., 2] = np.maximum(b_c[..., 2], near)
