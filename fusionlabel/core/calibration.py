@@ -163,6 +163,9 @@ def rig_from_dict(d: Any, path: str | Path = "<rig>") -> Rig:
     version = d.get("version", SCHEMA_VERSION)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
         raise CalibrationError(path, f"calibration schema version {version!r} is newer than this FusionLabel ({SCHEMA_VERSION})")
+    for section in ("cameras", "lidars", "radars"):
+        if d.get(section) is not None and not isinstance(d[section], Mapping):
+            raise CalibrationError(path, f"'{section}' must be a mapping from sensor name to its calibration")
     cams: dict[str, Camera] = {}
     for name, c in (d.get("cameras") or {}).items():
         where = f"cameras.{name}"
@@ -203,6 +206,8 @@ def load_rig(path: str | Path) -> Rig:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CalibrationError(path, f"cannot read calibration: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CalibrationError(path, "calibration is not UTF-8 text") from None
     try:
         d = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -74,19 +74,32 @@ def distort(xy: NDArray[np.float64], camera: Camera) -> NDArray[np.float64]:
 
 
 def _field_limit(camera: Camera) -> float:
-    """Largest normalised radius we trust the distortion polynomial at.
+    """Largest undistorted normalised radius ``r = tan(theta)`` we trust the lens model at.
 
     Polynomial lens models fold back outside the calibrated field, mapping far-off-axis points
-    into the image. We accept points up to 1.5x the radius of the undistorted image corners.
+    into the image. ``K^-1`` of the image corners gives the *distorted* radius of the field's
+    edge; we accept points up to 1.5x that radius. For the pinhole model the distorted and
+    undistorted radii are close near the calibrated field; for the fisheye model the distorted
+    radius is approximately the angle ``theta`` itself, so the limit is ``tan(min(1.5 theta, 89.4 deg))``.
     """
     Kinv = np.linalg.inv(camera.K)
     corners = np.array([[0, 0, 1], [camera.width, 0, 1], [0, camera.height, 1], [camera.width, camera.height, 1]])
     n = corners @ Kinv.T
-    return 1.5 * float(np.max(np.hypot(n[:, 0], n[:, 1])))
+    r_edge = float(np.max(np.hypot(n[:, 0], n[:, 1])))
+    if camera.model == "fisheye":
+        return float(np.tan(min(1.5 * r_edge, np.pi / 2 - 0.01)))
+    return 1.5 * r_edge
 
 
 def _pixels(xy: NDArray[np.float64], camera: Camera) -> NDArray[np.float64]:
+    """Normalised (N, 2) -> pixels. Beyond the lens model's field the plain pinhole model is used:
+    those points are outside the image anyway, and the pinhole model keeps them on the correct
+    side of it (clipped wireframes and 2D boxes then extend to the right border)."""
     xyd = distort(xy, camera)
+    if len(camera.D) and np.any(camera.D):
+        far = np.hypot(xy[:, 0], xy[:, 1]) > _field_limit(camera)
+        if far.any():
+            xyd = np.where(far[:, None], xy, xyd)
     K = camera.K
     u = K[0, 0] * xyd[:, 0] + K[0, 1] * xyd[:, 1] + K[0, 2]
     v = K[1, 1] * xyd[:, 1] + K[1, 2]

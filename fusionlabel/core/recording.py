@@ -93,7 +93,8 @@ class Recording(abc.ABC):
     @property
     def timestamps_ns(self) -> NDArray[np.int64]:
         """(M,) int64 reference timestamps: one per frame."""
-        return self.streams[self.reference].timestamps_ns
+        s = self.streams.get(self.reference)
+        return s.timestamps_ns if s is not None else np.zeros(0, dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.timestamps_ns)

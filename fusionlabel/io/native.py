@@ -182,6 +182,8 @@ def open_native(path: str | Path) -> NativeRecording:
         raise ManifestError(mpath, f"manifest version {m.get('version')!r} is not supported (this FusionLabel reads <= {VERSION})")
     streams: dict[str, Stream] = {}
     files: dict[str, _StreamFiles] = {}
+    if not isinstance(m.get("streams") or {}, dict):
+        raise ManifestError(mpath, "'streams' must be a mapping from sensor name to stream")
     for name, s in (m.get("streams") or {}).items():
         if not isinstance(s, dict) or s.get("kind") not in ("lidar", "camera", "radar"):
             raise ManifestError(mpath, f"stream {name!r}: 'kind' must be lidar, camera or radar")

@@ -80,6 +80,8 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
             arr = np.array([o["box"] for o in objs], dtype=np.float64).reshape(-1, 7)
             if not np.all(np.isfinite(arr)):
                 raise ValueError("non-finite box value")
+            if int(fr["index"]) in out:
+                raise ValueError(f"frame index {int(fr['index'])} appears twice")
             out[int(fr["index"])] = FrameLabels(
                 np.array([int(o["track_id"]) for o in objs], dtype=np.int64),
                 tuple(str(o["category"]) for o in objs),
@@ -99,6 +101,8 @@ def read_labels(path: str | Path) -> LabelSet:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise CorruptFileError(path, f"cannot read label file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise CorruptFileError(path, "label file is not UTF-8 text") from None
     try:
         d = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -14,6 +14,11 @@ from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.transforms import Transform
 from fusionlabel.io.native import NativeWriter
 
+# Without a display Qt's xcb platform aborts the process: use the offscreen platform there, so
+# widget-only tests still run; tests that need OpenGL request `needs_display` and skip.
+if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 # camera looking along ego +x: x_cam -> -y_ego, y_cam -> -z_ego, z_cam -> +x_ego
 R_EGO_CAM = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 

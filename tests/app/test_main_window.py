@@ -12,7 +12,7 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, needs_display, tiny_recording):  # noqa: ANN001
+def window(needs_display, qtbot, tiny_recording):  # noqa: ANN001
     import vispy
 
     vispy.use("pyside6")
