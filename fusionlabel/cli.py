@@ -65,7 +65,9 @@ def build_app() -> typer.Typer:
 def main(argv: list[str] | None = None) -> int:
     app = build_app()
     try:
-        app(args=argv, standalone_mode=False)
+        rv = app(args=argv, standalone_mode=False)
+        if isinstance(rv, int):  # click returns typer.Exit's code instead of raising in this mode
+            return rv
     except FusionLabelError as exc:
         if os.environ.get("FUSIONLABEL_DEBUG"):
             raise

@@ -94,7 +94,7 @@ def summarize(rec: Recording, check: FrameCheck | None = None) -> dict[str, Any]
         "format": rec.format,
         "frames": len(rec),
         "reference": rec.reference,
-        "rate_hz": round(rec.streams[rec.reference].rate_hz, 3),
+        "rate_hz": round(rec.streams[rec.reference].rate_hz, 3) if rec.reference in rec.streams else 0.0,
         "start_ns": int(t.min()) if len(t) else None,
         "end_ns": int(t.max()) if len(t) else None,
         "duration_s": round(rec.duration_s, 3),
@@ -133,7 +133,10 @@ def print_summary(s: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    con = Console(soft_wrap=True)
+    import shutil
+
+    # piped output (no terminal) gets a wide fixed width instead of rich's 80 columns
+    con = Console(soft_wrap=True, width=shutil.get_terminal_size((160, 40)).columns)
     con.print(f"[bold]{s['path']}[/bold]  format: {s['format']}")
     if s["frames"]:
         con.print(
