@@ -1,0 +1,110 @@
+"""The review queue: the frames an annotator should look at, most suspicious first.
+
+Built from the per-frame ambiguity (:mod:`fusionlabel.track.ambiguity`): frames whose score is at
+least ``min_score`` are ordered by decreasing score and the queue is cut at
+``max_fraction`` of the sequence's frames. Each entry names the tracks and reasons behind its
+score. The queue is a plain JSON-serialisable structure (:meth:`ReviewQueue.to_dict`).
+
+Example
+-------
+>>> q = ReviewQueue((ReviewItem(12, 0.8, ({"track_id": 3, "reason": "crossing", "severity": 0.9},)),), 100)
+>>> ReviewQueue.from_dict(q.to_dict()) == q
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from fusionlabel.core.errors import CorruptFileError
+from fusionlabel.track.ambiguity import FrameAmbiguity
+
+#: format tag written into review files
+REVIEW_FORMAT = "fusionlabel.review_queue/1"
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    """One queued frame: its index, score in [0, 1] and the reasons (dicts with
+    ``track_id``, ``reason``, ``severity``)."""
+
+    frame: int
+    score: float
+    reasons: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class ReviewQueue:
+    """Queued frames, most suspicious first, out of ``num_frames`` frames."""
+
+    items: tuple[ReviewItem, ...]
+    num_frames: int
+
+    @property
+    def frames(self) -> list[int]:
+        return [it.frame for it in self.items]
+
+    @property
+    def load(self) -> float:
+        """Fraction of the frames queued."""
+        return len(self.items) / self.num_frames if self.num_frames else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": REVIEW_FORMAT,
+            "num_frames": self.num_frames,
+            "frames": [
+                {"frame": it.frame, "score": round(it.score, 6), "reasons": [dict(r) for r in it.reasons]}
+                for it in self.items
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ReviewQueue:
+        return cls(
+            tuple(
+                ReviewItem(int(e["frame"]), float(e["score"]), tuple(dict(r) for r in e.get("reasons", ())))
+                for e in d["frames"]
+            ),
+            int(d["num_frames"]),
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write as JSON (atomically)."""
+        from fusionlabel.core.atomic import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load_file(cls, path: str | Path) -> ReviewQueue:
+        """Read a file written by :meth:`save`; a malformed file raises :class:`CorruptFileError`."""
+        p = Path(path)
+        try:
+            d = json.loads(p.read_text())
+            if d.get("format") != REVIEW_FORMAT:
+                raise ValueError(f"format is {d.get('format')!r}, expected {REVIEW_FORMAT!r}")
+            return cls.from_dict(d)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise CorruptFileError(p, f"not a review queue: {exc}") from None
+
+
+def build_review_queue(
+    ambiguity: Mapping[int, FrameAmbiguity], num_frames: int, max_fraction: float = 0.1, min_score: float = 0.2
+) -> ReviewQueue:
+    """Frames with score >= ``min_score``, by decreasing score, at most ``max_fraction * num_frames``."""
+    cand = [(fa.score, k) for k, fa in ambiguity.items() if fa.score >= min_score]
+    cand.sort(key=lambda t: (-t[0], t[1]))
+    cap = int(max_fraction * num_frames)
+    items = []
+    for score, k in cand[:cap]:
+        fa = ambiguity[k]
+        reasons = tuple(
+            {"track_id": int(t), "reason": r, "severity": s}
+            for t, rs in zip(fa.track_ids, fa.reasons)
+            for r, s in rs
+        )
+        items.append(ReviewItem(int(k), float(score), reasons))
+    return ReviewQueue(tuple(items), int(num_frames))

@@ -1,0 +1,532 @@
+"""The multi-object cuboid tracker: Kalman prediction, Hungarian association, birth and death.
+
+Method (per frame ``k``)
+------------------------
+1. Detections (ego frame) are moved into the tracking frame: the world frame when an ego pose
+   ``T_world_ego`` is given (ego-motion compensation: objects move with constant velocity in the
+   world, not relative to a turning car), else the ego frame itself.
+2. Every track is predicted one step, ``x = F x``, ``P = F P F' + Q`` (:class:`BatchKalman`).
+3. The affinity of each (track, detection) pair (3D GIoU, 3D IoU or negative centre distance,
+   gated by centre distance) is maximised by the Hungarian method; pairs below the class
+   threshold are refused (:func:`~fusionlabel.track.association.associate`).
+4. Matched tracks are updated with their detection (heading flips resolved by
+   :func:`~fusionlabel.track.kalman.align_yaw`); radar range rates inside a track's box are
+   fused by an EKF update (:meth:`BatchKalman.update_radial_velocity`).
+5. Unmatched detections with a score at least ``birth_score`` start tracks; tracks unmatched
+   for more than ``max_age`` frames die.
+
+Output: online, :meth:`Tracker.step` returns the confirmed tracks of the frame (at least
+``min_hits`` hits). :meth:`Tracker.finish` returns the offline result that labelling wants:
+every track with at least ``min_hits`` hits is reported from its first to its last detection,
+frames it coasted through being filled by linear interpolation between the detections on either
+side, together with the per-frame ambiguity and the review queue (:mod:`.ambiguity`,
+:mod:`.review`).
+
+Example
+-------
+>>> import numpy as np
+>>> from fusionlabel.core.boxes import Boxes
+>>> trk = Tracker(TrackerConfig(min_hits=2))
+>>> for k in range(5):
+...     _ = trk.step(FrameDetections(Boxes.from_array([[10 + k, 0, 1, 4, 1.8, 1.5, 0]]), np.ones(1), ("Car",)))
+>>> res = trk.finish()
+>>> res.labels.track_ids().tolist(), len(res.labels)
+([1], 5)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.frames import RadarDetections
+from fusionlabel.core.labels import FrameLabels, LabelSet
+from fusionlabel.core.transforms import Transform
+from fusionlabel.track.ambiguity import AmbiguityConfig, FrameAmbiguity, TrackHistory, score_ambiguity
+from fusionlabel.track.association import affinity_matrix, associate
+from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, MotionModel, wrap_pi
+from fusionlabel.track.review import ReviewQueue, build_review_queue
+
+
+@dataclass(frozen=True)
+class RadarMeasurements:
+    """Radar detections of one frame, ready for fusion.
+
+    Attributes
+    ----------
+    xyz : (M, 3) float64, metres, ego frame
+    radial_velocity : (M,) float64, m/s, range rate relative to the sensor (positive = away)
+    sensor_xyz : (3,) float64, metres, radar origin in the ego frame
+    """
+
+    xyz: NDArray[np.float64]
+    radial_velocity: NDArray[np.float64]
+    sensor_xyz: NDArray[np.float64]
+
+    @classmethod
+    def from_detections(cls, radar: RadarDetections, T_ego_radar: Transform) -> RadarMeasurements:
+        """From radar-frame detections and the radar's mounting ``T_ego_radar``."""
+        return cls(T_ego_radar.apply(radar.xyz), np.asarray(radar.radial_velocity, float), T_ego_radar.translation.copy())
+
+
+@dataclass(frozen=True)
+class FrameDetections:
+    """The tracker's input for one frame.
+
+    Attributes
+    ----------
+    boxes : N detections, ego frame
+    scores : (N,) float64 detector confidence (any monotone scale; higher = surer)
+    categories : N category names
+    radar : optional radar range rates of the frame
+    T_world_ego : optional ego pose; when given for every frame, tracking runs in the world frame
+    extras : optional (N, K) float64 per-detection values carried to the output (e.g. 2D boxes),
+        returned as the ``"extras"`` attribute of each output box
+    """
+
+    boxes: Boxes
+    scores: NDArray[np.float64]
+    categories: Sequence[str]
+    radar: RadarMeasurements | None = None
+    T_world_ego: Transform | None = None
+    extras: NDArray[np.float64] | None = None
+
+
+@dataclass(frozen=True)
+class TrackerConfig:
+    """Tracker parameters (one set per object class).
+
+    Attributes
+    ----------
+    metric : association affinity, ``"giou"``, ``"iou"`` or ``"dist"``
+    threshold : a match needs affinity > threshold (GIoU/IoU units, or minus metres for dist)
+    gate_distance : m, pairs with centres farther apart are never matched
+    min_hits : detections a track needs before it is reported
+    max_age : frames a track may go unmatched before it dies
+    birth_score : detections scoring below this update tracks but start none
+    output_box : ``"filtered"`` reports the Kalman posterior, ``"detection"`` the matched box
+    score_mix : reported score = ``(1 - score_mix) * detection score + score_mix * track mean score``
+    radar_sigma : m/s, range-rate noise
+    radar_margin : m, radar points within a track's box grown by this much belong to it
+    motion : the Kalman model
+    ambiguity : thresholds of the ambiguity reasons
+    review_fraction : the review queue holds at most this fraction of the frames
+    """
+
+    metric: str = "giou"
+    threshold: float = -0.2
+    gate_distance: float = 6.0
+    min_hits: int = 3
+    max_age: int = 6
+    birth_score: float = -np.inf
+    output_box: str = "filtered"
+    score_mix: float = 0.5
+    radar_sigma: float = 0.3
+    radar_margin: float = 0.5
+    motion: MotionModel = field(default_factory=MotionModel)
+    ambiguity: AmbiguityConfig = field(default_factory=AmbiguityConfig)
+    review_fraction: float = 0.1
+
+    @classmethod
+    def for_class(cls, name: str, **overrides: Any) -> TrackerConfig:
+        """Defaults for ``Car``, ``Pedestrian`` or ``Cyclist`` (other names get the Car set)."""
+        if name == "Pedestrian":
+            cfg = cls(
+                metric="giou",
+                threshold=-0.4,
+                gate_distance=3.0,
+                motion=MotionModel(sigma_accel=2.0, meas_sigma_pos=0.2, init_sigma_vel=3.0),
+            )
+        elif name == "Cyclist":
+            cfg = cls(
+                metric="giou",
+                threshold=-0.4,
+                gate_distance=4.0,
+                score_mix=0.0,  # dev split: the per-box detection score ranks Cyclist boxes best
+                motion=MotionModel(sigma_accel=3.0, meas_sigma_pos=0.25, init_sigma_vel=6.0),
+            )
+        else:
+            cfg = cls()
+        return replace(cfg, **overrides)
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    """What :meth:`Tracker.finish` returns.
+
+    labels : persistent-ID tracks, boxes in each frame's ego frame
+    ambiguity : frame index -> per-track confidence and reasons (frames with output only)
+    review : frames ordered by how likely they hold an ID error
+    num_frames : frames processed
+    """
+
+    labels: LabelSet
+    ambiguity: dict[int, FrameAmbiguity]
+    review: ReviewQueue
+    num_frames: int
+
+
+class Tracker:
+    """Online multi-object tracker; see the module docstring for the method.
+
+    Call :meth:`step` once per frame (also for frames without detections), then :meth:`finish`.
+    """
+
+    def __init__(self, config: TrackerConfig | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.kf = BatchKalman(self.config.motion)
+        self.frame = 0
+        self._next_id = 1
+        self._cat_code: dict[str, int] = {}
+        # per live track (aligned with kf rows)
+        self.ids = np.zeros(0, np.int64)
+        self.hits = np.zeros(0, np.int64)
+        self.misses = np.zeros(0, np.int64)  # frames since the last match
+        self.cat = np.zeros(0, np.int64)
+        self.score_sum = np.zeros(0)
+        # per-frame records (concatenated by finish)
+        self._rec: list[NDArray[np.float64]] = []
+        self._extras: list[NDArray[np.float64]] = []
+        self._poses: dict[int, Transform] = {}
+        self._world: bool | None = None
+        self._prev_sensor: dict[str, Any] = {}
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def category_codes(self, categories: Sequence[str]) -> NDArray[np.int64]:
+        """(N,) int64 codes of category names for :meth:`step_arrays` (new names get new codes)."""
+        cc = self._cat_code
+        return np.fromiter((cc.setdefault(c, len(cc)) for c in categories), dtype=np.int64, count=len(categories))
+
+    # -- the online step --------------------------------------------------------------------------
+    def step(self, det: FrameDetections) -> FrameLabels:
+        """Track one frame; returns the confirmed tracks of this frame (online view, ego frame)."""
+        boxes = det.boxes.to_array()
+        world = det.T_world_ego is not None
+        if self._world is None:
+            self._world = world
+        elif self._world != world:
+            raise ValueError("give T_world_ego for every frame or for none")
+        if world:
+            assert det.T_world_ego is not None
+            T = det.T_world_ego
+            self._poses[self.frame] = T
+            boxes[:, :3] = T.apply(boxes[:, :3])
+            boxes[:, YAW] = wrap_pi(boxes[:, YAW] + T.yaw)
+        extras = None if det.extras is None else np.asarray(det.extras, dtype=np.float64).reshape(len(boxes), -1)
+        radar = self._radar_arrays(det.radar, det.T_world_ego) if det.radar is not None else None
+        self.step_arrays(boxes, np.asarray(det.scores, np.float64), self.category_codes(det.categories), extras, radar)
+        cats = {v: k for k, v in self._cat_code.items()}
+        ok = (self.hits >= self.config.min_hits) & (self.misses == 0)
+        out = self.kf.x[ok, :7].copy()
+        if world:
+            assert det.T_world_ego is not None
+            Ti = det.T_world_ego.inverse()
+            out[:, :3] = Ti.apply(out[:, :3])
+            out[:, YAW] = out[:, YAW] + Ti.yaw
+        return FrameLabels(
+            self.ids[ok], tuple(cats[int(c)] for c in self.cat[ok]), Boxes.from_array(out), self.score_sum[ok] / self.hits[ok]
+        )
+
+    def _radar_arrays(
+        self, radar: RadarMeasurements, T_world_ego: Transform | None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """Radar points, range rates, sensor position and velocity in the tracking frame.
+
+        In the world frame the sensor velocity is the finite difference of its world positions
+        between frames, ``v_s = (s_k - s_k-1) / dt`` (the lever arm of a turning ego included);
+        in the ego frame the sensor is at rest and all velocities are relative to the ego.
+        """
+        pts = np.asarray(radar.xyz, dtype=np.float64).reshape(-1, 3)
+        s_pos = np.asarray(radar.sensor_xyz, dtype=np.float64).reshape(3)
+        s_vel = np.zeros(3)
+        if T_world_ego is not None:
+            pts = T_world_ego.apply(pts)
+            s_pos = T_world_ego.apply(s_pos[None])[0]
+            prev = self._prev_sensor.get("pos")
+            if prev is not None:
+                dt = self.config.motion.dt * (self.frame - self._prev_sensor["frame"])
+                s_vel = (s_pos - prev) / dt
+            self._prev_sensor = {"pos": s_pos, "frame": self.frame}
+        return pts, np.asarray(radar.radial_velocity, dtype=np.float64).reshape(-1), s_pos, s_vel
+
+    def step_arrays(
+        self,
+        boxes: NDArray[np.float64],
+        scores: NDArray[np.float64],
+        cat_codes: NDArray[np.int64],
+        extras: NDArray[np.float64] | None = None,
+        radar: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None,
+    ) -> int:
+        """The tracking step on plain arrays, tracking frame (the fast path :meth:`step` calls).
+
+        Parameters
+        ----------
+        boxes : (N, 7) float64 ``[x, y, z, l, w, h, yaw]`` in the tracking frame
+        scores : (N,) float64
+        cat_codes : (N,) int64 category codes
+        extras : optional (N, K) float64 carried to the output
+        radar : optional ``(points (M, 3), range rates (M,), sensor position (3,), sensor velocity (3,))``,
+            tracking frame
+
+        Returns
+        -------
+        the frame index just processed
+        """
+        cfg = self.config
+        f = self.frame
+        kf = self.kf
+        n_trk = len(self.ids)
+        # 2. predict: x = F x, P = F P F' + Q
+        kf.predict()
+        # 3. associate
+        if n_trk and len(boxes):
+            aff = affinity_matrix(kf.x[:, :7], boxes, cfg.metric, cfg.gate_distance)
+            a = associate(aff, cfg.threshold)
+            mt, md = a.matches[:, 0], a.matches[:, 1]
+        else:
+            a = None
+            mt = md = np.zeros(0, np.int64)
+        # 4. update matched tracks
+        self.misses += 1
+        flipped = np.zeros(0, bool)
+        if len(mt):
+            flipped = kf.update(mt, boxes[md])
+            self.hits[mt] += 1
+            self.misses[mt] = 0
+            self.score_sum[mt] += scores[md]
+        if radar is not None and n_trk and len(radar[0]):
+            self._fuse_radar(*radar)
+        # 5. births
+        unmatched = np.ones(len(boxes), bool)
+        unmatched[md] = False
+        born = np.flatnonzero(unmatched & (scores >= cfg.birth_score))
+        if len(born):
+            kf.add(boxes[born])
+            nb = len(born)
+            self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + nb)])
+            self._next_id += nb
+            self.hits = np.concatenate([self.hits, np.ones(nb, np.int64)])
+            self.misses = np.concatenate([self.misses, np.zeros(nb, np.int64)])
+            self.cat = np.concatenate([self.cat, cat_codes[born]])
+            self.score_sum = np.concatenate([self.score_sum, scores[born]])
+        # record this frame (assembled into rows by finish)
+        if len(self.ids):
+            self._rec.append(
+                (f, self.ids, kf.x[:, :9].copy(), self.cat, mt, md, a, flipped, n_trk, born, boxes, scores, cat_codes, extras)
+            )
+        # death: tracks unmatched for more than max_age frames
+        dead = self.misses > cfg.max_age
+        if dead.any():
+            keep = ~dead
+            kf.keep(keep)
+            self.ids, self.hits, self.misses = self.ids[keep], self.hits[keep], self.misses[keep]
+            self.cat, self.score_sum = self.cat[keep], self.score_sum[keep]
+        self.frame = f + 1
+        return f
+
+    def _fuse_radar(
+        self, pts: NDArray[np.float64], vr_all: NDArray[np.float64], s_pos: NDArray[np.float64], s_vel: NDArray[np.float64]
+    ) -> None:
+        """Fuse the median range rate of the radar points inside each track's (grown) box (EKF)."""
+        cfg = self.config
+        x = self.kf.x
+        # points in boxes: p_box = R(-yaw)(p - c), |p_box| <= size/2 + margin
+        d = pts[None, :, :] - x[:, None, :3]  # (T, M, 3)
+        c, s = np.cos(x[:, YAW])[:, None], np.sin(x[:, YAW])[:, None]
+        lx = c * d[..., 0] + s * d[..., 1]
+        ly = -s * d[..., 0] + c * d[..., 1]
+        half = x[:, 3:6] / 2 + cfg.radar_margin
+        inside = (np.abs(lx) <= half[:, 0:1]) & (np.abs(ly) <= half[:, 1:2]) & (np.abs(d[..., 2]) <= half[:, 2:3])
+        rows = np.flatnonzero(inside.any(axis=1))
+        if not len(rows):
+            return
+        vr = np.array([np.median(vr_all[inside[r]]) for r in rows])
+        self.kf.update_radial_velocity(
+            rows, vr, np.broadcast_to(s_pos, (len(rows), 3)), np.broadcast_to(s_vel, (len(rows), 3)), cfg.radar_sigma
+        )
+
+    # -- the offline result -----------------------------------------------------------------------
+    def _rows(self) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """One row per live track per frame::
+
+            [frame, id, det_index, affinity, margin, flipped, posterior box (7), detection box (7),
+             score, -, vx, vy, category, detection category]
+
+        (NaN where not applicable: unmatched rows have no detection), and the matching rows of
+        the detections' extras (or None).
+        """
+        out = []
+        ex_out: list[NDArray[np.float64]] = []
+        has_extras = any(r[13] is not None for r in self._rec)
+        n_ex = next((r[13].shape[1] for r in self._rec if r[13] is not None), 0)
+        for f, ids, x, cat, mt, md, a, flipped, n_trk, born, boxes, scores, codes, extras in self._rec:
+            n = len(ids)
+            rec = np.full((n, 26), np.nan)
+            rec[:, 0] = f
+            rec[:, 1] = ids
+            rec[:, 6:13] = x[:, :7]
+            rec[:, 22:24] = x[:, 7:9]
+            rec[:, 24] = cat
+            rows = np.concatenate([mt, np.arange(n_trk, n)])
+            dets = np.concatenate([md, born])
+            if len(rows):
+                rec[rows, 2] = dets
+                rec[rows, 13:20] = boxes[dets]
+                rec[rows, 20] = scores[dets]
+                rec[rows, 25] = codes[dets]
+                rec[n_trk:, 3] = 1.0
+                rec[n_trk:, 4] = np.inf
+                rec[n_trk:, 5] = 0.0
+                if len(mt):
+                    rec[mt, 3] = a.affinity
+                    rec[mt, 4] = a.margin
+                    rec[mt, 5] = flipped
+            out.append(rec)
+            if has_extras:
+                e = np.full((n, n_ex), np.nan)
+                if extras is not None and len(rows):
+                    e[rows] = extras[dets]
+                ex_out.append(e)
+        return np.concatenate(out), (np.concatenate(ex_out) if has_extras else None)
+
+    def finish(self) -> TrackingResult:
+        """Tracks, ambiguity and review queue of everything stepped so far (see the module docstring)."""
+        cfg = self.config
+        nf = self.frame
+        names = {v: k for k, v in self._cat_code.items()}
+        if not self._rec:
+            return TrackingResult(LabelSet({}), {}, build_review_queue({}, nf, cfg.review_fraction), nf)
+        rec, extras = self._rows()
+        order = np.lexsort((rec[:, 0], rec[:, 1]))
+        rec = rec[order]
+        if extras is not None:
+            extras = extras[order]
+        matched = ~np.isnan(rec[:, 2])
+        tid = rec[:, 1].astype(np.int64)
+        # per-track span of matched frames and hit count
+        uid, start = np.unique(tid, return_index=True)
+        m_idx = np.flatnonzero(matched)
+        hits = np.bincount(np.searchsorted(uid, tid[m_idx]), minlength=len(uid))
+        first = np.full(len(uid), np.inf)
+        last = np.full(len(uid), -np.inf)
+        np.minimum.at(first, np.searchsorted(uid, tid[m_idx]), rec[m_idx, 0])
+        np.maximum.at(last, np.searchsorted(uid, tid[m_idx]), rec[m_idx, 0])
+        ti = np.searchsorted(uid, tid)
+        keep = (hits[ti] >= cfg.min_hits) & (rec[:, 0] >= first[ti]) & (rec[:, 0] <= last[ti])
+        rec = rec[keep]
+        if extras is not None:
+            extras = extras[keep]
+        matched = matched[keep]
+        tid = tid[keep]
+        # box: posterior (or detection) at matched frames; linear interpolation across coasted gaps
+        box = rec[:, 6:13].copy() if cfg.output_box == "filtered" else rec[:, 13:20].copy()
+        score = rec[:, 20].copy()
+        gap = ~matched
+        if gap.any():
+            mi = np.flatnonzero(matched)
+            # previous and next matched row of the same track (rows are sorted by track, frame)
+            prev = mi[np.searchsorted(mi, np.flatnonzero(gap)) - 1]
+            nxt = mi[np.searchsorted(mi, np.flatnonzero(gap))]
+            gi = np.flatnonzero(gap)
+            w = ((rec[gi, 0] - rec[prev, 0]) / (rec[nxt, 0] - rec[prev, 0]))[:, None]
+            b0, b1 = box[prev], box[nxt]
+            dyaw = wrap_pi(b1[:, YAW] - b0[:, YAW])
+            dyaw = np.where(np.abs(dyaw) > np.pi / 2, dyaw - np.pi * np.sign(dyaw), dyaw)
+            box[gi] = b0 + w * (b1 - b0)
+            box[gi, YAW] = wrap_pi(b0[:, YAW] + w[:, 0] * dyaw)
+            score[gi] = np.minimum(score[prev], score[nxt])
+        # track mean score
+        uid2, inv = np.unique(tid, return_inverse=True)
+        msum = np.bincount(inv, weights=np.where(matched, rec[:, 20], 0.0), minlength=len(uid2))
+        mcnt = np.bincount(inv, weights=matched.astype(float), minlength=len(uid2))
+        tmean = (msum / np.maximum(mcnt, 1))[inv]
+        score = (1.0 - cfg.score_mix) * score + cfg.score_mix * tmean
+        # renumber the reported tracks 1..K
+        new_id = inv + 1
+        frames = rec[:, 0].astype(np.int64)
+        # ambiguity
+        hist = TrackHistory(
+            frame=frames,
+            track_id=new_id.astype(np.int64),
+            box=box,
+            matched=matched,
+            margin=rec[:, 4],
+            flipped=rec[:, 5] == 1.0,
+            det_box=rec[:, 13:20],
+            velocity=rec[:, 22:24],
+            category=rec[:, 24].astype(np.int64),
+            det_category=np.where(np.isnan(rec[:, 25]), -1, rec[:, 25]).astype(np.int64),
+            dt=cfg.motion.dt,
+        )
+        amb = score_ambiguity(hist, cfg.ambiguity)
+        review = build_review_queue(amb, nf, cfg.review_fraction)
+        # back to each frame's ego frame
+        if self._world:
+            for k in np.unique(frames):
+                sel = frames == k
+                Ti = self._poses[int(k)].inverse()
+                box[sel, :3] = Ti.apply(box[sel, :3])
+                box[sel, YAW] = wrap_pi(box[sel, YAW] + Ti.yaw)
+        labels: dict[int, FrameLabels] = {}
+        order = np.argsort(frames, kind="stable")
+        bounds = np.flatnonzero(np.diff(frames[order])) + 1
+        for grp in np.split(order, bounds):
+            k = int(frames[grp[0]])
+            attrs = []
+            for r in grp:
+                a: dict[str, Any] = {"interpolated": not bool(matched[r])}
+                if matched[r] and extras is not None:
+                    a["extras"] = extras[r].tolist()
+                attrs.append(a)
+            labels[k] = FrameLabels(
+                new_id[grp].astype(np.int64),
+                tuple(names[int(c)] for c in rec[grp, 24]),
+                Boxes.from_array(box[grp]),
+                score[grp],
+                tuple(attrs),
+            )
+        return TrackingResult(LabelSet(labels), amb, review, nf)
+
+
+def track_sequence(frames: Iterable[FrameDetections], config: TrackerConfig | None = None) -> TrackingResult:
+    """Run a :class:`Tracker` over a sequence of frames and return its offline result.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> from fusionlabel.core.boxes import Boxes
+    >>> seq = [FrameDetections(Boxes.from_array([[5 + 0.5 * k, 2, 1, 4, 1.8, 1.5, 0]]), np.ones(1), ("Car",))
+    ...        for k in range(6)]
+    >>> track_sequence(seq).labels.num_boxes()
+    6
+    """
+    trk = Tracker(config)
+    for fd in frames:
+        trk.step(fd)
+    return trk.finish()
+
+
+def radar_from_arrays(xyz: ArrayLike, radial_velocity: ArrayLike, sensor_xyz: ArrayLike = (0.0, 0.0, 0.0)) -> RadarMeasurements:
+    """Build :class:`RadarMeasurements` from ego-frame arrays ((M, 3) m, (M,) m/s, (3,) m)."""
+    return RadarMeasurements(
+        np.asarray(xyz, dtype=np.float64).reshape(-1, 3),
+        np.asarray(radial_velocity, dtype=np.float64).reshape(-1),
+        np.asarray(sensor_xyz, dtype=np.float64).reshape(3),
+    )
+
+
+__all__ = [
+    "FrameDetections",
+    "RadarMeasurements",
+    "TrackerConfig",
+    "Tracker",
+    "TrackingResult",
+    "track_sequence",
+    "radar_from_arrays",
+    "POS",
+    "VEL",
+]

@@ -1,0 +1,46 @@
+"""``fusionlabel track`` on real KITTI sequences writes valid results and review queues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fusionlabel.cli import main
+from fusionlabel.io.kitti_mot import read_kitti_results
+
+
+def _args(dev: Path, seqmap: Path, out: Path, cls: str = "Car") -> list[str]:
+    return [
+        "track", "--format", "kitti", "--detections", str(dev / f"detection/pointrcnn_{cls}"),
+        "--calib", str(dev / "calib"), "--seqmap", str(seqmap), "--class", cls, "--out", str(out),
+    ]
+
+
+def test_track_cli_writes_results_and_review(kitti_tracking_dev: Path, tmp_path: Path) -> None:
+    seqmap = tmp_path / "two.seqmap"
+    seqmap.write_text("0000 empty 000000 000154\n0003 empty 000000 000144\n")
+    out = tmp_path / "out"
+    assert main(_args(kitti_tracking_dev, seqmap, out)) == 0
+    for seq, n in (("0000", 154), ("0003", 144)):
+        r = read_kitti_results(out / f"{seq}.txt")
+        assert len(r) > 100 and set(r.type) == {"Car"} and r.frame.max() < n and r.track_id.min() >= 1
+        q = json.loads((out / f"{seq}.review.json").read_text())
+        assert q["num_frames"] == n and len(q["frames"]) <= 0.1 * n
+        for e in q["frames"]:
+            assert 0 <= e["frame"] < n and 0 < e["score"] <= 1 and e["reasons"]
+            assert {"track_id", "reason", "severity"} <= set(e["reasons"][0])
+
+
+def test_track_cli_bad_input_exits_with_one_line(kitti_tracking_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    dets = tmp_path / "dets"
+    dets.mkdir()
+    (dets / "0000.txt").write_text("0,2,1,2,3\n")
+    seqmap = tmp_path / "s.seqmap"
+    seqmap.write_text("0000 empty 000000 000154\n")
+    args = _args(kitti_tracking_dev, seqmap, tmp_path / "out")
+    args[args.index("--detections") + 1] = str(dets)
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(dets / "0000.txt") in err[0]
