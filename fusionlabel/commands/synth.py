@@ -11,18 +11,21 @@ def synth(
     out: Path = typer.Argument(..., help="Folder to create (must not exist or be empty)."),
     frames: int = typer.Option(20, "--frames", min=1, help="Number of LiDAR frames."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same bytes."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it holds a FusionLabel recording."),
 ) -> None:
     """Generate a synthetic camera + LiDAR + radar recording with ground-truth tracks."""
     from fusionlabel.core.errors import DataError
     from fusionlabel.synth import generate
 
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise DataError(out, "output exists and is not an empty folder; choose a new path")
     from rich.progress import Progress
 
     with Progress(transient=True) as progress:
-        task = progress.add_task("synthesising", total=frames)
-        path = generate(out, frames=frames, seed=seed, progress=lambda i: progress.update(task, completed=i + 1))
+        task = progress.add_task("synthesising", total=None)
+        try:
+            path = generate(out, frames=frames, seed=seed, overwrite=overwrite,
+                            progress=lambda done, total: progress.update(task, completed=done, total=total))
+        except FileExistsError as exc:
+            raise DataError(out, str(exc).removeprefix(f"{out}: ")) from None
     print(f"wrote {frames} frames to {path}")
 
 

@@ -120,12 +120,14 @@ class Transform:
         p = np.asarray(points, dtype=np.float64)
         if p.ndim != 2 or p.shape[1] != 3:
             raise ValueError(f"points must have shape (N, 3), got {p.shape}")
-        return p @ self.rotation.T + self.translation
+        return _rotate(p, self.rotation, self.translation)
 
     def apply_vectors(self, vectors: ArrayLike) -> NDArray[np.float64]:
         """Rotate (N, 3) direction vectors (velocities): ``v' = R v``."""
         v = np.asarray(vectors, dtype=np.float64)
-        return v @ self.rotation.T
+        if v.ndim != 2 or v.shape[1] != 3:
+            raise ValueError(f"vectors must have shape (N, 3), got {v.shape}")
+        return _rotate(v, self.rotation, None)
 
     def allclose(self, other: Transform, atol: float = 1e-9) -> bool:
         return bool(np.allclose(self.matrix, other.matrix, atol=atol))
@@ -133,6 +135,24 @@ class Transform:
     def to_list(self) -> list[list[float]]:
         """Row-major nested list (for YAML/JSON)."""
         return [[float(v) for v in row] for row in self.matrix]
+
+
+def _rotate(p: NDArray[np.float64], R: NDArray[np.float64], t: NDArray[np.float64] | None) -> NDArray[np.float64]:
+    """``p R' + t`` for (N, 3) ``p``, column by column.
+
+    Three fused multiply-adds per output column beat a BLAS (N, 3) x (3, 3) product by a wide
+    margin for the tall, thin shapes of point clouds (no BLAS dispatch, contiguous writes).
+    """
+    out = np.empty_like(p)
+    x, y, z = p[:, 0], p[:, 1], p[:, 2]
+    for i in range(3):
+        col = x * R[i, 0]
+        col += y * R[i, 1]
+        col += z * R[i, 2]
+        if t is not None:
+            col += t[i]
+        out[:, i] = col
+    return out
 
 
 def interpolate(T0: Transform, T1: Transform, alpha: float) -> Transform:
