@@ -1,0 +1,242 @@
+"""Call detectors safely: deadline, output checks, typed errors, and "skip, don't stop".
+
+:class:`DetectorRunner` wraps one detector. ``detect(frame, rig)`` returns checked
+:class:`~fusionlabel.detect.api.Detections` or raises one
+:class:`~fusionlabel.detect.errors.PluginError` naming the detector and the reason:
+
+* the frame lacks a required sensor kind -> ``DetectorInputError`` (the detector is not called);
+* the call raises (anything, ``SystemExit`` included) -> ``PluginRuntimeError``;
+* it runs past ``timeout_s`` -> ``PluginTimeoutError``, and the runner is **disabled**: every
+  later call raises the same error at once, since the hung call still runs in its thread (see
+  :mod:`fusionlabel.detect.deadline` for why threads, and the limits);
+* it returns malformed output -> ``PluginOutputError``.
+
+``detect_many`` never raises a ``PluginError``: it returns one :class:`FrameResult` per frame
+(detections or the error), batching through ``detect_batch`` when the detector has it and
+falling back to single frames for a batch that fails, so one bad frame costs only itself.
+:func:`load_detectors` and :func:`run_detectors` do the same for several detectors: a failing
+plugin is reported and skipped, the others go on.
+
+Example
+-------
+>>> from fusionlabel.detect.registry import create_detector
+>>> runner = DetectorRunner(create_detector("geometric"), "geometric", timeout_s=30)
+>>> runner.info.name, runner.disabled is None
+('geometric', True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from fusionlabel.core.calibration import Rig
+from fusionlabel.core.frames import Frame
+from fusionlabel.detect.api import Detections, Detector, DetectorInfo, frame_has, validate_detections
+from fusionlabel.detect.deadline import CallTimedOut, call_with_deadline
+from fusionlabel.detect.errors import (
+    DetectorInputError,
+    PluginError,
+    PluginOutputError,
+    PluginRuntimeError,
+    PluginTimeoutError,
+)
+from fusionlabel.detect.registry import DEFAULT_LOAD_TIMEOUT_S, check_detector, create_detector
+
+#: seconds one ``detect`` call may take (per frame; a batch gets this times its length). Generous,
+#: because a learned detector's first call may load weights and compile kernels.
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def _describe(exc: BaseException) -> str:
+    msg = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {msg[0]}" if msg else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class FrameResult:
+    """One frame's outcome: ``detections`` or ``error`` (exactly one is set).
+
+    index : the frame's index; seconds : wall time of the call (a batch's time is shared equally)
+    """
+
+    index: int
+    detections: Detections | None
+    error: PluginError | None
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class DetectorRunner:
+    """One detector behind a deadline and output checks.
+
+    Parameters
+    ----------
+    detector : any object satisfying :class:`~fusionlabel.detect.api.Detector`
+    name : the name used in errors (default: ``detector.info.name``)
+    timeout_s : deadline per frame in seconds; None runs calls inline without a deadline
+        (debugging, profiling)
+
+    Raises
+    ------
+    PluginImportError
+        at construction when ``detector`` does not satisfy the protocol.
+    """
+
+    def __init__(self, detector: Detector, name: str | None = None, *, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> None:
+        raw_name = name or getattr(getattr(detector, "info", None), "name", None) or type(detector).__name__
+        self.info: DetectorInfo = check_detector(str(raw_name), detector)
+        self.name: str = str(raw_name)
+        self.detector = detector
+        self.timeout_s = timeout_s
+        #: set after a timeout: the error every later call raises
+        self.disabled: PluginTimeoutError | None = None
+
+    def __repr__(self) -> str:
+        return f"DetectorRunner({self.name!r}, timeout_s={self.timeout_s}, disabled={self.disabled is not None})"
+
+    @property
+    def supports_batch(self) -> bool:
+        return callable(getattr(self.detector, "detect_batch", None))
+
+    # -- single frame -------------------------------------------------------------------------
+    def _check_input(self, frame: Frame) -> None:
+        if self.disabled is not None:
+            raise self.disabled
+        missing = [k for k in self.info.sensors if not frame_has(frame, k)]
+        if missing:
+            raise DetectorInputError(self.name, f"frame {frame.index} has no {' or '.join(missing)} data (the detector needs {', '.join(self.info.sensors)})")
+
+    def _timed_out(self, what: str, timeout_s: float) -> PluginTimeoutError:
+        self.disabled = PluginTimeoutError(
+            self.name, f"{what} took longer than {timeout_s:g} s; detector disabled for this run (its thread cannot be stopped)"
+        )
+        return self.disabled
+
+    def detect(self, frame: Frame, rig: Rig) -> Detections:
+        """Checked detections of one frame (ego frame); raises a :class:`PluginError` subclass."""
+        self._check_input(frame)
+        try:
+            out = call_with_deadline(self.detector.detect, self.timeout_s, frame, rig)
+        except CallTimedOut as exc:
+            raise self._timed_out(f"detect on frame {frame.index}", exc.timeout_s) from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything
+            raise PluginRuntimeError(self.name, f"detect raised {_describe(exc)} on frame {frame.index}") from None
+        return validate_detections(self.name, out, self.info.classes)
+
+    # -- many frames --------------------------------------------------------------------------
+    def _one(self, frame: Frame, rig: Rig) -> FrameResult:
+        t0 = time.perf_counter()
+        try:
+            det = self.detect(frame, rig)
+        except PluginError as exc:
+            return FrameResult(frame.index, None, exc, time.perf_counter() - t0)
+        return FrameResult(frame.index, det, None, time.perf_counter() - t0)
+
+    def _batch(self, frames: Sequence[Frame], rig: Rig) -> list[FrameResult] | None:
+        """One detect_batch call; None when it raised or returned the wrong number (caller falls back)."""
+        timeout = None if self.timeout_s is None else self.timeout_s * len(frames)
+        t0 = time.perf_counter()
+        try:
+            out = call_with_deadline(self.detector.detect_batch, timeout, list(frames), rig)  # type: ignore[attr-defined]
+        except CallTimedOut as exc:
+            err = self._timed_out(f"detect_batch on frames {frames[0].index}..{frames[-1].index}", exc.timeout_s)
+            dt = (time.perf_counter() - t0) / len(frames)
+            return [FrameResult(f.index, None, err, dt) for f in frames]
+        except KeyboardInterrupt:
+            raise
+        except BaseException:  # noqa: BLE001 - retried frame by frame to find the culprit
+            return None
+        dt = (time.perf_counter() - t0) / len(frames)
+        if isinstance(out, (str, bytes, Mapping)) or not isinstance(out, Sequence) or len(out) != len(frames):
+            n = len(out) if isinstance(out, Sequence) else type(out).__name__
+            bad = PluginOutputError(self.name, f"malformed output: detect_batch returned {n} results for {len(frames)} frames")
+            return [FrameResult(f.index, None, bad, dt) for f in frames]
+        res = []
+        for f, o in zip(frames, out):
+            try:
+                res.append(FrameResult(f.index, validate_detections(self.name, o, self.info.classes), None, dt))
+            except PluginOutputError as exc:
+                res.append(FrameResult(f.index, None, exc, dt))
+        return res
+
+    def detect_many(self, frames: Sequence[Frame], rig: Rig, batch_size: int = 1) -> list[FrameResult]:
+        """One :class:`FrameResult` per frame, in order; never raises a :class:`PluginError`.
+
+        With ``batch_size > 1`` and a detector that has ``detect_batch``, frames go in batches;
+        a batch that raises is redone frame by frame (so the error names the bad frame). Frames
+        missing a required sensor are reported and left out of the batch.
+        """
+        results: dict[int, FrameResult] = {}
+        todo: list[tuple[int, Frame]] = []
+        for pos, f in enumerate(frames):
+            try:
+                self._check_input(f)
+            except PluginError as exc:
+                results[pos] = FrameResult(f.index, None, exc, 0.0)
+                continue
+            todo.append((pos, f))
+        step = max(1, int(batch_size))
+        for s in range(0, len(todo), step):
+            chunk = todo[s : s + step]
+            chunk_frames = [f for _, f in chunk]
+            got: list[FrameResult] | None = None
+            if self.disabled is None and step > 1 and self.supports_batch:
+                got = self._batch(chunk_frames, rig)
+            if got is None:
+                got = [self._one(f, rig) for f in chunk_frames]
+            for (pos, _), r in zip(chunk, got):
+                results[pos] = r
+        return [results[p] for p in range(len(frames))]
+
+
+def load_detectors(
+    names: Sequence[str],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    load_timeout_s: float | None = DEFAULT_LOAD_TIMEOUT_S,
+) -> tuple[dict[str, DetectorRunner], list[PluginError]]:
+    """Create a runner per name; a detector that fails to load is reported and skipped.
+
+    Parameters
+    ----------
+    names : registered detector names
+    options : per-name factory options, e.g. ``{"pillars": {"weights": "model.pt"}}``
+    timeout_s : each runner's per-frame deadline
+    load_timeout_s : deadline for importing a plugin and calling its factory
+
+    Returns
+    -------
+    (runners by name, in the order given; errors of those that failed)
+    """
+    runners: dict[str, DetectorRunner] = {}
+    errors: list[PluginError] = []
+    for n in names:
+        try:
+            det = create_detector(n, (options or {}).get(n), timeout_s=load_timeout_s)
+            runners[n] = DetectorRunner(det, n, timeout_s=timeout_s)
+        except PluginError as exc:
+            errors.append(exc)
+    return runners, errors
+
+
+def run_detectors(
+    runners: Mapping[str, DetectorRunner], frame: Frame, rig: Rig
+) -> tuple[dict[str, Detections], list[PluginError]]:
+    """Every runner on one frame: (detections by detector name, errors of those that failed)."""
+    out: dict[str, Detections] = {}
+    errors: list[PluginError] = []
+    for n, r in runners.items():
+        try:
+            out[n] = r.detect(frame, rig)
+        except PluginError as exc:
+            errors.append(exc)
+    return out, errors
