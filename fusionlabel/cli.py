@@ -27,6 +27,12 @@ COMMAND_MODULES = (
     "fusionlabel.commands.synth",
     "fusionlabel.commands.track",
     "fusionlabel.commands.evaluate",
+    "fusionlabel.commands.train",
+    "fusionlabel.commands.prelabel",
+    "fusionlabel.commands.plugins",
+    "fusionlabel.commands.export",
+    "fusionlabel.commands.qa",
+    "fusionlabel.commands.compare",
 )
 
 

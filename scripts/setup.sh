@@ -26,7 +26,10 @@ fi
 
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-PIP=".venv/bin/python -m pip --disable-pip-version-check -q"
+pip_quiet() {  # pip, minus this machine's warnings about unused local index folders
+  .venv/bin/python -m pip --disable-pip-version-check -q "$@" 2>&1 | { grep -v "^WARNING: Location '" || true; }
+}
+PIP=pip_quiet
 TORCH_VERSION=${FUSIONLABEL_TORCH:-2.13.0}
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   echo "setup: installing torch==$TORCH_VERSION (CPU build where the machine has it)"
@@ -34,7 +37,7 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
 fi
 stamp=.venv/.fusionlabel-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing fusionlabel[gui,dev] into .venv"
-  $PIP install -e ".[gui,torch,dev]"
+  echo "setup: installing fusionlabel[gui,torch,dev,cluster] into .venv"
+  $PIP install -e ".[gui,torch,dev,cluster]"
   touch "$stamp"
 fi

@@ -11,12 +11,17 @@ import fusionlabel
 
 FORBIDDEN = ("PySide6", "vispy", "torch", "open3d")
 HEADLESS_PACKAGES = ("core", "io", "track", "quality", "pipeline", "detect", "synth", "commands")
+#: the learned detector's implementation modules are torch code by nature; its package
+#: (``fusionlabel.detect.pillars``, whose ``create`` the registry calls) must still not import torch
+TORCH_MODULES_PREFIX = "fusionlabel.detect.pillars."
 
 
 def _modules() -> list[str]:
     mods = []
     for info in pkgutil.walk_packages(fusionlabel.__path__, "fusionlabel."):
         top = info.name.split(".")[1]
+        if info.name.startswith(TORCH_MODULES_PREFIX):
+            continue
         if top in HEADLESS_PACKAGES or info.name == "fusionlabel.cli":
             mods.append(info.name)
     return mods

@@ -1,0 +1,83 @@
+"""``fusionlabel prelabel RECORDING... --detector NAME --out DIR``: batch pre-labeling.
+
+Runs recordings in parallel local processes (``--jobs``) or as Ray tasks (``--ray ADDRESS``),
+shows a progress bar, writes each recording's labels atomically and resumes where a previous run
+stopped (recordings with an ok ``report.json`` are skipped unless ``--overwrite``). A failed
+recording is reported and the rest finish; the exit status is 2 when any failed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+
+
+def prelabel_cmd(
+    recordings: list[Path] = typer.Argument(..., help="Recordings (folders or files) to pre-label."),
+    detector: str = typer.Option("geometric", "--detector", "-d", help="Registered detector (see `fusionlabel plugins`)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: one sub-folder per recording."),
+    jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes (0 = one per CPU, at most one per recording)."),
+    ray_address: str = typer.Option(None, "--ray", help="Distribute over Ray: an address, 'auto' or 'local'."),
+    classes: str = typer.Option(None, "--classes", help="Comma-separated classes to track (default: the detector's)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo recordings already done."),
+    as_json: bool = typer.Option(False, "--json", help="Print the reports as one JSON list."),
+) -> None:
+    """Detect, track and queue frames for review on many recordings."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from fusionlabel.core.errors import DataError
+    from fusionlabel.detect.registry import find_entry
+    from fusionlabel.pipeline.batch import is_done, plan_jobs, run_local, run_ray
+
+    find_entry(detector)  # unknown detector: one clear line before any work
+    for r in recordings:
+        if not r.exists():
+            raise DataError(r, "no such file or folder")
+    out.mkdir(parents=True, exist_ok=True)
+    all_jobs = plan_jobs(recordings, out)
+    todo = [j for j in all_jobs if overwrite or not is_done(j, detector)]
+    skipped = len(all_jobs) - len(todo)
+    cls = tuple(c.strip() for c in classes.split(",")) if classes else None
+    import shutil
+
+    con = Console(stderr=True, soft_wrap=True, width=shutil.get_terminal_size((160, 40)).columns)
+    if skipped:
+        con.print(f"resuming: {skipped} of {len(all_jobs)} recordings already done (use --overwrite to redo)")
+    failed = 0
+    reports = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=con, disable=as_json) as progress:
+        task = progress.add_task(f"pre-labeling with {detector}", total=len(todo))
+
+        def on_done(job, rep):  # noqa: ANN001
+            nonlocal failed
+            progress.advance(task)
+            if rep["status"] != "ok":
+                failed += 1
+                progress.console.print(f"[red]failed[/red] {job.recording}: {rep['error']}", markup=True, highlight=False)
+            else:
+                bad = len(rep["failed_frames"])
+                progress.console.print(
+                    f"done {job.recording}: {rep['frames']} frames, {rep['tracks']} tracks, "
+                    f"{rep['review_load'] * 100:.1f}% of frames to review, {rep['fps']} fps"
+                    + (f"; {bad} frame(s) failed, first: {rep['failed_frames'][0]}" if bad else ""), highlight=False)
+            reports.append(rep)
+
+        if ray_address:
+            run_ray(todo, detector, ray_address, cls, on_done)
+        else:
+            workers = jobs or min(os.cpu_count() or 1, len(todo))
+            run_local(todo, detector, workers, cls, on_done)
+    if as_json:
+        typer.echo(json.dumps(reports, indent=1))
+    con.print(f"{len(todo) - failed} done, {failed} failed, {skipped} skipped; outputs in {out}")
+    if failed:
+        raise typer.Exit(code=2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prelabel")(prelabel_cmd)

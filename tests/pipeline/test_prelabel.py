@@ -1,0 +1,138 @@
+"""The pre-labeling pipeline on the bundled synthetic recording (exact ground truth)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fusionlabel.core.boxes import bev_iou
+from fusionlabel.core.frames import Frame
+from fusionlabel.core.labels import LabelSet
+from fusionlabel.detect.api import Detections, DetectorInfo
+from fusionlabel.io.native import open_native
+from fusionlabel.pipeline import Cancelled, prelabel
+from fusionlabel.pipeline.batch import is_done, plan_jobs, prelabel_one, run_local
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
+
+
+class OracleDetector:
+    """Ground truth with noise and dropped boxes: a stand-in for a good detector, deterministic."""
+
+    def __init__(self, labels: LabelSet, drop: float = 0.1, sigma: float = 0.1, fail_on: tuple[int, ...] = ()) -> None:
+        self.labels, self.drop, self.sigma, self.fail_on = labels, drop, sigma, fail_on
+        self.info = DetectorInfo("oracle", ("Car", "Pedestrian", "Cyclist"))
+
+    def detect(self, frame: Frame, rig) -> Detections:  # noqa: ANN001
+        if frame.index in self.fail_on:
+            raise RuntimeError("simulated plugin failure")
+        gt = self.labels.get(frame.index)
+        rng = np.random.default_rng(frame.index)
+        keep = np.array([c in self.info.classes for c in gt.categories], bool)
+        keep &= np.array([a.get("num_lidar_points", 1) > 5 for a in gt.attributes], bool)
+        keep &= rng.uniform(size=len(gt)) > self.drop
+        arr = gt.boxes.to_array()[keep]
+        arr[:, :3] += rng.normal(0, self.sigma, (len(arr), 3))
+        cats = [c for c, k in zip(gt.categories, keep) if k]
+        return Detections.from_arrays(arr, rng.uniform(0.6, 1.0, len(arr)), cats)
+
+
+@pytest.fixture(scope="module")
+def sample():
+    if not (SAMPLE / "recording.json").exists():
+        pytest.skip("sample recording missing")
+    return open_native(SAMPLE)
+
+
+def _id_consistency(pred: LabelSet, gt: LabelSet) -> tuple[int, int]:
+    """(number of GT tracks, number of GT tracks followed by more than one predicted id)."""
+    seen: dict[int, set[int]] = {}
+    for k, g in gt.frames.items():
+        p = pred.get(k)
+        if not len(p) or not len(g):
+            continue
+        iou = bev_iou(g.boxes, p.boxes)
+        for i in range(len(g)):
+            j = int(np.argmax(iou[i]))
+            if iou[i, j] > 0.3:
+                seen.setdefault(int(g.track_ids[i]), set()).add(int(p.track_ids[j]))
+    return len(seen), sum(len(v) > 1 for v in seen.values())
+
+
+def test_oracle_prelabel_keeps_identities(sample) -> None:  # noqa: ANN001
+    gt = sample.labels()
+    steps: list[tuple[int, int]] = []
+    res = prelabel(sample, OracleDetector(gt), progress=lambda d, t: steps.append((d, t)))
+    assert steps[-1] == (len(sample) + 1, len(sample) + 1)
+    assert [d for d, _ in steps] == sorted(d for d, _ in steps)
+    for fl in res.labels.frames.values():
+        assert len(np.unique(fl.track_ids)) == len(fl)
+    n_tracks, switched = _id_consistency(res.labels, gt)
+    assert n_tracks >= 10
+    assert switched <= 1, f"{switched} of {n_tracks} GT tracks split over several ids"
+    assert 0 < res.review.load <= 0.1 + 1e-9
+    # the review reasons name tracks that exist in the output
+    out_ids = set(res.labels.track_ids().tolist())
+    for it in res.review.items:
+        assert {r["track_id"] for r in it.reasons if "track_id" in r} <= out_ids | {r["track_id"] for r in it.reasons}
+    assert res.report.frames == len(sample) and res.report.failed_frames == ()
+
+
+def test_failing_frames_are_reported_and_skipped(sample) -> None:  # noqa: ANN001
+    res = prelabel(sample, OracleDetector(sample.labels(), fail_on=(3, 4)))
+    assert len(res.report.failed_frames) == 2
+    assert all("simulated plugin failure" in f for f in res.report.failed_frames)
+    assert res.report.failed_frames[0].startswith("frame 3")
+    assert res.labels.num_boxes() > 0
+
+
+def test_cancel_stops(sample) -> None:  # noqa: ANN001
+    calls = {"n": 0}
+
+    def cancel() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(Cancelled, match="cancelled at frame 3"):
+        prelabel(sample, OracleDetector(sample.labels()), cancel=cancel)
+
+
+def test_geometric_detector_end_to_end(sample) -> None:  # noqa: ANN001
+    res = prelabel(sample, "geometric")
+    assert res.report.detector == "geometric" and res.report.detections > 0
+    gt = sample.labels()
+    hits = total = 0
+    for k, g in gt.frames.items():
+        vis = np.array([c == "Car" and a.get("num_lidar_points", 0) >= 50 for c, a in zip(g.categories, g.attributes)])
+        if not vis.any():
+            continue
+        p = res.labels.get(k)
+        total += int(vis.sum())
+        if len(p):
+            hits += int((bev_iou(g.boxes[np.flatnonzero(vis)], p.boxes).max(axis=1) > 0.3).sum())
+    assert total > 20 and hits / total > 0.5, f"tracked {hits}/{total} well-seen cars"
+
+
+def test_batch_writes_resumes_and_isolates_failures(sample, tmp_path: Path) -> None:  # noqa: ANN001
+    bad = tmp_path / "broken.bin"
+    bad.write_bytes(b"\x00" * 10)
+    jobs = plan_jobs([SAMPLE, bad], tmp_path / "out")
+    reports = run_local(jobs, "geometric", workers=1)
+    assert [r["status"] for r in reports] == ["ok", "failed"]
+    assert "broken.bin" in reports[1]["error"]
+    assert is_done(jobs[0], "geometric") and not is_done(jobs[1], "geometric")
+    assert not is_done(jobs[0], "pillars")  # another detector's labels are not "done"
+    labels = json.loads((jobs[0].out_dir / "labels.json").read_text())
+    assert labels["format"] == "fusionlabel.labels" and labels["frames"]
+    review = json.loads((jobs[0].out_dir / "review.json").read_text())
+    assert review["num_frames"] == len(sample)
+    assert not list(jobs[0].out_dir.glob("*.tmp"))  # atomic writes left nothing behind
+
+
+def test_prelabel_one_reports_unreadable_recording(tmp_path: Path) -> None:
+    rep = prelabel_one(str(tmp_path / "missing"), str(tmp_path / "o"), "geometric")
+    assert rep["status"] == "failed" and "no such file" in rep["error"]
+    assert json.loads((tmp_path / "o" / "report.json").read_text())["status"] == "failed"
