@@ -104,14 +104,14 @@ def _runner(detector: Any, timeout_s: float | None):  # -> DetectorRunner
 
 def merge_reviews(queues: list[ReviewQueue], num_frames: int, max_fraction: float) -> ReviewQueue:
     """Union of per-class review queues: one item per frame (highest score, all reasons),
-    most suspicious first, at most ``ceil(max_fraction * num_frames)`` frames."""
+    most suspicious first, at most ``max(1, floor(max_fraction * num_frames))`` frames."""
     best: dict[int, tuple[float, list[Mapping[str, Any]]]] = {}
     for q in queues:
         for it in q.items:
             s, reasons = best.get(it.frame, (0.0, []))
             best[it.frame] = (max(s, it.score), reasons + list(it.reasons))
     items = sorted((ReviewItem(f, s, tuple(r)) for f, (s, r) in best.items()), key=lambda it: (-it.score, it.frame))
-    cap = int(np.ceil(max_fraction * num_frames))
+    cap = max(1, int(np.floor(max_fraction * num_frames + 1e-9)))  # never above the fraction, except 1 frame
     return ReviewQueue(tuple(items[:cap]), num_frames)
 
 
