@@ -25,7 +25,8 @@ def synth(
             path = generate(out, frames=frames, seed=seed, overwrite=overwrite,
                             progress=lambda done, total: progress.update(task, completed=done, total=total))
         except FileExistsError as exc:
-            raise DataError(out, str(exc).removeprefix(f"{out}: ")) from None
+            reason = str(exc).removeprefix(f"{out}: ").replace("pass overwrite=True", "pass --overwrite")
+            raise DataError(out, reason) from None
     print(f"wrote {frames} frames to {path}")
 
 
