@@ -69,11 +69,13 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status (usage errors: 2, like click)."""
     app = build_app()
     try:
-        rv = app(args=argv, standalone_mode=False)
-        if isinstance(rv, int):  # click returns typer.Exit's code instead of raising in this mode
-            return rv
+        app(args=argv, prog_name="fusionlabel")  # standalone: click prints usage errors itself
+    except SystemExit as exc:  # click/typer exit with the command's status
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
     except FusionLabelError as exc:
         if os.environ.get("FUSIONLABEL_DEBUG"):
             raise
@@ -87,20 +89,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except SystemExit as exc:  # typer.Exit / click usage errors
-        return int(exc.code or 0)
-    except Exception as exc:  # click exceptions carry their own exit codes
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            return exc.exit_code
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
-            print("error: aborted", file=sys.stderr)
-            return 1
-        raise
     return 0
 
 

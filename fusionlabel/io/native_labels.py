@@ -63,7 +63,11 @@ def labels_to_dict(labels: LabelSet, timestamps_ns: dict[int, int] | None = None
 
 
 def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
+    """Parse a label document of any version this FusionLabel can migrate (see ``io/migrations.py``)."""
+    from fusionlabel.io.migrations import migrate  # local: migrations imports this module
+
     path = Path(path)
+    d = migrate(d, path)
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise CorruptFileError(path, f"not a FusionLabel label file (missing \"format\": \"{FORMAT}\")")
     version = d.get("version")

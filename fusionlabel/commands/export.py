@@ -1,0 +1,97 @@
+"""``fusionlabel export`` and ``fusionlabel import``: labels to and from interchange formats.
+
+::
+
+    fusionlabel export --format openlabel|kitti|nuscenes|native LABELS --recording R --out PATH [--recompute-2d]
+    fusionlabel import --format openlabel|kitti|nuscenes|native PATH [--recording R] --out LABELS [--force]
+
+``LABELS`` is a native label file (any version: older ones are migrated on read). ``--recording``
+gives the frame times, ego poses (nuScenes: required), the rig (OpenLABEL streams) and the KITTI
+camera frame. ``export --format kitti --out DIR`` writes ``DIR/label_02/0000.txt`` and
+``DIR/calib/0000.txt``; ``--out FILE.txt`` the label file only. ``import`` reads the whole input
+(validating it) before it writes ``--out`` once, atomically: a bad file leaves nothing behind.
+It refuses to replace an existing ``--out`` without ``--force``. Formats: ``docs/label_formats.md``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from fusionlabel.core.errors import DataError, UnsupportedFormatError
+
+
+def load_labels(path: Path, fmt: str | None, recording: Path | None):  # -> (ImportedLabels, LabelContext)
+    """Read labels in any registered format (sniffed when ``fmt`` is None) with the recording's context."""
+    from fusionlabel.io.label_formats import LabelContext, get_format, sniff_label_format
+
+    ctx = LabelContext()
+    if recording is not None:
+        from fusionlabel.io.open import open_recording
+
+        ctx = LabelContext.from_recording(open_recording(recording))
+    if not path.exists():
+        raise DataError(path, "no such file or folder")
+    name = fmt or sniff_label_format(path)
+    try:
+        strategy = get_format(name)
+    except ValueError as exc:
+        raise UnsupportedFormatError(path, str(exc)) from None
+    imported = strategy.read(path, ctx)
+    if not ctx.timestamps_ns and imported.timestamps_ns:
+        from dataclasses import replace
+
+        ctx = replace(ctx, timestamps_ns=dict(imported.timestamps_ns))
+    return imported, ctx
+
+
+def export(
+    labels: Path = typer.Argument(..., help="Native label file (any version)."),
+    fmt: str = typer.Option(..., "--format", help="openlabel, kitti, nuscenes or native."),
+    recording: Path | None = typer.Option(None, "--recording", help="Recording the labels belong to."),
+    out: Path = typer.Option(..., "--out", help="Output file (openlabel, native, kitti *.txt) or folder (nuscenes, kitti)."),
+    recompute_2d: bool = typer.Option(
+        False, "--recompute-2d", help="KITTI: compute alpha and the 2D box from the geometry even where stored."
+    ),
+) -> None:
+    """Export labels to an interchange format."""
+    from dataclasses import replace
+
+    from fusionlabel.io.label_formats import get_format
+
+    try:
+        strategy = get_format(fmt)
+    except ValueError as exc:
+        raise UnsupportedFormatError(out, str(exc)) from None
+    imported, ctx = load_labels(labels, "native", recording)
+    ctx = replace(ctx, recompute_kitti_2d=recompute_2d, name=recording.name if recording else labels.stem)
+    if imported.dont_care and not ctx.dont_care:
+        ctx = replace(ctx, dont_care=imported.dont_care)
+    strategy.write(out, imported.labels, ctx)
+    typer.echo(f"wrote {out} ({strategy.name}): {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
+               f"{len(imported.labels.track_ids())} tracks")
+
+
+def import_(
+    path: Path = typer.Argument(..., help="The file (or folder: nuscenes, kitti) to import."),
+    fmt: str | None = typer.Option(None, "--format", help="openlabel, kitti, nuscenes or native (default: sniffed)."),
+    recording: Path | None = typer.Option(None, "--recording", help="Recording: times, poses, camera frame."),
+    out: Path = typer.Option(..., "--out", help="Native label file to write."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
+) -> None:
+    """Import labels from an interchange format into a native label file (all or nothing)."""
+    from fusionlabel.io.native_labels import write_labels
+
+    if out.exists() and not force:
+        raise DataError(out, "exists: pass --force to replace it")
+    imported, ctx = load_labels(path, fmt, recording)
+    times = {k: int(v) for k, v in (imported.timestamps_ns or ctx.timestamps_ns).items() if k in imported.labels.frames}
+    write_labels(imported.labels, out, times or None)
+    typer.echo(f"wrote {out}: {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
+               f"{len(imported.labels.track_ids())} tracks")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("import")(import_)

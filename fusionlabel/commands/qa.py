@@ -1,0 +1,67 @@
+"""``fusionlabel qa``: rank statistically unlikely labels.
+
+::
+
+    fusionlabel qa LABELS [--format F] [--recording R] [--report out.html|out.png] [--json] [--top N]
+
+Runs :func:`fusionlabel.quality.label_qa.check_labels`: size changes within a track, implausible
+speed, acceleration or yaw rate, overlapping boxes, IDs reused after a gap and, with
+``--recording``, boxes with LiDAR rays passing through them and boxes far from the ground.
+Prints the findings ranked by score (``--json``: one JSON object). Exit status 0 whether or not
+there are findings; 1 with a one-line reason when the input cannot be read.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from fusionlabel.core.errors import DataError
+
+
+def qa(
+    labels: Path = typer.Argument(..., help="Label file (native, openlabel, ...) or folder (nuscenes)."),
+    fmt: str | None = typer.Option(None, "--format", help="Label format (default: sniffed)."),
+    recording: Path | None = typer.Option(None, "--recording", help="Recording: LiDAR checks, poses, times."),
+    report: Path | None = typer.Option(None, "--report", help="Write an HTML or PNG report."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    top: int = typer.Option(50, "--top", min=0, help="Findings to print (0: all)."),
+) -> None:
+    """Rank the labels that are statistically unlikely."""
+    from fusionlabel.commands.export import load_labels
+    from fusionlabel.quality.label_qa import check_labels
+
+    if report is not None and report.suffix.lower() not in (".html", ".htm", ".png"):
+        raise DataError(report, "the report must be an .html or .png file")
+    imported, ctx = load_labels(labels, fmt, recording)
+    rec = None
+    if recording is not None:
+        from fusionlabel.io.open import open_recording
+
+        rec = open_recording(recording)
+    rep = check_labels(imported.labels, ctx.timestamps_ns, ctx.ego_poses, rec)
+    if report is not None:
+        from fusionlabel.quality.report import write_qa_report
+
+        write_qa_report(rep, imported.labels, report, title=f"label QA: {labels.name}")
+    if as_json:
+        typer.echo(json.dumps(rep.to_dict(), allow_nan=False))
+        return
+    shown = rep.findings if top == 0 else rep.findings[:top]
+    typer.echo(
+        f"{len(rep.findings)} findings in {rep.num_boxes} boxes, {rep.num_tracks} tracks "
+        f"(checks: {', '.join(rep.checks)})"
+    )
+    for i, f in enumerate(shown, 1):
+        frames = f"{f.frames[0]}" if len(f.frames) == 1 else f"{f.frames[0]}-{f.frames[-1]}"
+        typer.echo(f"{i:4d}  score {f.score:6.2f}  track {f.track_id:<6d} frames {frames:<10s} {f.reason}")
+    if len(shown) < len(rep.findings):
+        typer.echo(f"... {len(rep.findings) - len(shown)} more (--top 0 shows all)")
+    if report is not None:
+        typer.echo(f"report: {report}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("qa")(qa)

@@ -1,0 +1,406 @@
+"""Label interchange formats: one strategy class per format, in a registry.
+
+Each format is a :class:`LabelFormat` with ``write(path, labels, context)`` and
+``read(path, context) -> ImportedLabels``; :data:`FORMATS` maps the format's name to its class
+(as labelCloud does with its label strategies). The :class:`LabelContext` carries what a format
+needs beyond the boxes: frame times, ego poses (nuScenes' global frame), the rig (OpenLABEL
+streams), the KITTI camera frame. :meth:`LabelContext.from_recording` fills it from a recording.
+
+========== ================================ ===========================================================
+name       file                             needs
+========== ================================ ===========================================================
+native     ``labels.json`` (versioned)      nothing (times optional); reads every known version
+openlabel  ``labels.json`` (OpenLABEL 1.0)  nothing (times, rig and poses are written when present)
+kitti      ``NNNN.txt`` or a folder         a camera frame: the rig (``image_00``/``image_02`` on
+           (``label_02/``, ``calib/``)      KITTI, else the first camera); or, on import, ``calib/``
+nuscenes   a folder of JSON tables          ego poses and times for every labelled frame (export)
+========== ================================ ===========================================================
+
+What survives a round trip (``docs/label_formats.md``): all formats keep track ids, categories,
+boxes (KITTI: to the 1e-6 of its ``%f`` text; the others exactly) and frame indices. native,
+openlabel and nuscenes keep scores, free-form attributes and nanosecond times; KITTI keeps the
+KITTI attributes (``truncated``, ``occluded``, ``alpha``, ``bbox_2d``) and takes times from the
+recording.
+
+Example
+-------
+>>> fmt = get_format("openlabel")
+>>> fmt.name, sorted(FORMATS)
+('openlabel', ['kitti', 'native', 'nuscenes', 'openlabel'])
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+from fusionlabel.core.calibration import Camera, Rig
+from fusionlabel.core.errors import CalibrationError, DataError, UnsupportedFormatError
+from fusionlabel.core.labels import FrameLabels, LabelSet
+from fusionlabel.core.recording import Recording
+from fusionlabel.core.transforms import Transform
+
+#: attributes the KITTI writer takes as given; dropped when it must recompute them
+KITTI_DERIVED = ("alpha", "bbox_2d")
+
+
+@dataclass(frozen=True)
+class ImportedLabels:
+    """What a format's reader returns.
+
+    labels : boxes in each frame's ego frame
+    timestamps_ns : frame -> int nanoseconds (frames the file or context gives a time for)
+    dont_care : frame -> (K, 4) float64 KITTI DontCare regions, pixels ``x1 y1 x2 y2`` (KITTI only)
+    """
+
+    labels: LabelSet
+    timestamps_ns: Mapping[int, int] = field(default_factory=dict)
+    dont_care: Mapping[int, NDArray[np.float64]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LabelContext:
+    """What a format needs beyond the boxes.
+
+    name : a name for the labels (OpenLABEL ``metadata.name``, nuScenes ``scene.name``)
+    rig : the sensors (OpenLABEL streams; KITTI camera frame and 2D projection)
+    timestamps_ns : frame -> int nanoseconds
+    ego_poses : frame -> ``T_world_ego``
+    T_rect_ego : KITTI's rectified camera-0 frame from the ego frame (default: from ``rig``)
+    kitti_camera : camera whose image the KITTI 2D boxes are in (default: ``image_02`` or the first)
+    source : where the context came from (the recording), for error messages
+    dont_care : frame -> KITTI DontCare regions to write back
+    recompute_kitti_2d : recompute ``alpha`` and ``bbox_2d`` from the geometry even where the
+        labels carry them (after editing imported KITTI boxes)
+    """
+
+    name: str = "labels"
+    rig: Rig | None = None
+    timestamps_ns: Mapping[int, int] = field(default_factory=dict)
+    ego_poses: Mapping[int, Transform] = field(default_factory=dict)
+    T_rect_ego: Transform | None = None
+    kitti_camera: str | None = None
+    source: Path | None = None
+    dont_care: Mapping[int, NDArray[np.float64]] = field(default_factory=dict)
+    recompute_kitti_2d: bool = False
+
+    @classmethod
+    def from_recording(cls, rec: Recording, name: str | None = None) -> LabelContext:
+        """Times, poses and rig of ``rec``; KITTI recordings also give ``T_rect_velo`` and DontCare regions."""
+        t = rec.timestamps_ns
+        times = {k: int(t[k]) for k in range(len(t))}
+        frame_poses = getattr(rec, "frame_poses", None) or {}
+        poses: dict[int, Transform] = {}
+        for k, tk in times.items():
+            T = frame_poses.get(k) if k in frame_poses else rec.ego_pose_at(tk)
+            if T is not None:
+                poses[k] = T
+        T_rect = getattr(rec, "T_rect_velo", None)
+        dont_care = getattr(rec, "dont_care", None) or {}
+        return cls(
+            name=name or Path(rec.path).name,
+            rig=rec.rig,
+            timestamps_ns=times,
+            ego_poses=poses,
+            T_rect_ego=T_rect if isinstance(T_rect, Transform) else None,
+            source=Path(rec.path),
+            dont_care=dont_care,
+        )
+
+    # -- KITTI helpers ------------------------------------------------------------------------
+    def kitti_frames(self) -> tuple[Transform, Camera | None]:
+        """(``T_rect_ego``, camera for 2D boxes); :class:`CalibrationError` without a camera frame."""
+        cams = dict(self.rig.cameras) if self.rig is not None else {}
+        T = self.T_rect_ego
+        if T is None:
+            if not cams:
+                raise CalibrationError(
+                    self.source or Path("<context>"),
+                    "KITTI labels are in a camera frame: give a recording with a calibrated camera",
+                )
+            ref = cams.get("image_00") or next(iter(cams.values()))
+            T = ref.T_ego_cam.inverse()
+        name = self.kitti_camera or ("image_02" if "image_02" in cams else next(iter(cams), None))
+        if name is not None and name not in cams:
+            raise CalibrationError(self.source or Path("<context>"), f"no camera {name!r} in the rig")
+        return T, cams.get(name) if name is not None else None
+
+
+class LabelFormat(abc.ABC):
+    """A label interchange format (one subclass per format, registered in :data:`FORMATS`)."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+
+    @abc.abstractmethod
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        """Write ``labels`` at ``path``: nothing is written unless all of it can be."""
+
+    @abc.abstractmethod
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        """Read ``path`` completely or raise a :class:`DataError` naming the file."""
+
+    @abc.abstractmethod
+    def sniff(self, path: Path) -> bool:
+        """Cheap check: does ``path`` look like this format?"""
+
+
+def _json_head(path: Path, n: int = 4096) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(n)
+    except OSError:
+        return b""
+
+
+class NativeFormat(LabelFormat):
+    """The native label file (:mod:`fusionlabel.io.native_labels`), read through the migrations."""
+
+    name = "native"
+    summary = "FusionLabel label file (versioned JSON; older versions are migrated on read)"
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.io.native_labels import write_labels
+
+        times = {k: int(v) for k, v in context.timestamps_ns.items() if k in labels.frames}
+        write_labels(labels, path, times or None)
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        from fusionlabel.io.migrations import read_native_labels
+
+        labels, times = read_native_labels(path)
+        return ImportedLabels(labels, times)
+
+    def sniff(self, path: Path) -> bool:
+        return path.is_file() and b'"fusionlabel.labels"' in _json_head(path)
+
+
+class OpenLabelFormat(LabelFormat):
+    """ASAM OpenLABEL 1.0 JSON (:mod:`fusionlabel.io.openlabel`)."""
+
+    name = "openlabel"
+    summary = "ASAM OpenLABEL 1.0 JSON (validated against the official schema)"
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.io.openlabel import write_openlabel
+
+        try:
+            write_openlabel(path, labels, context.timestamps_ns, context.rig, context.ego_poses, context.name)
+        except ValueError as exc:
+            raise DataError(path, f"cannot export to OpenLABEL: {exc}") from None
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        from fusionlabel.io.openlabel import read_openlabel
+
+        labels, times = read_openlabel(path)
+        return ImportedLabels(labels, times)
+
+    def sniff(self, path: Path) -> bool:
+        return path.is_file() and b'"openlabel"' in _json_head(path)
+
+
+class KittiTrackingFormat(LabelFormat):
+    """KITTI tracking labels (rectified camera-0 frame, bottom centre, ``h w l``, alpha, 2D box).
+
+    ``path`` is a label file (``*.txt``) or a folder, which gets ``label_02/<seq>.txt`` and
+    ``calib/<seq>.txt`` (``seq`` = the folder's ``kitti_sequence`` or ``0000``) so it reads back
+    without the recording. Reading a label file uses the context's camera frame, else
+    ``../calib/<stem>.txt`` beside ``label_02``.
+    """
+
+    name = "kitti"
+    summary = "KITTI tracking label_02 text (camera frame; alpha and 2D box from the calibration)"
+    sequence = "0000"
+
+    def _files(self, path: Path) -> tuple[Path, Path | None]:
+        if path.suffix == ".txt":
+            return path, None
+        return path / "label_02" / f"{self.sequence}.txt", path / "calib" / f"{self.sequence}.txt"
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.core.atomic import atomic_write_text
+        from fusionlabel.io.kitti import format_kitti_tracking_labels, labelset_to_kitti_labels
+
+        T_rect_ego, camera = context.kitti_frames()
+        for k, fl in labels.frames.items():
+            if np.any(fl.track_ids < 0):
+                raise DataError(path, f"frame {k}: KITTI track ids must be >= 0 (-1 means DontCare)")
+            bad = [c for c in fl.categories if not c or any(ch.isspace() for ch in c)]
+            if bad:
+                raise DataError(path, f"frame {k}: category {bad[0]!r} cannot be written in a KITTI text field")
+        if context.recompute_kitti_2d:
+            labels = _drop_attributes(labels, KITTI_DERIVED)
+        try:
+            rows = labelset_to_kitti_labels(labels, T_rect_ego, context.dont_care, camera)
+        except ValueError as exc:
+            raise DataError(path, f"cannot export to KITTI: {exc}") from None
+        # a box that does not project into the camera (behind it) has no 2D box: KITTI's filler -1
+        bad = ~np.all(np.isfinite(rows.bbox), axis=1)
+        if bad.any():
+            bbox = rows.bbox.copy()
+            bbox[bad] = -1.0
+            rows = replace(rows, bbox=bbox)
+        text = format_kitti_tracking_labels(rows)
+        label_file, calib_file = self._files(path)
+        if calib_file is not None:
+            atomic_write_text(calib_file, _kitti_calib_text(T_rect_ego, context.rig))
+        atomic_write_text(label_file, text)
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        from fusionlabel.io.kitti import (
+            kitti_labels_to_labelset,
+            kitti_T_rect_velo,
+            read_kitti_calib,
+            read_kitti_labels,
+        )
+
+        label_file, calib_file = self._files(path)
+        if not label_file.is_file():
+            raise DataError(label_file, "no such KITTI label file")
+        if calib_file is None:
+            calib_file = label_file.parent.parent / "calib" / label_file.name
+        if context.rig is not None or context.T_rect_ego is not None:
+            T, _ = context.kitti_frames()
+        elif calib_file.is_file():
+            T = kitti_T_rect_velo(read_kitti_calib(calib_file), calib_file)
+        else:
+            raise CalibrationError(
+                label_file, f"KITTI labels need a calibration: give the recording, or put it at {calib_file}"
+            )
+        raw = read_kitti_labels(label_file)
+        if raw.kind != "tracking":
+            raise DataError(label_file, "object-style KITTI labels (15 fields): expected tracking labels (17)")
+        labels, dont_care = kitti_labels_to_labelset(raw, T, label_file)
+        times = {k: int(v) for k, v in context.timestamps_ns.items() if k in labels.frames}
+        return ImportedLabels(labels, times, dont_care)
+
+    def sniff(self, path: Path) -> bool:
+        lf, _ = self._files(path)
+        if not lf.is_file():
+            return False
+        first = _json_head(lf, 512).split(b"\n", 1)[0].split()
+        return len(first) in (17, 18)
+
+
+class NuScenesTablesFormat(LabelFormat):
+    """nuScenes-style ``sample_annotation`` / ``instance`` tables (:mod:`fusionlabel.io.nuscenes_export`)."""
+
+    name = "nuscenes"
+    summary = "nuScenes-style JSON tables (global frame through ego poses, w l h)"
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.io.nuscenes_export import write_nuscenes_tables
+
+        try:
+            write_nuscenes_tables(path, labels, context.timestamps_ns, context.ego_poses, context.name)
+        except ValueError as exc:
+            where = context.source or path
+            raise DataError(where, f"cannot export to nuScenes tables: {exc}") from None
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        from fusionlabel.io.nuscenes_export import read_nuscenes_tables
+
+        if not path.is_dir():
+            raise DataError(path, "nuScenes tables are a folder (with sample_annotation.json, instance.json ...)")
+        labels, times = read_nuscenes_tables(path, context.ego_poses or None)
+        return ImportedLabels(labels, times)
+
+    def sniff(self, path: Path) -> bool:
+        from fusionlabel.io.nuscenes_export import sniff_nuscenes_tables
+
+        return sniff_nuscenes_tables(path)
+
+
+#: format name -> strategy class
+FORMATS: dict[str, type[LabelFormat]] = {
+    c.name: c for c in (NativeFormat, OpenLabelFormat, KittiTrackingFormat, NuScenesTablesFormat)
+}
+
+
+def get_format(name: str) -> LabelFormat:
+    """The strategy for ``name``; ``ValueError`` listing the known names otherwise (no fallback)."""
+    cls = FORMATS.get(name.lower())
+    if cls is None:
+        raise ValueError(f"unknown label format {name!r}; known: {', '.join(sorted(FORMATS))}")
+    return cls()
+
+
+def sniff_label_format(path: str | Path) -> str:
+    """The name of the one format whose ``sniff`` accepts ``path``.
+
+    Raises
+    ------
+    UnsupportedFormatError : no format, or several, accept it (use ``--format``)
+    """
+    p = Path(path)
+    hits = [n for n, c in FORMATS.items() if c().sniff(p)]
+    if len(hits) != 1:
+        why = "no label format recognises it" if not hits else f"ambiguous ({', '.join(hits)})"
+        raise UnsupportedFormatError(p, f"{why}: name one with --format ({', '.join(sorted(FORMATS))})")
+    return hits[0]
+
+
+def write_label_file(fmt: str, path: str | Path, labels: LabelSet, context: LabelContext | None = None) -> None:
+    """``get_format(fmt).write(path, labels, context)``."""
+    get_format(fmt).write(Path(path), labels, context or LabelContext())
+
+
+def read_label_file(fmt: str, path: str | Path, context: LabelContext | None = None) -> ImportedLabels:
+    """``get_format(fmt).read(path, context)``."""
+    return get_format(fmt).read(Path(path), context or LabelContext())
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def _drop_attributes(labels: LabelSet, names: tuple[str, ...]) -> LabelSet:
+    out = {}
+    for k, fl in labels.frames.items():
+        assert fl.attributes is not None
+        attrs = tuple({a: v for a, v in d.items() if a not in names} for d in fl.attributes)
+        out[k] = replace(fl, attributes=attrs)
+    return LabelSet(out)
+
+
+def _kitti_calib_text(T_rect_ego: Transform, rig: Rig | None) -> str:
+    """A KITTI tracking calibration: ``P0..P3`` (the KITTI cameras or the rig's first camera,
+    re-expressed in the reference frame), ``R_rect = I``, ``Tr_velo_cam = T_rect_ego``,
+    ``Tr_imu_velo = I``."""
+
+    def fmt(a: Any) -> str:
+        return " ".join(f"{float(v):.12e}" for v in np.asarray(a).reshape(-1))
+
+    cams = dict(rig.cameras) if rig is not None else {}
+    P: list[NDArray[np.float64]] = []
+    T_ego_rect = T_rect_ego.inverse()
+    for i in range(4):
+        cam = cams.get(f"image_0{i}") or (next(iter(cams.values())) if cams else None)
+        if cam is None:
+            P.append(np.hstack([np.eye(3), np.zeros((3, 1))]))
+            continue
+        # P_i = K_i [R | t] with T_cam_rect = inv(T_ego_cam) T_ego_rect (a rectified rig: R ~ I)
+        T_cam_rect = cam.T_ego_cam.inverse() @ T_ego_rect
+        P.append(cam.K @ np.asarray(T_cam_rect.matrix)[:3, :])
+    lines = [f"P{i}: {fmt(p)}" for i, p in enumerate(P)]
+    lines.append(f"R_rect {fmt(np.eye(3))}")
+    lines.append(f"Tr_velo_cam {fmt(np.asarray(T_rect_ego.matrix)[:3, :])}")
+    lines.append(f"Tr_imu_velo {fmt(np.eye(4)[:3, :])}")
+    return "\n".join(lines) + "\n"
+
+
+def frame_labels_equal(a: FrameLabels, b: FrameLabels, atol: float = 1e-6) -> bool:
+    """Same ids, categories and boxes (to ``atol``; yaw compared modulo 2 pi)."""
+    if len(a) != len(b):
+        return False
+    ia, ib = np.argsort(a.track_ids), np.argsort(b.track_ids)
+    if not np.array_equal(a.track_ids[ia], b.track_ids[ib]):
+        return False
+    if [a.categories[i] for i in ia] != [b.categories[i] for i in ib]:
+        return False
+    da, db = a.boxes.to_array()[ia], b.boxes.to_array()[ib]
+    dyaw = np.angle(np.exp(1j * (da[:, 6] - db[:, 6])))
+    return bool(np.allclose(da[:, :6], db[:, :6], atol=atol) and np.all(np.abs(dyaw) <= atol))
