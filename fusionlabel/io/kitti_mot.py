@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,9 @@ from fusionlabel.core.errors import CorruptFileError, DataError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.transforms import Transform
 from fusionlabel.io.kitti import KittiLabels, format_kitti_tracking_labels, read_kitti_labels
+
+if TYPE_CHECKING:
+    from fusionlabel.track.tracker import TrackTable
 
 #: AB3DMOT's detection type codes
 DET_TYPES: Mapping[int, str] = {1: "Pedestrian", 2: "Car", 3: "Cyclist"}
@@ -266,6 +269,63 @@ def labels_to_kitti_results(
         xyz=np.concatenate(xyz),
         rotation_y=np.concatenate(ry),
         score=np.concatenate(sc).astype(np.float64),
+    )
+
+
+def kitti_results_from_table(
+    table: TrackTable,
+    T_rect_velo: Transform,
+    P2: NDArray[np.float64],
+    image_size: tuple[int, int],
+) -> KittiLabels:
+    """The tracker's flat output (:class:`fusionlabel.track.tracker.TrackTable`, ego frame) as
+    KITTI tracking results, every scored track included (the rules of
+    :func:`labels_to_kitti_results`: the carried 2D box where matched, else the clipped
+    projection), in one vectorised pass.
+    """
+    n = len(table)
+    if n == 0:
+        return labels_to_kitti_results(LabelSet({}), T_rect_velo, P2, image_size)
+    boxes = Boxes.from_array(table.box)
+    xyz_c, hwl_c, ry_c = boxes_to_kitti_camera(boxes, T_rect_velo)
+    bbox = _projected_bbox(boxes, T_rect_velo, P2, image_size)
+    if table.extras is not None and table.extras.shape[1] >= 4:
+        ok = table.matched & np.all(np.isfinite(table.extras[:, :4]), axis=1)
+        bbox[ok] = table.extras[ok, :4]
+    return KittiLabels(
+        kind="tracking",
+        frame=table.frame.astype(np.int64),
+        track_id=table.track_id.astype(np.int64),
+        type=tuple(table.category.tolist()),
+        truncated=np.zeros(n),
+        occluded=np.zeros(n, np.int64),
+        alpha=kitti_alpha(xyz_c, ry_c),
+        bbox=bbox,
+        hwl=hwl_c,
+        xyz=xyz_c,
+        rotation_y=ry_c,
+        score=table.score.astype(np.float64),
+    )
+
+
+def _projected_bbox(
+    boxes: Boxes, T_rect_velo: Transform, P2: NDArray[np.float64], image_size: tuple[int, int]
+) -> NDArray[np.float64]:
+    """(N, 4) ``x1 y1 x2 y2``: the 8 corners' projection ``u = P2 [X; 1]``, clipped to the image."""
+    W, H = image_size
+    P2 = np.asarray(P2, dtype=np.float64).reshape(3, 4)
+    corners = T_rect_velo.apply(boxes.corners().reshape(-1, 3))
+    uvw = corners @ P2[:, :3].T + P2[:, 3]
+    z = np.maximum(uvw[:, 2:3], 1e-3)
+    uv = (uvw[:, :2] / z).reshape(len(boxes), 8, 2)
+    return np.stack(
+        [
+            np.clip(uv[:, :, 0].min(1), 0, W - 1),
+            np.clip(uv[:, :, 1].min(1), 0, H - 1),
+            np.clip(uv[:, :, 0].max(1), 0, W - 1),
+            np.clip(uv[:, :, 1].max(1), 0, H - 1),
+        ],
+        axis=1,
     )
 
 

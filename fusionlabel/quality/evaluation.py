@@ -9,8 +9,11 @@ Which results each metric sees
 ------------------------------
 * sAMOTA, AMOTA, AMOTP: the recall sweep over score thresholds;
 * MOTA, MOTP, IDS, FRAG, FP, FN, TP, MT, ML: at the best-MOTA threshold (AB3DMOT's table);
-* HOTA, IDF1, edit_ops, review_load, error_coverage: all results, no score threshold (the
-  pre-labels as delivered; TrackEval also scores HOTA on all boxes), after the ignore rules.
+* HOTA, IDF1: all results, no score threshold (TrackEval also scores HOTA on all boxes), after
+  the ignore rules;
+* edit_ops, review_load, error_coverage: the pre-labels as delivered to the annotator, after the
+  ignore rules: the result tracks whose mean score reaches the operating point the tool
+  declares in its review files (``score_threshold``), all results where none is declared.
 
 Example
 -------
@@ -35,11 +38,16 @@ import numpy as np
 from fusionlabel.core.boxes import iou_3d
 from fusionlabel.core.errors import DataError
 from fusionlabel.core.labels import LabelSet
-from fusionlabel.quality.clear_mot import ClearEvaluator, EvalFrame, EvalSequence, SweepResult, kitti_sweep
+from fusionlabel.quality.clear_mot import ClearEvaluator, ClearResult, EvalFrame, EvalSequence, SweepResult, kitti_sweep
 from fusionlabel.quality.edit_ops import EditOps, edit_ops_total
 from fusionlabel.quality.hota import HotaResult, combine_hota, hota_sequence
 from fusionlabel.quality.idf1 import IdResult, combine_idf1, idf1_sequence
-from fusionlabel.quality.review_metrics import ReviewMetrics, load_review_queues, review_metrics
+from fusionlabel.quality.review_metrics import (
+    ReviewMetrics,
+    load_review_queues,
+    load_review_thresholds,
+    review_metrics,
+)
 
 DEFAULT_IOU = 0.25
 
@@ -56,6 +64,8 @@ class EvaluationReport:
     edit: EditOps
     review: ReviewMetrics | None
     sequences: int
+    delivered: ClearResult | None = None
+    prelabel_thresholds: Mapping[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:
         b = self.sweep.best
@@ -96,6 +106,17 @@ class EvaluationReport:
             "edit_ops": self.edit.edit_ops,
             "keyframe_ops": self.edit.keyframe_ops,
             "edit_ratio": None if math.isinf(self.edit.ratio) else round(self.edit.ratio, 4),
+            "prelabels": None
+            if self.delivered is None
+            else {
+                "thresholds": dict(self.prelabel_thresholds or {}),
+                "tracks": int(len({(k, int(t)) for k, fr in self.delivered.assigned.items() for f in fr for t in f.trk_ids})),
+                "IDS": self.delivered.ids,
+                "FRAG": self.delivered.frag,
+                "FP": self.delivered.fp,
+                "FN": self.delivered.fn,
+                "MOTA": pct(self.delivered.mota),
+            },
             "edit_breakdown": {
                 "deletes": self.edit.deletes,
                 "reassigns": self.edit.reassigns,
@@ -127,8 +148,14 @@ def evaluate_sequences(
     queues: Mapping[str, tuple[set[int], int]] | None = None,
     cls: str = "",
     review_window: int = 0,
+    prelabel_thresholds: Mapping[str, float] | None = None,
 ) -> EvaluationReport:
-    """Every metric on prepared sequences (see the module docstring for which results each uses)."""
+    """Every metric on prepared sequences (see the module docstring for which results each uses).
+
+    ``prelabel_thresholds`` (sequence -> operating point) selects the pre-labels that
+    ``edit_ops`` and the review metrics score: the result tracks whose mean score reaches it
+    (:func:`prelabel_sequences`); ``None`` scores all results.
+    """
     ev = ClearEvaluator(sequences, iou_threshold)
     sweep = kitti_sweep(ev)
     hs, ids = [], []
@@ -136,9 +163,46 @@ def evaluate_sequences(
         frames = [(f.gt_ids, f.trk_ids, f.similarity) for f in sweep.base.assigned[s.name]]
         hs.append(hota_sequence(frames))
         ids.append(idf1_sequence(frames, iou_threshold))
-    edit = edit_ops_total(sweep.base.assigned[s.name] for s in sequences)
-    review = review_metrics(sweep.base.events, queues, review_window) if queues else None
-    return EvaluationReport(cls, iou_threshold, sweep, combine_hota(hs), combine_idf1(ids), edit, review, len(sequences))
+    delivered = None
+    base = sweep.base
+    if prelabel_thresholds:
+        pre = prelabel_sequences(sequences, prelabel_thresholds)
+        delivered = base = ClearEvaluator(pre, iou_threshold).run(details=True)
+    edit = edit_ops_total(base.assigned[s.name] for s in sequences)
+    review = review_metrics(base.events, queues, review_window) if queues else None
+    return EvaluationReport(
+        cls, iou_threshold, sweep, combine_hota(hs), combine_idf1(ids), edit, review, len(sequences), delivered,
+        prelabel_thresholds,
+    )
+
+
+def track_mean_scores(seq: EvalSequence) -> dict[int, float]:
+    """Result track id -> mean score over the sequence (sequential float sum, as the sweep)."""
+    acc: dict[int, list[float]] = {}
+    for f in seq.frames:
+        for t, s in zip(f.trk_ids.tolist(), f.trk_scores.tolist()):
+            acc.setdefault(t, []).append(s)
+    return {t: float(np.cumsum(v)[-1]) / len(v) for t, v in acc.items()}
+
+
+def prelabel_sequences(sequences: Sequence[EvalSequence], thresholds: Mapping[str, float]) -> list[EvalSequence]:
+    """The sequences with only the result tracks whose mean score is at least the sequence's
+    threshold (sequences without one keep every track): the pre-labels the tool delivers."""
+    out = []
+    for s in sequences:
+        thr = thresholds.get(s.name)
+        if thr is None:
+            out.append(s)
+            continue
+        means = track_mean_scores(s)
+        frames = []
+        for f in s.frames:
+            k = np.array([means[t] >= thr for t in f.trk_ids.tolist()], dtype=bool)
+            frames.append(
+                EvalFrame(f.frame, f.gt_ids, f.gt_ignored, f.trk_ids[k], f.trk_scores[k], f.trk_ignorable[k], f.similarity[:, k])
+            )
+        out.append(EvalSequence(s.name, tuple(frames), s.n_frames))
+    return out
 
 
 def evaluate_kitti(
@@ -152,8 +216,10 @@ def evaluate_kitti(
     from fusionlabel.quality.kitti_eval import load_kitti
 
     seqs = load_kitti(gt_dir, results_dir, seqmap, cls)
-    queues = load_review_queues(results_dir, [s.name for s in seqs])
-    return evaluate_sequences(seqs, iou_threshold, queues or None, cls)
+    names = [s.name for s in seqs]
+    queues = load_review_queues(results_dir, names)
+    thresholds = load_review_thresholds(results_dir, names)
+    return evaluate_sequences(seqs, iou_threshold, queues or None, cls, prelabel_thresholds=thresholds or None)
 
 
 def labelsets_sequence(
@@ -201,10 +267,13 @@ def evaluate_native(
     seq = labelsets_sequence(Path(recording).name, gt, res, len(rec), cls)
     lp = Path(labels)
     queues = {}
+    thresholds: dict[str, float] = {}
     review = lp.with_name(lp.name.removesuffix(".json") + ".review.json")
     if review.is_file():
         from fusionlabel.track.review import ReviewQueue
 
         q = ReviewQueue.load_file(review)
         queues[seq.name] = (set(q.frames), q.num_frames)
-    return evaluate_sequences([seq], iou_threshold, queues or None, cls or "all")
+        if q.score_threshold is not None:
+            thresholds[seq.name] = q.score_threshold
+    return evaluate_sequences([seq], iou_threshold, queues or None, cls or "all", prelabel_thresholds=thresholds or None)

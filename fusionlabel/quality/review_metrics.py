@@ -104,3 +104,18 @@ def load_review_queues(results_dir: str | Path, names: Iterable[str]) -> dict[st
             q = ReviewQueue.load_file(p)
             out[name] = (set(q.frames), q.num_frames)
     return out
+
+
+def load_review_thresholds(results_dir: str | Path, names: Iterable[str]) -> dict[str, float]:
+    """The pre-labels' operating points declared by the review files that exist
+    (``score_threshold``; sequences whose file declares none are left out)."""
+    from fusionlabel.track.review import ReviewQueue
+
+    out: dict[str, float] = {}
+    for name in names:
+        p = Path(results_dir) / f"{name}{REVIEW_SUFFIX}"
+        if p.is_file():
+            t = ReviewQueue.load_file(p).score_threshold
+            if t is not None:
+                out[name] = t
+    return out

@@ -186,3 +186,63 @@ def assignment_margins(
                 best = v
         out[k] = affinity[i, j] - best
     return out
+
+
+# -- Kalman filter kernels (the equations of fusionlabel.track.kalman, one track at a time) ------
+
+_PI = np.pi
+_TWO_PI = 2.0 * np.pi
+
+
+@njit(cache=True)
+def kf_predict(x: NDArray[np.float64], P: NDArray[np.float64], F: NDArray[np.float64], Q: NDArray[np.float64]) -> None:
+    """In place for every row: ``x = F x``, ``P = F P F' + Q`` ((N, 10) and (N, 10, 10))."""
+    FT = np.ascontiguousarray(F.T)
+    for i in range(x.shape[0]):
+        x[i] = F @ np.ascontiguousarray(x[i])
+        P[i] = F @ np.ascontiguousarray(P[i]) @ FT + Q
+
+
+@njit(cache=True)
+def kf_update(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    idx: NDArray[np.int64],
+    z: NDArray[np.float64],
+    R_diag: NDArray[np.float64],
+    flipped: NDArray[np.bool_],
+) -> None:
+    """In place: box update of rows ``idx`` with (M, 7) measurements ``z``; heading flips in ``flipped``.
+
+    Per row (``H = [I_7 | 0]``, yaw innovation aligned modulo pi, see ``kalman.align_yaw``)::
+
+        y = z - H x;  S = P[:7, :7] + R;  K = P[:, :7] S^-1;  x = x + K y
+        P = (I - K H) P (I - K H)' + K R K'
+    """
+    n = x.shape[1]
+    m = z.shape[1]
+    y = np.empty(m)
+    for k in range(idx.shape[0]):
+        i = idx[k]
+        d = z[k, 6] - x[i, 6]
+        d = d - _TWO_PI * np.floor((d + _PI) / _TWO_PI)
+        fl = abs(d) > _PI / 2.0
+        if fl:
+            d = d - _PI * np.sign(d)
+        flipped[k] = fl
+        za = x[i, 6] + d
+        for a in range(m):
+            y[a] = z[k, a] - x[i, a]
+        y[6] = za - x[i, 6]
+        Pi = np.ascontiguousarray(P[i])
+        S = np.ascontiguousarray(Pi[:m, :m]).copy()
+        for a in range(m):
+            S[a, a] += R_diag[a]
+        PHT = np.ascontiguousarray(Pi[:, :m])
+        K = PHT @ np.linalg.inv(S)
+        x[i] += K @ y
+        I_KH = np.eye(n)
+        I_KH[:, :m] -= K
+        KR = K * R_diag
+        P[i] = I_KH @ Pi @ np.ascontiguousarray(I_KH.T) + KR @ np.ascontiguousarray(K.T)
+        x[i, 6] = x[i, 6] - _TWO_PI * np.floor((x[i, 6] + _PI) / _TWO_PI)

@@ -61,6 +61,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fusionlabel.track._fast import kf_predict, kf_update
+
 #: state and measurement sizes
 STATE_DIM = 10
 MEAS_DIM = 7
@@ -308,45 +310,31 @@ class BatchKalman:
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
         """Keep only the rows where ``mask`` is True (order preserved)."""
-        self.x = self.x[mask]
-        self.P = self.P[mask]
+        self.x = np.ascontiguousarray(self.x[mask])
+        self.P = np.ascontiguousarray(self.P[mask])
 
     def predict(self) -> None:
-        """Predict every track one step."""
+        """Predict every track one step: ``x = F x``, ``P = F P F' + Q`` (compiled kernel
+        :func:`fusionlabel.track._fast.kf_predict`; ``F`` leaves yaw unchanged: no wrap needed)."""
         if not len(self.x):
             return
-        # x = F x
-        self.x = self.x @ self._FT
-        # P = F P F' + Q
-        self.P = self._F @ self.P @ self._FT + self._Q
-        # (F leaves yaw unchanged: no wrap needed)
+        kf_predict(self.x, self.P, self._F, self._Q)
 
     def update(self, idx: NDArray[np.int64], z: NDArray[np.float64]) -> NDArray[np.bool_]:
-        """Box update of rows ``idx`` with (M, 7) measurements; returns (M,) heading flips."""
-        idx = np.asarray(idx, dtype=np.int64)
+        """Box update of rows ``idx`` with (M, 7) measurements; returns (M,) heading flips.
+
+        The equations (compiled kernel :func:`fusionlabel.track._fast.kf_update`)::
+
+            z_yaw = align_yaw(z_yaw, x_yaw);  y = z - H x;  S = H P H' + R = P[:7, :7] + R
+            K = P H' S^-1 = P[:, :7] S^-1;    x = x + K y
+            P = (I - K H) P (I - K H)' + K R K'
+        """
+        idx = np.ascontiguousarray(idx, dtype=np.int64)
+        flipped = np.zeros(len(idx), dtype=bool)
         if not len(idx):
-            return np.zeros(0, dtype=bool)
-        z = np.array(z, dtype=np.float64).reshape(-1, MEAS_DIM)
-        x = self.x[idx]
-        P = self.P[idx]
-        z[:, YAW], flipped = align_yaw(z[:, YAW], x[:, YAW])
-        # y = z - H x
-        y = z - x[:, :MEAS_DIM]
-        # PH' = P[:, :, :7];  S = H P H' + R
-        PHT = P[:, :, :MEAS_DIM]
-        S = P[:, :MEAS_DIM, :MEAS_DIM] + self._R
-        # K = P H' S^-1
-        K = PHT @ np.linalg.inv(S)
-        # x = x + K y
-        x += (K @ y[:, :, None])[:, :, 0]
-        # P = (I - K H) P (I - K H)' + K R K'      (R diagonal: K R = K * diag(R))
-        I_KH = np.zeros(P.shape)
-        I_KH[:, :, :MEAS_DIM] = -K
-        I_KH += self._I
-        P = I_KH @ P @ I_KH.transpose(0, 2, 1) + (K * self._Rdiag) @ K.transpose(0, 2, 1)
-        x[:, YAW] = wrap_pi(x[:, YAW])
-        self.x[idx] = x
-        self.P[idx] = P
+            return flipped
+        z = np.ascontiguousarray(z, dtype=np.float64).reshape(-1, MEAS_DIM)
+        kf_update(self.x, self.P, idx, z, self._Rdiag, flipped)
         return flipped
 
     def update_radial_velocity(
@@ -387,3 +375,58 @@ class BatchKalman:
         x[:, YAW] = wrap_pi(x[:, YAW])
         self.x[idx] = x
         self.P[idx] = P
+
+
+class FilterpyBank:
+    """The per-track reference: one :class:`FilterpyTrack` (a ``filterpy.kalman.KalmanFilter``)
+    per row, with the interface of :class:`BatchKalman` (``x``, ``P`` stacked on access).
+
+    The tracker runs on it with ``backend="filterpy"``: the same algorithm with AB3DMOT's
+    structure (one filter object per track, predicted and updated one by one), for speed and
+    equality comparisons.
+    """
+
+    def __init__(self, model: MotionModel) -> None:
+        self.model = model
+        self.tracks: list[FilterpyTrack] = []
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    @property
+    def x(self) -> NDArray[np.float64]:
+        """(N, 10) states (a copy)."""
+        return np.array([t.x for t in self.tracks]).reshape(-1, STATE_DIM)
+
+    @property
+    def P(self) -> NDArray[np.float64]:
+        """(N, 10, 10) covariances (a copy)."""
+        return np.array([t.P for t in self.tracks]).reshape(-1, STATE_DIM, STATE_DIM)
+
+    def add(self, z: NDArray[np.float64]) -> NDArray[np.int64]:
+        z = np.asarray(z, dtype=np.float64).reshape(-1, MEAS_DIM)
+        n0 = len(self.tracks)
+        self.tracks.extend(FilterpyTrack(self.model, zi) for zi in z)
+        return np.arange(n0, n0 + len(z), dtype=np.int64)
+
+    def keep(self, mask: NDArray[np.bool_]) -> None:
+        self.tracks = [t for t, k in zip(self.tracks, mask) if k]
+
+    def predict(self) -> None:
+        for t in self.tracks:
+            t.predict()
+
+    def update(self, idx: NDArray[np.int64], z: NDArray[np.float64]) -> NDArray[np.bool_]:
+        z = np.asarray(z, dtype=np.float64).reshape(-1, MEAS_DIM)
+        return np.array([self.tracks[i].update(zi) for i, zi in zip(np.asarray(idx).tolist(), z)], dtype=bool)
+
+    def update_radial_velocity(
+        self,
+        idx: NDArray[np.int64],
+        vr: NDArray[np.float64],
+        sensor_pos: NDArray[np.float64],
+        sensor_vel: NDArray[np.float64],
+        sigma: float,
+    ) -> None:
+        for k, i in enumerate(np.asarray(idx).tolist()):
+            self.tracks[i].update_radial_velocity(float(vr[k]), sensor_pos[k], sensor_vel[k], sigma)

@@ -1,9 +1,13 @@
 """The review queue: the frames an annotator should look at, most suspicious first.
 
-Built from the per-frame ambiguity (:mod:`fusionlabel.track.ambiguity`): frames whose score is at
-least ``min_score`` are ordered by decreasing score and the queue is cut at
-``max_fraction`` of the sequence's frames. Each entry names the tracks and reasons behind its
-score. The queue is a plain JSON-serialisable structure (:meth:`ReviewQueue.to_dict`).
+Built from the per-frame ambiguity (:mod:`fusionlabel.track.ambiguity`): a frame's score is the
+model's probability that it holds an ID error; frames whose score is at least ``min_score`` are
+ordered by decreasing score and the queue is cut at the review budget, ``max_fraction`` of the
+sequence's frames (10 % by default). Each entry names the tracks and reasons behind its score.
+The queue is a plain JSON-serialisable structure (:meth:`ReviewQueue.to_dict`) that also records
+the budget and the pre-labels' operating point ``score_threshold`` (the tracks delivered to the
+annotator are those whose mean reported score is at least this value; the results file may
+hold lower-scored tracks for score sweeps).
 
 Example
 -------
@@ -20,7 +24,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from fusionlabel.core.errors import CorruptFileError
-from fusionlabel.track.ambiguity import FrameAmbiguity
+import numpy as np
+
+from fusionlabel.track.ambiguity import REASONS, AmbiguityRows, FrameAmbiguity
 
 #: format tag written into review files
 REVIEW_FORMAT = "fusionlabel.review_queue/1"
@@ -42,6 +48,8 @@ class ReviewQueue:
 
     items: tuple[ReviewItem, ...]
     num_frames: int
+    max_fraction: float | None = None
+    score_threshold: float | None = None
 
     @property
     def frames(self) -> list[int]:
@@ -53,14 +61,17 @@ class ReviewQueue:
         return len(self.items) / self.num_frames if self.num_frames else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "format": REVIEW_FORMAT,
             "num_frames": self.num_frames,
+            "max_fraction": self.max_fraction,
+            "score_threshold": self.score_threshold,
             "frames": [
                 {"frame": it.frame, "score": round(it.score, 6), "reasons": [dict(r) for r in it.reasons]}
                 for it in self.items
             ],
         }
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ReviewQueue:
@@ -70,6 +81,8 @@ class ReviewQueue:
                 for e in d["frames"]
             ),
             int(d["num_frames"]),
+            None if d.get("max_fraction") is None else float(d["max_fraction"]),
+            None if d.get("score_threshold") is None else float(d["score_threshold"]),
         )
 
     def save(self, path: str | Path) -> None:
@@ -107,4 +120,28 @@ def build_review_queue(
             for r, s in rs
         )
         items.append(ReviewItem(int(k), float(score), reasons))
-    return ReviewQueue(tuple(items), int(num_frames))
+    return ReviewQueue(tuple(items), int(num_frames), float(max_fraction))
+
+
+def review_queue_from_rows(
+    rows: AmbiguityRows,
+    num_frames: int,
+    max_fraction: float = 0.1,
+    min_score: float = 0.2,
+    score_threshold: float | None = None,
+) -> ReviewQueue:
+    """The queue of :func:`build_review_queue` straight from per-row probabilities (the reasons
+    are only assembled for the queued frames)."""
+    fr, sc = rows.frame_scores()
+    ok = np.flatnonzero(sc >= min_score)
+    order = ok[np.lexsort((fr[ok], -sc[ok]))][: int(max_fraction * num_frames)]
+    items = []
+    for i in order.tolist():
+        sel = np.flatnonzero(rows.frame == fr[i])
+        reasons = tuple(
+            {"track_id": int(rows.track_id[r]), "reason": REASONS[c], "severity": round(float(rows.severity[r, c]), 4)}
+            for r in sel
+            for c in np.flatnonzero(rows.severity[r] > 0).tolist()
+        )
+        items.append(ReviewItem(int(fr[i]), float(sc[i]), reasons))
+    return ReviewQueue(tuple(items), int(num_frames), float(max_fraction), score_threshold)

@@ -19,8 +19,18 @@ Output: online, :meth:`Tracker.step` returns the confirmed tracks of the frame (
 ``min_hits`` hits). :meth:`Tracker.finish` returns the offline result that labelling wants:
 every track with at least ``min_hits`` hits is reported from its first to its last detection,
 frames it coasted through being filled by linear interpolation between the detections on either
-side, together with the per-frame ambiguity and the review queue (:mod:`.ambiguity`,
-:mod:`.review`).
+side. Each box is scored (``score_mix`` of the detection score and the track's mean detection
+score) and each track gets a confidence, the mean of its boxes' scores (the quantity the KITTI
+score sweep thresholds). The *pre-labels* handed to an annotator
+(:attr:`TrackingResult.labels`) are the tracks whose confidence reaches the class's operating
+point ``output_threshold``; every scored track stays available for score sweeps
+(:attr:`TrackingResult.scored_labels`). The per-box ambiguity, the error probabilities and the
+review queue are computed on the pre-labels (:mod:`.ambiguity`, :mod:`.review`).
+
+Backends: ``backend="batch"`` (default) filters all tracks at once with compiled kernels
+(:class:`~fusionlabel.track.kalman.BatchKalman`); ``backend="filterpy"`` runs the same tracker
+with one ``filterpy.kalman.KalmanFilter`` per track (:class:`~fusionlabel.track.kalman.FilterpyBank`),
+the reference for equality tests and speed comparisons.
 
 Example
 -------
@@ -37,6 +47,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -46,10 +57,13 @@ from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.frames import RadarDetections
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.transforms import Transform
-from fusionlabel.track.ambiguity import AmbiguityConfig, FrameAmbiguity, TrackHistory, score_ambiguity
+from fusionlabel.track.ambiguity import AmbiguityConfig, AmbiguityRows, FrameAmbiguity, TrackHistory, score_rows
 from fusionlabel.track.association import affinity_matrix, associate
-from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, MotionModel, wrap_pi
-from fusionlabel.track.review import ReviewQueue, build_review_queue
+from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, MotionModel, wrap_pi
+from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
+
+#: Kalman backends of :class:`Tracker`
+BACKENDS = ("batch", "filterpy")
 
 
 @dataclass(frozen=True)
@@ -113,8 +127,13 @@ class TrackerConfig:
     radar_sigma : m/s, range-rate noise
     radar_margin : m, radar points within a track's box grown by this much belong to it
     motion : the Kalman model
-    ambiguity : thresholds of the ambiguity reasons
-    review_fraction : the review queue holds at most this fraction of the frames
+    ambiguity : thresholds of the ambiguity reasons and the error model
+    review_fraction : the review budget: the queue holds at most this fraction of the frames
+    review_min_score : frames whose error probability is below this are never queued
+    output_threshold : the pre-labels' operating point: tracks whose confidence (mean reported
+        score) is below it are not delivered. It is in the detector's score units, so the
+        defaults deliver everything; ``fusionlabel track --format kitti`` sets the PointRCNN
+        points chosen by cross-validation (``fusionlabel.commands.track.POINTRCNN_OPERATING_POINTS``)
     """
 
     metric: str = "giou"
@@ -130,10 +149,14 @@ class TrackerConfig:
     motion: MotionModel = field(default_factory=MotionModel)
     ambiguity: AmbiguityConfig = field(default_factory=AmbiguityConfig)
     review_fraction: float = 0.1
+    review_min_score: float = 0.01
+    output_threshold: float = -np.inf
 
     @classmethod
     def for_class(cls, name: str, **overrides: Any) -> TrackerConfig:
         """Defaults for ``Car``, ``Pedestrian`` or ``Cyclist`` (other names get the Car set)."""
+        # no operating point here: it is in the detector's score units (see
+        # fusionlabel.commands.track.POINTRCNN_OPERATING_POINTS for the KITTI PointRCNN ones)
         if name == "Pedestrian":
             cfg = cls(
                 metric="giou",
@@ -155,30 +178,118 @@ class TrackerConfig:
 
 
 @dataclass(frozen=True)
+class TrackTable:
+    """The offline output as flat rows (R rows, sorted by frame then track id).
+
+    frame, track_id : (R,) int64
+    category : (R,) str category names
+    box : (R, 7) float64 ``[x, y, z, l, w, h, yaw]``, each frame's ego frame (m, rad)
+    score : (R,) float64 reported box score
+    track_score : (R,) float64 the track's confidence (mean of its ``score``)
+    matched : (R,) bool, False for boxes interpolated across a coasting gap
+    delivered : (R,) bool, the track reaches the operating point (a pre-label)
+    extras : (R, K) float64 carried detection values (NaN where unmatched) or None
+    """
+
+    frame: NDArray[np.int64]
+    track_id: NDArray[np.int64]
+    category: NDArray[np.str_]
+    box: NDArray[np.float64]
+    score: NDArray[np.float64]
+    track_score: NDArray[np.float64]
+    matched: NDArray[np.bool_]
+    delivered: NDArray[np.bool_]
+    extras: NDArray[np.float64] | None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @classmethod
+    def empty(cls) -> TrackTable:
+        z = np.zeros(0)
+        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, str), np.zeros((0, 7)), z, z,
+                   np.zeros(0, bool), np.zeros(0, bool), None)
+
+    def to_labels(self, mask: NDArray[np.bool_] | None = None) -> LabelSet:
+        """The rows (all, or those where ``mask``) as a :class:`LabelSet` with per-box attributes
+        ``interpolated`` and, where matched, ``extras``."""
+        idx = np.arange(len(self)) if mask is None else np.flatnonzero(mask)
+        labels: dict[int, FrameLabels] = {}
+        if not len(idx):
+            return LabelSet(labels)
+        fr = self.frame[idx]
+        bounds = np.flatnonzero(np.diff(fr)) + 1
+        ex = self.extras
+        for grp in np.split(idx, bounds):
+            attrs = []
+            for r in grp.tolist():
+                a: dict[str, Any] = {"interpolated": not bool(self.matched[r])}
+                if ex is not None and self.matched[r]:
+                    a["extras"] = ex[r].tolist()
+                attrs.append(a)
+            labels[int(self.frame[grp[0]])] = FrameLabels(
+                self.track_id[grp], tuple(self.category[grp].tolist()), Boxes.from_array(self.box[grp]),
+                self.score[grp], tuple(attrs),
+            )
+        return LabelSet(labels)
+
+
+@dataclass(frozen=True)
 class TrackingResult:
     """What :meth:`Tracker.finish` returns.
 
-    labels : persistent-ID tracks, boxes in each frame's ego frame
-    ambiguity : frame index -> per-track confidence and reasons (frames with output only)
-    review : frames ordered by how likely they hold an ID error
+    table : every reported box as flat rows (:class:`TrackTable`)
+    rows : per-box reasons and error probabilities of the pre-labels (:class:`AmbiguityRows`)
+    review : frames ordered by how likely they hold an ID error (within the review budget)
     num_frames : frames processed
+    output_threshold : the operating point on the track confidence
+
+    ``labels`` (the pre-labels), ``scored_labels`` (every scored track) and ``ambiguity``
+    (frame -> :class:`FrameAmbiguity`) are built on first access.
     """
 
-    labels: LabelSet
-    ambiguity: dict[int, FrameAmbiguity]
+    table: TrackTable
+    rows: AmbiguityRows
     review: ReviewQueue
     num_frames: int
+    output_threshold: float = -np.inf
+
+    @cached_property
+    def labels(self) -> LabelSet:
+        """The pre-labels: tracks whose confidence reaches the operating point (ego frame)."""
+        return self.table.to_labels(self.table.delivered)
+
+    @cached_property
+    def scored_labels(self) -> LabelSet:
+        """Every reported track with its scores, delivered or not (for score sweeps)."""
+        return self.table.to_labels()
+
+    @cached_property
+    def ambiguity(self) -> dict[int, FrameAmbiguity]:
+        """Frame index -> per-track confidence and reasons (frames with pre-labels only)."""
+        return self.rows.to_dict()
 
 
 class Tracker:
     """Online multi-object tracker; see the module docstring for the method.
 
     Call :meth:`step` once per frame (also for frames without detections), then :meth:`finish`.
+
+    Parameters
+    ----------
+    config : tracker parameters
+    backend : ``"batch"`` (compiled, all tracks at once) or ``"filterpy"`` (one filterpy
+        KalmanFilter per track, the reference); both give the same tracks
     """
 
-    def __init__(self, config: TrackerConfig | None = None) -> None:
+    def __init__(self, config: TrackerConfig | None = None, backend: str = "batch") -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r} ({', '.join(BACKENDS)})")
         self.config = config or TrackerConfig()
-        self.kf = BatchKalman(self.config.motion)
+        self.backend = backend
+        self.kf: BatchKalman | FilterpyBank = (
+            BatchKalman(self.config.motion) if backend == "batch" else FilterpyBank(self.config.motion)
+        )
         self.frame = 0
         self._next_id = 1
         self._cat_code: dict[str, int] = {}
@@ -378,7 +489,6 @@ class Tracker:
                 rec[rows, 13:20] = boxes[dets]
                 rec[rows, 20] = scores[dets]
                 rec[rows, 25] = codes[dets]
-                rec[n_trk:, 3] = 1.0
                 rec[n_trk:, 4] = np.inf
                 rec[n_trk:, 5] = 0.0
                 if len(mt):
@@ -397,9 +507,11 @@ class Tracker:
         """Tracks, ambiguity and review queue of everything stepped so far (see the module docstring)."""
         cfg = self.config
         nf = self.frame
-        names = {v: k for k, v in self._cat_code.items()}
+        names = np.array(sorted(self._cat_code, key=self._cat_code.__getitem__) or [""])
+        empty_rows = AmbiguityRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 10)), np.zeros(0))
         if not self._rec:
-            return TrackingResult(LabelSet({}), {}, build_review_queue({}, nf, cfg.review_fraction), nf)
+            q = review_queue_from_rows(empty_rows, nf, cfg.review_fraction, cfg.review_min_score, _finite(cfg.output_threshold))
+            return TrackingResult(TrackTable.empty(), empty_rows, q, nf, cfg.output_threshold)
         rec, extras = self._rows()
         order = np.lexsort((rec[:, 0], rec[:, 1]))
         rec = rec[order]
@@ -407,15 +519,12 @@ class Tracker:
             extras = extras[order]
         matched = ~np.isnan(rec[:, 2])
         tid = rec[:, 1].astype(np.int64)
-        # per-track span of matched frames and hit count
-        uid, start = np.unique(tid, return_index=True)
-        m_idx = np.flatnonzero(matched)
-        hits = np.bincount(np.searchsorted(uid, tid[m_idx]), minlength=len(uid))
-        first = np.full(len(uid), np.inf)
-        last = np.full(len(uid), -np.inf)
-        np.minimum.at(first, np.searchsorted(uid, tid[m_idx]), rec[m_idx, 0])
-        np.maximum.at(last, np.searchsorted(uid, tid[m_idx]), rec[m_idx, 0])
-        ti = np.searchsorted(uid, tid)
+        # per-track hit count and span of matched frames (rows are sorted by track, frame)
+        starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
+        ti = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(tid)]))
+        hits = np.add.reduceat(matched.astype(np.int64), starts)
+        first = np.minimum.reduceat(np.where(matched, rec[:, 0], np.inf), starts)
+        last = np.maximum.reduceat(np.where(matched, rec[:, 0], -np.inf), starts)
         keep = (hits[ti] >= cfg.min_hits) & (rec[:, 0] >= first[ti]) & (rec[:, 0] <= last[ti])
         rec = rec[keep]
         if extras is not None:
@@ -428,10 +537,9 @@ class Tracker:
         gap = ~matched
         if gap.any():
             mi = np.flatnonzero(matched)
-            # previous and next matched row of the same track (rows are sorted by track, frame)
-            prev = mi[np.searchsorted(mi, np.flatnonzero(gap)) - 1]
-            nxt = mi[np.searchsorted(mi, np.flatnonzero(gap))]
             gi = np.flatnonzero(gap)
+            pos = np.searchsorted(mi, gi)
+            prev, nxt = mi[pos - 1], mi[pos]  # previous and next matched row of the same track
             w = ((rec[gi, 0] - rec[prev, 0]) / (rec[nxt, 0] - rec[prev, 0]))[:, None]
             b0, b1 = box[prev], box[nxt]
             dyaw = wrap_pi(b1[:, YAW] - b0[:, YAW])
@@ -439,60 +547,80 @@ class Tracker:
             box[gi] = b0 + w * (b1 - b0)
             box[gi, YAW] = wrap_pi(b0[:, YAW] + w[:, 0] * dyaw)
             score[gi] = np.minimum(score[prev], score[nxt])
-        # track mean score
-        uid2, inv = np.unique(tid, return_inverse=True)
-        msum = np.bincount(inv, weights=np.where(matched, rec[:, 20], 0.0), minlength=len(uid2))
-        mcnt = np.bincount(inv, weights=matched.astype(float), minlength=len(uid2))
+        # reported score: mix of the box's and the track's mean detection score
+        _, inv, cnt = np.unique(tid, return_inverse=True, return_counts=True)
+        msum = np.bincount(inv, weights=np.where(matched, rec[:, 20], 0.0))
+        mcnt = np.bincount(inv, weights=matched.astype(float))
         tmean = (msum / np.maximum(mcnt, 1))[inv]
         score = (1.0 - cfg.score_mix) * score + cfg.score_mix * tmean
-        # renumber the reported tracks 1..K
-        new_id = inv + 1
+        # track confidence: mean reported score; the operating point decides the pre-labels
+        tconf_t = np.bincount(inv, weights=score) / cnt
+        deliver_t = tconf_t >= cfg.output_threshold
+        # ids 1..K: delivered tracks first, each group in birth order
+        rank = np.empty(len(cnt), np.int64)
+        rank[np.argsort(~deliver_t, kind="stable")] = np.arange(len(cnt))
+        new_id = rank[inv] + 1
+        tconf, delivered = tconf_t[inv], deliver_t[inv]
         frames = rec[:, 0].astype(np.int64)
-        # ambiguity
+        # back to each frame's ego frame
+        ego = box.copy()
+        if self._world:
+            ego = self._to_ego(frames, box)
+        # ambiguity and review queue on the pre-labels
+        d = np.flatnonzero(delivered)
         hist = TrackHistory(
-            frame=frames,
-            track_id=new_id.astype(np.int64),
-            box=box,
-            matched=matched,
-            margin=rec[:, 4],
-            flipped=rec[:, 5] == 1.0,
-            det_box=rec[:, 13:20],
-            velocity=rec[:, 22:24],
-            category=rec[:, 24].astype(np.int64),
-            det_category=np.where(np.isnan(rec[:, 25]), -1, rec[:, 25]).astype(np.int64),
+            frame=frames[d],
+            track_id=new_id[d],
+            box=box[d],
+            ego_xy=ego[d, :2],
+            matched=matched[d],
+            margin=rec[d, 4],
+            affinity=rec[d, 3],
+            flipped=rec[d, 5] == 1.0,
+            det_box=rec[d, 13:20],
+            velocity=rec[d, 22:24],
+            category=rec[d, 24].astype(np.int64),
+            det_category=np.where(np.isnan(rec[d, 25]), -1, rec[d, 25]).astype(np.int64),
+            first_frame=0,
             dt=cfg.motion.dt,
         )
-        amb = score_ambiguity(hist, cfg.ambiguity)
-        review = build_review_queue(amb, nf, cfg.review_fraction)
-        # back to each frame's ego frame
-        if self._world:
-            for k in np.unique(frames):
-                sel = frames == k
-                Ti = self._poses[int(k)].inverse()
-                box[sel, :3] = Ti.apply(box[sel, :3])
-                box[sel, YAW] = wrap_pi(box[sel, YAW] + Ti.yaw)
-        labels: dict[int, FrameLabels] = {}
-        order = np.argsort(frames, kind="stable")
-        bounds = np.flatnonzero(np.diff(frames[order])) + 1
-        for grp in np.split(order, bounds):
-            k = int(frames[grp[0]])
-            attrs = []
-            for r in grp:
-                a: dict[str, Any] = {"interpolated": not bool(matched[r])}
-                if matched[r] and extras is not None:
-                    a["extras"] = extras[r].tolist()
-                attrs.append(a)
-            labels[k] = FrameLabels(
-                new_id[grp].astype(np.int64),
-                tuple(names[int(c)] for c in rec[grp, 24]),
-                Boxes.from_array(box[grp]),
-                score[grp],
-                tuple(attrs),
-            )
-        return TrackingResult(LabelSet(labels), amb, review, nf)
+        amb = score_rows(hist, cfg.ambiguity)
+        review = review_queue_from_rows(amb, nf, cfg.review_fraction, cfg.review_min_score, _finite(cfg.output_threshold))
+        # the table, sorted by frame then id
+        o = np.lexsort((new_id, frames))
+        table = TrackTable(
+            frame=frames[o],
+            track_id=new_id[o].astype(np.int64),
+            category=names[rec[o, 24].astype(np.int64)],
+            box=ego[o],
+            score=score[o],
+            track_score=tconf[o],
+            matched=matched[o],
+            delivered=delivered[o],
+            extras=None if extras is None else extras[o],
+        )
+        return TrackingResult(table, amb, review, nf, cfg.output_threshold)
+
+    def _to_ego(self, frames: NDArray[np.int64], box: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Boxes (R, 7) from the world frame into the ego frame of their frame (R,)."""
+        uf, inv = np.unique(frames, return_inverse=True)
+        Ts = [self._poses[int(k)].inverse() for k in uf]
+        Rm = np.array([T.rotation for T in Ts])[inv]
+        tv = np.array([T.translation for T in Ts])[inv]
+        yaw = np.array([T.yaw for T in Ts])[inv]
+        out = box.copy()
+        out[:, :3] = np.einsum("rij,rj->ri", Rm, box[:, :3]) + tv
+        out[:, YAW] = wrap_pi(box[:, YAW] + yaw)
+        return out
 
 
-def track_sequence(frames: Iterable[FrameDetections], config: TrackerConfig | None = None) -> TrackingResult:
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def track_sequence(
+    frames: Iterable[FrameDetections], config: TrackerConfig | None = None, backend: str = "batch"
+) -> TrackingResult:
     """Run a :class:`Tracker` over a sequence of frames and return its offline result.
 
     Example
@@ -504,7 +632,7 @@ def track_sequence(frames: Iterable[FrameDetections], config: TrackerConfig | No
     >>> track_sequence(seq).labels.num_boxes()
     6
     """
-    trk = Tracker(config)
+    trk = Tracker(config, backend)
     for fd in frames:
         trk.step(fd)
     return trk.finish()
@@ -525,6 +653,8 @@ __all__ = [
     "TrackerConfig",
     "Tracker",
     "TrackingResult",
+    "TrackTable",
+    "BACKENDS",
     "track_sequence",
     "radar_from_arrays",
     "POS",

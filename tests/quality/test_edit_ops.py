@@ -96,3 +96,22 @@ def test_native_eval(synth_recording: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["eval", "--format", "native", "--gt", str(synth_recording), "--results", str(switched),
                  "--class", cat, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["IDS"] == 1
+
+
+def test_prelabel_threshold_scores_only_the_delivered_tracks() -> None:
+    """A tool that declares an operating point is charged for the tracks it delivers."""
+    from fusionlabel.quality.clear_mot import EvalFrame, EvalSequence
+    from fusionlabel.quality.evaluation import evaluate_sequences, prelabel_sequences, track_mean_scores
+
+    # gt 1 over 12 frames; result track 7 follows it (score 5), track 8 is a false track (score 1)
+    frames = tuple(EvalFrame.simple(k, [1], [7, 8], [[0.8, 0.0]], [5.0, 1.0]) for k in range(12))
+    seq = EvalSequence("s", frames, 12)
+    assert track_mean_scores(seq) == {7: 5.0, 8: 1.0}
+    pre = prelabel_sequences([seq], {"s": 3.0})
+    assert all(f.trk_ids.tolist() == [7] for f in pre[0].frames)
+    everything = evaluate_sequences([seq]).summary()
+    delivered = evaluate_sequences([seq], prelabel_thresholds={"s": 3.0}).summary()
+    assert everything["edit_breakdown"]["deletes"] == 1 and everything["edit_ops"] == 1
+    assert delivered["edit_ops"] == 0 and delivered["prelabels"]["FP"] == 0
+    # the sweep figures do not depend on the declared operating point
+    assert delivered["sAMOTA"] == everything["sAMOTA"] and delivered["MOTA"] == everything["MOTA"]
