@@ -1,20 +1,29 @@
 """What the viewer shows for one frame, computed without Qt or vispy.
 
-:func:`build_frame_view` loads a frame, brings every LiDAR and radar sample into the ego frame,
-colours points, builds cuboid wireframes coloured by track, and draws LiDAR points and cuboids
-into every camera image through the calibration. The Qt layer only hands these arrays to vispy
-and to image widgets.
+Two stages, so the expensive one can be cached and prefetched:
+
+1. :func:`load_frame_data` loads a frame and does everything that does not depend on the labels:
+   every LiDAR and radar sample brought into the ego frame, images decoded, LiDAR points
+   projected and drawn into every camera image (:class:`FrameData`). This is what
+   :class:`fusionlabel.app.frame_cache.FrameCache` keeps and prefetches in a background thread.
+2. :func:`compose_view` adds what depends on labels, selection and colour mode: point colours,
+   cuboid wireframes coloured by track, cuboids drawn into the camera images
+   (:class:`FrameView`). It takes a few milliseconds.
+
+:func:`build_frame_view` does both. The Qt layer only hands these arrays to vispy and to image
+widgets.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import BOX_EDGES
+from fusionlabel.core.calibration import Camera
 from fusionlabel.core.labels import FrameLabels
 from fusionlabel.core.projection import project_boxes, project_points
 from fusionlabel.core.recording import Recording
@@ -42,6 +51,43 @@ def colormap(values: NDArray[np.floating], lo: float, hi: float) -> NDArray[np.f
     return np.stack([r, g, b, np.ones_like(x)], axis=1)
 
 
+def point_colors(points: NDArray[np.float32], intensity: NDArray[np.float32], color_by: ColorBy) -> NDArray[np.float32]:
+    """(N, 4) RGBA of ego-frame points by height (z in [-2.5, 2.5] m), intensity (0..99th
+    percentile) or horizontal distance (0..60 m)."""
+    if color_by == "intensity" and len(points):
+        hi = float(np.percentile(intensity, 99)) if len(intensity) else 1.0
+        return colormap(intensity, 0.0, hi or 1.0)
+    if color_by == "distance":
+        return colormap(np.linalg.norm(points[:, :2], axis=1), 0.0, 60.0)
+    return colormap(points[:, 2], -2.5, 2.5)
+
+
+@dataclass(frozen=True)
+class FrameData:
+    """Label-independent, cacheable data of one frame (ego frame, metres).
+
+    points : (N, 3) float32, all LiDARs merged; intensity : (N,) float32
+    radar_points : (R, 3) float32; radar_velocity_tips : (R, 3) float32, end of a 0.5 s
+        radial-velocity arrow
+    camera_base : camera name -> (H, W, 3) uint8 RGB with the LiDAR points drawn in
+    """
+
+    index: int
+    timestamp_ns: int
+    points: NDArray[np.float32]
+    intensity: NDArray[np.float32]
+    radar_points: NDArray[np.float32]
+    radar_velocity_tips: NDArray[np.float32]
+    camera_base: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (what the frame cache budgets)."""
+        arrs: list[Any] = [self.points, self.intensity, self.radar_points, self.radar_velocity_tips]
+        return int(sum(a.nbytes for a in arrs) + sum(a.nbytes for a in self.camera_base.values()))
+
+
 @dataclass(frozen=True)
 class FrameView:
     """Render-ready arrays for one frame (all positions in the ego frame, metres).
@@ -49,7 +95,7 @@ class FrameView:
     points : (N, 3) float32, all LiDARs merged
     point_colors : (N, 4) float32 RGBA
     box_segments : (12 M, 2, 3) float32 wireframe edge endpoints of M cuboids
-    box_colors : (12 M, 4) float32, the track colour per edge
+    box_colors : (12 M, 4) float32, the track colour per edge (white for the selected track)
     radar_points : (R, 3) float32; radar_velocity_tips : (R, 3) end of the radial-velocity arrow
     camera_images : camera name -> (H, W, 3) uint8 RGB with LiDAR points and cuboids drawn in
     """
@@ -66,15 +112,10 @@ class FrameView:
     problems: list[str] = field(default_factory=list)
 
 
-def build_frame_view(
-    rec: Recording,
-    index: int,
-    labels: FrameLabels | None = None,
-    color_by: ColorBy = "height",
-    cameras: bool = True,
-    max_overlay_points: int = 200_000,
-) -> FrameView:
-    """Load frame ``index`` of ``rec`` and compute everything the viewer draws."""
+def load_frame_data(rec: Recording, index: int, cameras: bool = True, max_overlay_points: int = 200_000) -> FrameData:
+    """Load frame ``index`` of ``rec``: points and radar in the ego frame, camera images with the
+    LiDAR points drawn (coloured by depth, 0..60 m). Raises DataError naming the file when the
+    frame's LiDAR/radar data is broken; a broken image is reported in ``problems`` instead."""
     from fusionlabel.core.errors import DataError
 
     fr = rec.frame(index)
@@ -82,27 +123,11 @@ def build_frame_view(
     for name, cloud in fr.lidar.items():
         c = cloud.finite()
         T = rec.rig.T_ego_sensor(name) if name in rec.rig.lidars else None
-        xyz = T.apply(c.xyz).astype(np.float32) if T is not None else c.xyz
+        xyz = T.apply(c.xyz).astype(np.float32) if T is not None else np.asarray(c.xyz, np.float32)
         pts.append(xyz)
-        inten.append(c.intensity if c.intensity is not None else np.zeros(len(c), np.float32))
+        inten.append(np.asarray(c.intensity, np.float32) if c.intensity is not None else np.zeros(len(c), np.float32))
     points = np.vstack(pts) if pts else np.zeros((0, 3), np.float32)
     intensity = np.concatenate(inten) if inten else np.zeros(0, np.float32)
-    if color_by == "intensity" and len(points):
-        hi = float(np.percentile(intensity, 99)) if len(intensity) else 1.0
-        colors = colormap(intensity, 0.0, hi or 1.0)
-    elif color_by == "distance":
-        colors = colormap(np.linalg.norm(points[:, :2], axis=1), 0.0, 60.0)
-    else:
-        colors = colormap(points[:, 2], -2.5, 2.5)
-
-    labels = labels if labels is not None else FrameLabels.empty()
-    if len(labels):
-        corners = labels.boxes.corners().astype(np.float32)  # (M, 8, 3)
-        segs = corners[:, BOX_EDGES].reshape(-1, 2, 3)
-        bcol = np.repeat(np.stack([track_color(t) for t in labels.track_ids]), 12, axis=0)
-    else:
-        segs = np.zeros((0, 2, 3), np.float32)
-        bcol = np.zeros((0, 4), np.float32)
 
     rp, rt = [], []
     for name, det in fr.radar.items():
@@ -121,23 +146,61 @@ def build_frame_view(
     if cameras:
         sub = points if len(points) <= max_overlay_points else points[:: int(np.ceil(len(points) / max_overlay_points))]
         for cam_name, ref in fr.images.items():
-            if cam_name not in rec.rig.cameras:
-                problems.append(f"{ref.source}: camera {cam_name!r} has no calibration; shown without overlay")
             try:
                 img = ref.load()
             except DataError as exc:
                 problems.append(str(exc))
                 continue
             if cam_name in rec.rig.cameras:
-                img = draw_overlay(img, sub, labels, rec.rig.cameras[cam_name])
+                img = draw_points(img, sub, rec.rig.cameras[cam_name])
+            else:
+                problems.append(f"{ref.source}: camera {cam_name!r} has no calibration; shown without overlay")
             images[cam_name] = img
-    return FrameView(index, fr.timestamp_ns, points, colors, segs, bcol, radar, tips, images, problems)
+    return FrameData(index, fr.timestamp_ns, points, intensity, radar, tips, images, problems)
 
 
-def draw_overlay(img: NDArray[np.uint8], points_ego: NDArray[np.float32], labels: FrameLabels, camera) -> NDArray[np.uint8]:  # noqa: ANN001
-    """Draw LiDAR points (coloured by depth) and cuboid wireframes into a copy of ``img``."""
-    import cv2
+def compose_view(
+    data: FrameData,
+    labels: FrameLabels | None,
+    color_by: ColorBy,
+    rig_cameras: dict[str, Camera],
+    selected: int | None = None,
+) -> FrameView:
+    """Add colours, wireframes and camera cuboids for ``labels`` to cached ``data``."""
+    colors = point_colors(data.points, data.intensity, color_by)
+    labels = labels if labels is not None else FrameLabels.empty()
+    if len(labels):
+        corners = labels.boxes.corners().astype(np.float32)  # (M, 8, 3)
+        segs = corners[:, BOX_EDGES].reshape(-1, 2, 3)
+        cols = np.stack([track_color(t) if t != selected else np.ones(4, np.float32) for t in labels.track_ids])
+        bcol = np.repeat(cols, 12, axis=0)
+    else:
+        segs = np.zeros((0, 2, 3), np.float32)
+        bcol = np.zeros((0, 4), np.float32)
+    images = {}
+    for name, base in data.camera_base.items():
+        cam = rig_cameras.get(name)
+        images[name] = draw_boxes(base, labels, cam, selected) if cam is not None and len(labels) else base
+    return FrameView(data.index, data.timestamp_ns, data.points, colors, segs, bcol, data.radar_points,
+                     data.radar_velocity_tips, images, list(data.problems))
 
+
+def build_frame_view(
+    rec: Recording,
+    index: int,
+    labels: FrameLabels | None = None,
+    color_by: ColorBy = "height",
+    cameras: bool = True,
+    max_overlay_points: int = 200_000,
+    selected: int | None = None,
+) -> FrameView:
+    """Load frame ``index`` of ``rec`` and compute everything the viewer draws."""
+    data = load_frame_data(rec, index, cameras, max_overlay_points)
+    return compose_view(data, labels, color_by, dict(rec.rig.cameras), selected)
+
+
+def draw_points(img: NDArray[np.uint8], points_ego: NDArray[np.float32], camera: Camera) -> NDArray[np.uint8]:
+    """A copy of ``img`` with ego-frame points drawn as pixels coloured by depth (0..60 m)."""
     out = img.copy()
     T_cam_ego = camera.T_ego_cam.inverse()
     sx, sy = out.shape[1] / camera.width, out.shape[0] / camera.height
@@ -148,15 +211,31 @@ def draw_overlay(img: NDArray[np.uint8], points_ego: NDArray[np.float32], labels
         u = np.clip((uv[:, 0] * sx).astype(np.int32), 0, out.shape[1] - 1)
         v = np.clip((uv[:, 1] * sy).astype(np.int32), 0, out.shape[0] - 1)
         out[v, u] = col
-    if len(labels):
-        bp = project_boxes(labels.boxes, camera, T_cam_ego)
-        for i, tid in enumerate(labels.track_ids):
-            c = tuple(int(x) for x in (track_color(int(tid))[:3] * 255))
-            for e in np.flatnonzero(bp.edge_visible[i]):
-                (u0, v0), (u1, v1) = bp.segments[i, e]
-                if not np.all(np.isfinite([u0, v0, u1, v1])):
-                    continue
-                p0 = (int(np.clip(u0 * sx, -1e4, 1e4)), int(np.clip(v0 * sy, -1e4, 1e4)))
-                p1 = (int(np.clip(u1 * sx, -1e4, 1e4)), int(np.clip(v1 * sy, -1e4, 1e4)))
-                cv2.line(out, p0, p1, c, 2, cv2.LINE_AA)
     return out
+
+
+def draw_boxes(img: NDArray[np.uint8], labels: FrameLabels, camera: Camera, selected: int | None = None) -> NDArray[np.uint8]:
+    """A copy of ``img`` with the cuboids' visible edges drawn in their track colours."""
+    import cv2
+
+    out = img.copy()
+    T_cam_ego = camera.T_ego_cam.inverse()
+    sx, sy = out.shape[1] / camera.width, out.shape[0] / camera.height
+    bp = project_boxes(labels.boxes, camera, T_cam_ego)
+    for i, tid in enumerate(labels.track_ids):
+        sel = selected is not None and int(tid) == selected
+        c = (255, 255, 255) if sel else tuple(int(x) for x in (track_color(int(tid))[:3] * 255))
+        for e in np.flatnonzero(bp.edge_visible[i]):
+            (u0, v0), (u1, v1) = bp.segments[i, e]
+            if not np.all(np.isfinite([u0, v0, u1, v1])):
+                continue
+            p0 = (int(np.clip(u0 * sx, -1e4, 1e4)), int(np.clip(v0 * sy, -1e4, 1e4)))
+            p1 = (int(np.clip(u1 * sx, -1e4, 1e4)), int(np.clip(v1 * sy, -1e4, 1e4)))
+            cv2.line(out, p0, p1, c, 3 if sel else 2, cv2.LINE_AA)
+    return out
+
+
+def draw_overlay(img: NDArray[np.uint8], points_ego: NDArray[np.float32], labels: FrameLabels, camera: Camera) -> NDArray[np.uint8]:
+    """LiDAR points and cuboid wireframes drawn into a copy of ``img``."""
+    out = draw_points(img, points_ego, camera)
+    return draw_boxes(out, labels, camera) if len(labels) else out

@@ -61,3 +61,42 @@ def tiny_recording(tmp_path: Path) -> Path:
 def needs_display() -> None:
     if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         pytest.skip("needs a display for OpenGL: run under xvfb-run (`make test` does)")
+
+
+@pytest.fixture
+def make_window(needs_display, qtbot):  # noqa: ANN001
+    """Build MainWindows (non-interactive: no dialogs) that are closed after the test."""
+    import vispy
+
+    vispy.use("pyside6")
+    from fusionlabel.app.main_window import MainWindow
+
+    made = []
+
+    def make(rec, **kw):  # noqa: ANN001, ANN003
+        kw.setdefault("interactive", False)
+        win = MainWindow(rec, **kw)
+        qtbot.addWidget(win)
+        win.show()
+        qtbot.waitExposed(win)
+        made.append(win)
+        return win
+
+    yield make
+    for w in made:
+        if w.job is not None and w.job.running():
+            w.job.cancel()
+            w.job.wait(10000)
+        w.close()
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A private copy of the bundled sample recording (so saving never touches the repository)."""
+    import shutil
+
+    from fusionlabel.commands.open import SAMPLE
+
+    dst = tmp_path / "synth_seed0"
+    shutil.copytree(SAMPLE, dst)
+    return dst

@@ -1,0 +1,202 @@
+"""The app's model: the labels being edited, the current frame and selection, undo/redo.
+
+Widgets never change labels directly: they call :meth:`LabelDocument.edit` with a pure edit
+function from :mod:`fusionlabel.core.edits`. The document pushes a :class:`LabelEditCommand`
+holding the label set before and after (label sets are immutable and share unchanged frames, so
+this costs a dict per step) onto its ``QUndoStack``, emits ``labels_changed``, and tells the
+:class:`~fusionlabel.io.session.Autosaver`, which writes the autosave every few edits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6 import QtCore, QtGui
+
+from fusionlabel.core.edits import EditError
+from fusionlabel.core.labels import LabelSet
+from fusionlabel.io import session as S
+from fusionlabel.track.review import ReviewItem, ReviewQueue
+
+
+class LabelEditCommand(QtGui.QUndoCommand):
+    """One undoable edit: the label sets before and after (and the selection after)."""
+
+    def __init__(self, doc: LabelDocument, before: LabelSet, after: LabelSet, text: str,
+                 select_after: int | None, select_before: int | None) -> None:
+        super().__init__(text)
+        self.doc, self.before, self.after = doc, before, after
+        self.select_after, self.select_before = select_after, select_before
+
+    def redo(self) -> None:
+        self.doc._set_labels(self.after, self.select_after)
+
+    def undo(self) -> None:
+        self.doc._set_labels(self.before, self.select_before)
+
+
+class ReviewCommand(QtGui.QUndoCommand):
+    """Undoable change of the review state (queue replaced, frame resolved)."""
+
+    def __init__(self, doc: LabelDocument, before: S.SessionState, after: S.SessionState, text: str) -> None:
+        super().__init__(text)
+        self.doc, self.before, self.after = doc, before, after
+
+    def redo(self) -> None:
+        self.doc._set_review(self.after)
+
+    def undo(self) -> None:
+        self.doc._set_review(self.before)
+
+
+class LabelDocument(QtCore.QObject):
+    """Labels + review state + current frame + selected track, with undo and autosave.
+
+    Parameters
+    ----------
+    state : the session to start from (labels, review queue, resolutions, frame)
+    num_frames : frames in the recording
+    label_path : the label file (autosave goes beside it); None disables autosave and save
+    autosave_every : edits between autosaves
+    """
+
+    labels_changed = QtCore.Signal()
+    frame_changed = QtCore.Signal(int)
+    selection_changed = QtCore.Signal(object)  # int | None
+    review_changed = QtCore.Signal()
+    message = QtCore.Signal(str)
+
+    def __init__(self, state: S.SessionState, num_frames: int, label_path: Path | None, autosave_every: int = 5,
+                 parent: QtCore.QObject | None = None) -> None:
+        super().__init__(parent)
+        self.labels: LabelSet = state.labels
+        self.review: ReviewQueue | None = state.review
+        self.resolutions: dict[int, S.Resolution] = dict(state.resolutions)
+        self.num_frames = int(num_frames)
+        self.frame = min(max(int(state.frame), 0), max(self.num_frames - 1, 0))
+        self.selected: int | None = None
+        self.label_path = Path(label_path) if label_path is not None else None
+        self.undo_stack = QtGui.QUndoStack(self)
+        self.undo_stack.setUndoLimit(500)
+        self.autosaver = S.Autosaver(self.label_path, autosave_every) if self.label_path is not None else None
+        self.undo_stack.indexChanged.connect(self._after_change)
+        #: True after restoring an autosave: the work is not in the label file until saved
+        self.restored = False
+
+    # -- state --------------------------------------------------------------------------------
+    def state(self) -> S.SessionState:
+        return S.SessionState(self.labels, self.review, dict(self.resolutions), self.frame)
+
+    @property
+    def dirty(self) -> bool:
+        return self.restored or not self.undo_stack.isClean()
+
+    def _set_labels(self, labels: LabelSet, select: int | None) -> None:
+        self.labels = labels
+        self.labels_changed.emit()
+        if select != self.selected:
+            self.selected = select
+            self.selection_changed.emit(select)
+
+    def _set_review(self, st: S.SessionState) -> None:
+        self.review = st.review
+        self.resolutions = dict(st.resolutions)
+        self.review_changed.emit()
+
+    def _after_change(self, _index: int) -> None:
+        if self.autosaver is not None and self.dirty:
+            try:
+                self.autosaver.edited(self.state())
+            except OSError as exc:
+                self.message.emit(f"autosave failed: {exc}")
+
+    # -- navigation ---------------------------------------------------------------------------
+    def set_frame(self, index: int) -> None:
+        index = min(max(int(index), 0), max(self.num_frames - 1, 0))
+        if index != self.frame:
+            self.frame = index
+            self.frame_changed.emit(index)
+
+    def select(self, track_id: int | None) -> None:
+        track_id = None if track_id is None else int(track_id)
+        if track_id != self.selected:
+            self.selected = track_id
+            self.selection_changed.emit(track_id)
+
+    # -- edits --------------------------------------------------------------------------------
+    def edit(self, text: str, fn: Callable[..., Any], *args: Any, select: int | None | str = "keep", **kwargs: Any) -> bool:
+        """Apply ``fn(labels, *args, **kwargs)`` (a :mod:`fusionlabel.core.edits` function) as one
+        undoable step named ``text``. ``fn`` may return a LabelSet or ``(LabelSet, track_id)``
+        (the new track is then selected). An :class:`EditError` is shown, nothing changes."""
+        try:
+            out = fn(self.labels, *args, **kwargs)
+        except EditError as exc:
+            self.message.emit(f"{text}: {exc}")
+            return False
+        new_sel = self.selected if select == "keep" else select
+        if isinstance(out, tuple):
+            out, new_sel = out[0], int(out[1])
+        if out is self.labels:
+            return False
+        self.undo_stack.push(LabelEditCommand(self, self.labels, out, text, new_sel, self.selected))  # type: ignore[arg-type]
+        return True
+
+    def replace_labels(self, labels: LabelSet, text: str, review: ReviewQueue | None = None) -> None:
+        """Replace everything (pre-labelling result) as one undoable step (a macro)."""
+        self.undo_stack.beginMacro(text)
+        self.undo_stack.push(LabelEditCommand(self, self.labels, labels, text, None, self.selected))
+        if review is not None:
+            before = self.state()
+            self.undo_stack.push(ReviewCommand(self, before, replace(before, review=review, resolutions={}), text))
+        self.undo_stack.endMacro()
+
+    # -- review -------------------------------------------------------------------------------
+    def flagged(self) -> list[int]:
+        """Flagged frames in frame order."""
+        return sorted(self.review.frames) if self.review is not None else []
+
+    def item(self, frame: int) -> ReviewItem | None:
+        if self.review is None:
+            return None
+        for it in self.review.items:
+            if it.frame == frame:
+                return it
+        return None
+
+    def next_flagged(self, unresolved_only: bool = True, backwards: bool = False) -> int | None:
+        """The next flagged frame after (before) the current one, wrapping; None when none left."""
+        fr = [f for f in self.flagged() if not (unresolved_only and f in self.resolutions)]
+        if not fr:
+            return None
+        if backwards:
+            prev = [f for f in fr if f < self.frame]
+            return prev[-1] if prev else fr[-1]
+        nxt = [f for f in fr if f > self.frame]
+        return nxt[0] if nxt else fr[0]
+
+    def resolve(self, frame: int | None = None, note: str = "") -> S.Resolution:
+        """Mark ``frame`` (default: the current one) resolved by the current user, now (undoable)."""
+        f = self.frame if frame is None else int(frame)
+        before = self.state()
+        after = S.resolve(before, f, note)
+        self.undo_stack.push(ReviewCommand(self, before, after, f"resolve frame {f}"))
+        return after.resolutions[f]
+
+    # -- files --------------------------------------------------------------------------------
+    def save(self, timestamps_ns: dict[int, int] | None = None) -> Path:
+        """Save labels and review state to the label file; raises CorruptFileError / OSError."""
+        if self.label_path is None:
+            raise OSError("no label file for this session")
+        S.save(self.state(), self.label_path, timestamps_ns)
+        self.undo_stack.setClean()
+        self.restored = False
+        if self.autosaver is not None:
+            self.autosaver.saved()
+        return self.label_path
+
+    def flush_autosave(self) -> None:
+        if self.autosaver is not None and self.dirty:
+            self.autosaver.pending = max(self.autosaver.pending, 1)
+            self.autosaver.flush(self.state())

@@ -1,0 +1,139 @@
+"""A small LRU cache of loaded frames with background prefetch (no Qt).
+
+Recordings load lazily (:class:`~fusionlabel.core.recording.Recording` reads a frame only when
+asked), so memory is bounded by what this cache holds: at most ``capacity`` frames of
+:class:`~fusionlabel.app.frame_view.FrameData` (a KITTI frame with one camera is ~3.5 MB), plus
+the frames being prefetched. After the window shows frame ``i`` it calls :meth:`prefetch` for
+``i+1 .. i+ahead``; one worker thread loads them, so stepping forward usually finds the next
+frame ready.
+
+Example
+-------
+>>> from fusionlabel.io.open import open_recording
+>>> from fusionlabel.commands.open import SAMPLE
+>>> cache = FrameCache(open_recording(SAMPLE), capacity=4)
+>>> cache.get(0).index
+0
+>>> cache.prefetch(1, ahead=2); cache.wait_idle(); sorted(cache.cached())
+[0, 1, 2]
+>>> cache.close()
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from fusionlabel.app.frame_view import FrameData, load_frame_data
+from fusionlabel.core.recording import Recording
+
+
+class FrameCache:
+    """LRU cache of :class:`FrameData`, thread-safe, with one prefetch thread.
+
+    Parameters
+    ----------
+    rec : the recording
+    capacity : frames kept (least recently used evicted first)
+    cameras : decode camera images and draw the LiDAR points into them
+    """
+
+    def __init__(self, rec: Recording, capacity: int = 8, cameras: bool = True) -> None:
+        self.rec = rec
+        self.capacity = max(1, int(capacity))
+        self.cameras = cameras
+        self._lock = threading.RLock()  # cancel() runs done-callbacks that take it again
+        self._data: OrderedDict[int, FrameData] = OrderedDict()
+        self._pending: dict[int, Future[FrameData]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fusionlabel-prefetch")
+        self.hits = 0
+        self.misses = 0
+
+    def _load(self, index: int) -> FrameData:
+        return load_frame_data(self.rec, index, self.cameras)
+
+    def _store(self, index: int, data: FrameData) -> None:
+        with self._lock:
+            self._data[index] = data
+            self._data.move_to_end(index)
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+
+    def get(self, index: int) -> FrameData:
+        """The frame's data: from the cache, from a running prefetch, or loaded now.
+
+        Raises what :func:`load_frame_data` raises (a DataError naming the file).
+        """
+        with self._lock:
+            d = self._data.get(index)
+            if d is not None:
+                self._data.move_to_end(index)
+                self.hits += 1
+                return d
+            fut = self._pending.get(index)
+        if fut is not None:
+            try:
+                d = fut.result()
+            except Exception:  # noqa: BLE001 - a failed prefetch is retried here, raising in this thread
+                d = None
+            if d is not None:
+                self.hits += 1
+                self._store(index, d)
+                return d
+        self.misses += 1
+        d = self._load(index)
+        self._store(index, d)
+        return d
+
+    def prefetch(self, start: int, ahead: int = 3) -> None:
+        """Load frames ``start .. start+ahead-1`` in the background (those not cached or queued)."""
+        n = len(self.rec)
+        want = range(max(start, 0), min(start + ahead, n))
+        with self._lock:  # drop queued requests the user has moved away from (bounded queue)
+            for i, f in list(self._pending.items()):
+                if i not in want and f.cancel():
+                    self._pending.pop(i, None)
+        for i in want:
+            with self._lock:
+                if i in self._data or i in self._pending:
+                    continue
+                fut = self._pool.submit(self._load, i)
+                self._pending[i] = fut
+            fut.add_done_callback(lambda f, i=i: self._done(i, f))
+
+    def _done(self, index: int, fut: Future[FrameData]) -> None:
+        with self._lock:
+            self._pending.pop(index, None)
+        if not fut.cancelled() and fut.exception() is None:
+            self._store(index, fut.result())
+
+    def cached(self) -> list[int]:
+        with self._lock:
+            return list(self._data)
+
+    def invalidate(self) -> None:
+        """Forget everything (e.g. after the calibration changed)."""
+        with self._lock:
+            self._data.clear()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until queued prefetches have finished (tests, benchmarks)."""
+        with self._lock:
+            futs = list(self._pending.values())
+        for f in futs:
+            try:
+                f.result(timeout=timeout)
+            except Exception:  # noqa: BLE001 - reported when the frame is asked for
+                pass
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(d.nbytes for d in self._data.values())
+
+    def close(self) -> None:
+        with self._lock:
+            for f in self._pending.values():
+                f.cancel()
+        self._pool.shutdown(wait=True, cancel_futures=True)
