@@ -246,3 +246,26 @@ def kf_update(
         KR = K * R_diag
         P[i] = I_KH @ Pi @ np.ascontiguousarray(I_KH.T) + KR @ np.ascontiguousarray(K.T)
         x[i, 6] = x[i, 6] - _TWO_PI * np.floor((x[i, 6] + _PI) / _TWO_PI)
+
+
+@njit(cache=True)
+def kf_rotate(x: NDArray[np.float64], P: NDArray[np.float64], phi: float) -> None:
+    """In place for every row: rotate the position about the origin by ``phi`` (rad, CCW) and
+    turn the yaw with it; ``x' = G x``, ``P' = G P G'`` with ``G`` the rotation on ``x, y``
+    (velocity, size and height untouched; see ``kalman.rotate_state``)."""
+    c, s = np.cos(phi), np.sin(phi)
+    n = x.shape[1]
+    for i in range(x.shape[0]):
+        x0, x1 = x[i, 0], x[i, 1]
+        x[i, 0] = c * x0 - s * x1
+        x[i, 1] = s * x0 + c * x1
+        yw = x[i, 6] + phi
+        x[i, 6] = yw - _TWO_PI * np.floor((yw + _PI) / _TWO_PI)
+        for j in range(n):  # rows: G P
+            a, b = P[i, 0, j], P[i, 1, j]
+            P[i, 0, j] = c * a - s * b
+            P[i, 1, j] = s * a + c * b
+        for j in range(n):  # columns: (G P) G'
+            a, b = P[i, j, 0], P[i, j, 1]
+            P[i, j, 0] = c * a - s * b
+            P[i, j, 1] = s * a + c * b

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from fusionlabel.track._fast import kf_predict, kf_update
+from fusionlabel.track._fast import kf_predict, kf_rotate, kf_update
 
 #: state and measurement sizes
 STATE_DIM = 10
@@ -209,6 +209,30 @@ def radial_velocity_model(
     return h, J
 
 
+def rotate_state(x: NDArray[np.float64], P: NDArray[np.float64], phi: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One state rotated about the tracking frame's origin by ``phi`` (rad, counter-clockwise).
+
+    Used to compensate an estimated ego rotation when no ego poses are known
+    (:mod:`fusionlabel.track.egomotion`): ``x' = G x``, ``P' = G P G'``, with ``G`` the identity
+    but for the 2D rotation ``R(phi)`` on ``(x, y)``; the yaw turns by ``phi`` (wrapped), the
+    relative velocity is kept (see the egomotion module for why).
+
+    Parameters
+    ----------
+    x : (10,) float64 state; P : (10, 10) float64 covariance; phi : rad
+
+    Returns
+    -------
+    the rotated (10,) state and (10, 10) covariance (new arrays)
+    """
+    c, s = np.cos(phi), np.sin(phi)
+    G = np.eye(STATE_DIM)
+    G[0, 0], G[0, 1], G[1, 0], G[1, 1] = c, -s, s, c
+    xn = G @ x
+    xn[YAW] = wrap_pi(x[YAW] + phi)
+    return xn, G @ P @ G.T
+
+
 class FilterpyTrack:
     """One track filtered by :class:`filterpy.kalman.KalmanFilter`: the reference implementation.
 
@@ -218,7 +242,7 @@ class FilterpyTrack:
     z0 : (7,) first box measurement ``[x, y, z, l, w, h, yaw]``, tracking frame
     """
 
-    def __init__(self, model: MotionModel, z0: ArrayLike) -> None:
+    def __init__(self, model: MotionModel, z0: ArrayLike, v0: ArrayLike | None = None) -> None:
         from filterpy.kalman import KalmanFilter
 
         self.kf = KalmanFilter(dim_x=STATE_DIM, dim_z=MEAS_DIM)
@@ -231,6 +255,8 @@ class FilterpyTrack:
         self.kf.x = np.zeros((STATE_DIM, 1))
         self.kf.x[:MEAS_DIM, 0] = z
         self.kf.x[YAW, 0] = wrap_pi(z[YAW])
+        if v0 is not None:
+            self.kf.x[VEL, 0] = np.asarray(v0, dtype=np.float64).reshape(3)
 
     @property
     def x(self) -> NDArray[np.float64]:
@@ -254,6 +280,12 @@ class FilterpyTrack:
         self.kf.update(z.reshape(MEAS_DIM, 1))
         self.kf.x[YAW, 0] = wrap_pi(self.kf.x[YAW, 0])
         return bool(flipped[0])
+
+    def rotate(self, phi: float) -> None:
+        """Rotate the state about the origin by ``phi`` rad (:func:`rotate_state`)."""
+        x, P = rotate_state(self.x, self.P, phi)
+        self.kf.x = x.reshape(STATE_DIM, 1)
+        self.kf.P = P
 
     def update_radial_velocity(
         self, vr: float, sensor_pos: ArrayLike, sensor_vel: ArrayLike, sigma: float
@@ -295,13 +327,16 @@ class BatchKalman:
     def __len__(self) -> int:
         return len(self.x)
 
-    def add(self, z: NDArray[np.float64]) -> NDArray[np.int64]:
-        """Start filters from (M, 7) box measurements; returns their (M,) row indices."""
+    def add(self, z: NDArray[np.float64], v0: NDArray[np.float64] | None = None) -> NDArray[np.int64]:
+        """Start filters from (M, 7) box measurements, with prior velocities ``v0`` (M, 3) m/s
+        (zero if None); returns their (M,) row indices."""
         z = np.asarray(z, dtype=np.float64).reshape(-1, MEAS_DIM)
         m = len(z)
         xn = np.zeros((m, STATE_DIM))
         xn[:, :MEAS_DIM] = z
         xn[:, YAW] = wrap_pi(z[:, YAW])
+        if v0 is not None:
+            xn[:, VEL] = np.asarray(v0, dtype=np.float64).reshape(m, 3)
         n0 = len(self.x)
         self.x = np.concatenate([self.x, xn]) if n0 else xn
         Pn = np.broadcast_to(self._P0, (m, STATE_DIM, STATE_DIM))
@@ -319,6 +354,12 @@ class BatchKalman:
         if not len(self.x):
             return
         kf_predict(self.x, self.P, self._F, self._Q)
+
+    def rotate(self, phi: float) -> None:
+        """Rotate every track about the origin by ``phi`` rad, counter-clockwise (compiled kernel
+        :func:`fusionlabel.track._fast.kf_rotate`; the equations of :func:`rotate_state`)."""
+        if len(self.x) and phi != 0.0:
+            kf_rotate(self.x, self.P, float(phi))
 
     def update(self, idx: NDArray[np.int64], z: NDArray[np.float64]) -> NDArray[np.bool_]:
         """Box update of rows ``idx`` with (M, 7) measurements; returns (M,) heading flips.
@@ -403,10 +444,11 @@ class FilterpyBank:
         """(N, 10, 10) covariances (a copy)."""
         return np.array([t.P for t in self.tracks]).reshape(-1, STATE_DIM, STATE_DIM)
 
-    def add(self, z: NDArray[np.float64]) -> NDArray[np.int64]:
+    def add(self, z: NDArray[np.float64], v0: NDArray[np.float64] | None = None) -> NDArray[np.int64]:
         z = np.asarray(z, dtype=np.float64).reshape(-1, MEAS_DIM)
         n0 = len(self.tracks)
-        self.tracks.extend(FilterpyTrack(self.model, zi) for zi in z)
+        vs = [None] * len(z) if v0 is None else list(np.asarray(v0, dtype=np.float64).reshape(-1, 3))
+        self.tracks.extend(FilterpyTrack(self.model, zi, vi) for zi, vi in zip(z, vs))
         return np.arange(n0, n0 + len(z), dtype=np.int64)
 
     def keep(self, mask: NDArray[np.bool_]) -> None:
@@ -415,6 +457,11 @@ class FilterpyBank:
     def predict(self) -> None:
         for t in self.tracks:
             t.predict()
+
+    def rotate(self, phi: float) -> None:
+        if phi != 0.0:
+            for t in self.tracks:
+                t.rotate(phi)
 
     def update(self, idx: NDArray[np.int64], z: NDArray[np.float64]) -> NDArray[np.bool_]:
         z = np.asarray(z, dtype=np.float64).reshape(-1, MEAS_DIM)

@@ -59,6 +59,7 @@ from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.transforms import Transform
 from fusionlabel.track.ambiguity import AmbiguityConfig, AmbiguityRows, FrameAmbiguity, TrackHistory, score_rows
 from fusionlabel.track.association import affinity_matrix, associate
+from fusionlabel.track.egomotion import EgoRotationConfig, EgoRotationFilter
 from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, MotionModel, wrap_pi
 from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
 
@@ -127,6 +128,8 @@ class TrackerConfig:
     radar_sigma : m/s, range-rate noise
     radar_margin : m, radar points within a track's box grown by this much belong to it
     motion : the Kalman model
+    ego_rotation : the estimate of the ego's rotation from the tracks, used when no ego poses are
+        given (:mod:`fusionlabel.track.egomotion`)
     ambiguity : thresholds of the ambiguity reasons and the error model
     review_fraction : the review budget: the queue holds at most this fraction of the frames
     review_min_score : frames whose error probability is below this are never queued
@@ -147,6 +150,7 @@ class TrackerConfig:
     radar_sigma: float = 0.3
     radar_margin: float = 0.5
     motion: MotionModel = field(default_factory=MotionModel)
+    ego_rotation: EgoRotationConfig = field(default_factory=EgoRotationConfig)
     ambiguity: AmbiguityConfig = field(default_factory=AmbiguityConfig)
     review_fraction: float = 0.1
     review_min_score: float = 0.01
@@ -305,6 +309,9 @@ class Tracker:
         self._poses: dict[int, Transform] = {}
         self._world: bool | None = None
         self._prev_sensor: dict[str, Any] = {}
+        self.ego_rotation: EgoRotationFilter | None = (
+            EgoRotationFilter(self.config.ego_rotation, self.config.motion.dt) if self.config.ego_rotation.enabled else None
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
     def category_codes(self, categories: Sequence[str]) -> NDArray[np.int64]:
@@ -391,13 +398,33 @@ class Tracker:
         f = self.frame
         kf = self.kf
         n_trk = len(self.ids)
-        # 2. predict: x = F x, P = F P F' + Q
+        # 2. predict: x = F x, P = F P F' + Q; without ego poses, the scene's predicted rotation
+        ego = self.ego_rotation if self._world is not True else None
+        prev_xy = kf.x[:, :2].copy() if ego is not None else None  # filtered centres at frame k-1
         kf.predict()
+        if ego is not None:
+            phi0 = ego.predict()
+            if cfg.ego_rotation.compensate:
+                kf.rotate(phi0)
         # 3. associate
+        if ego is not None:
+            ego.motion = None
         if n_trk and len(boxes):
             aff = affinity_matrix(kf.x[:, :7], boxes, cfg.metric, cfg.gate_distance)
             a = associate(aff, cfg.threshold)
             mt, md = a.matches[:, 0], a.matches[:, 1]
+            if ego is not None and len(mt):
+                # the residual rotation of the established tracks' matches corrects the scene's rotation
+                # the scene's rotation between k-1 and k, from tracks matched then and now
+                est = self.misses[mt] == 0
+                assert prev_xy is not None
+                corr = ego.measure(prev_xy[mt[est]], boxes[md[est], :2])
+                if corr != 0.0 and cfg.ego_rotation.compensate:
+                    kf.rotate(corr)
+                    if abs(corr) * float(np.sqrt(np.max(kf.x[:, 0] ** 2 + kf.x[:, 1] ** 2))) > cfg.ego_rotation.reassociate:
+                        aff = affinity_matrix(kf.x[:, :7], boxes, cfg.metric, cfg.gate_distance)
+                        a = associate(aff, cfg.threshold)
+                        mt, md = a.matches[:, 0], a.matches[:, 1]
         else:
             a = None
             mt = md = np.zeros(0, np.int64)
@@ -416,7 +443,8 @@ class Tracker:
         unmatched[md] = False
         born = np.flatnonzero(unmatched & (scores >= cfg.birth_score))
         if len(born):
-            kf.add(boxes[born])
+            v0 = ego.birth_velocity(boxes[born, :2]) if ego is not None and cfg.ego_rotation.birth_velocity else None
+            kf.add(boxes[born], v0)
             nb = len(born)
             self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + nb)])
             self._next_id += nb
