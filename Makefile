@@ -14,4 +14,4 @@ test: setup
 	$(XVFB) .venv/bin/python -m pytest -q
 
 bench: setup
-	.venv/bin/python benchmarks/run_all.py
+	$(XVFB) .venv/bin/python benchmarks/run_all.py
