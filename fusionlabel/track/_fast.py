@@ -269,3 +269,162 @@ def kf_rotate(x: NDArray[np.float64], P: NDArray[np.float64], phi: float) -> Non
             a, b = P[i, j, 0], P[i, j, 1]
             P[i, j, 0] = c * a - s * b
             P[i, j, 1] = s * a + c * b
+
+
+@njit(cache=True)
+def _inv3(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Inverse of a (3, 3) matrix by its adjugate."""
+    out = np.empty((3, 3))
+    out[0, 0] = a[1, 1] * a[2, 2] - a[1, 2] * a[2, 1]
+    out[0, 1] = a[0, 2] * a[2, 1] - a[0, 1] * a[2, 2]
+    out[0, 2] = a[0, 1] * a[1, 2] - a[0, 2] * a[1, 1]
+    out[1, 0] = a[1, 2] * a[2, 0] - a[1, 0] * a[2, 2]
+    out[1, 1] = a[0, 0] * a[2, 2] - a[0, 2] * a[2, 0]
+    out[1, 2] = a[0, 2] * a[1, 0] - a[0, 0] * a[1, 2]
+    out[2, 0] = a[1, 0] * a[2, 1] - a[1, 1] * a[2, 0]
+    out[2, 1] = a[0, 1] * a[2, 0] - a[0, 0] * a[2, 1]
+    out[2, 2] = a[0, 0] * a[1, 1] - a[0, 1] * a[1, 0]
+    det = a[0, 0] * out[0, 0] + a[0, 1] * out[1, 0] + a[0, 2] * out[2, 0]
+    return out / det
+
+
+@njit(cache=True)
+def scene_update(
+    theta: NDArray[np.float64], P: NDArray[np.float64], p: NDArray[np.float64], z: NDArray[np.float64],
+    sigma2: float, gate: float,
+) -> int:
+    """Gated linear Kalman update, in place, of the scene motion ``theta = (phi, tx, ty)`` (3,)
+    and its covariance ``P`` (3, 3) with the displacements of N objects from ``p`` (N, 2) to
+    ``z`` (N, 2): ``z_i - p_i = H_i theta + e``, ``H_i = [[-p_iy, 1, 0], [p_ix, 0, 1]]``
+    (small-angle rigid motion), ``e ~ N(0, sigma2 I)``. Objects whose residual exceeds
+    ``gate + 2 sqrt(trace(H_i P H_i'))`` are left out. Information form::
+
+        P' = (P^-1 + sum H_i' H_i / sigma2)^-1,   theta' = P' (P^-1 theta + sum H_i' d_i / sigma2)
+
+    Returns the number of objects used.
+    """
+    A = np.zeros((3, 3))
+    b = np.zeros(3)
+    m = 0
+    for i in range(p.shape[0]):
+        hx0, hy0 = -p[i, 1], p[i, 0]  # d/dphi of the displacement
+        dx, dy = z[i, 0] - p[i, 0], z[i, 1] - p[i, 1]
+        rx = dx - (hx0 * theta[0] + theta[1])
+        ry = dy - (hy0 * theta[0] + theta[2])
+        # trace(H P H') = hx P hx' + hy P hy',  hx = (hx0, 1, 0), hy = (hy0, 0, 1)
+        vx = hx0 * hx0 * P[0, 0] + 2.0 * hx0 * P[0, 1] + P[1, 1]
+        vy = hy0 * hy0 * P[0, 0] + 2.0 * hy0 * P[0, 2] + P[2, 2]
+        if np.sqrt(rx * rx + ry * ry) > gate + 2.0 * np.sqrt(vx + vy):
+            continue
+        m += 1
+        A[0, 0] += hx0 * hx0 + hy0 * hy0
+        A[0, 1] += hx0
+        A[0, 2] += hy0
+        A[1, 1] += 1.0
+        A[2, 2] += 1.0
+        b[0] += hx0 * dx + hy0 * dy
+        b[1] += dx
+        b[2] += dy
+    if m == 0:
+        return 0
+    A[1, 0] = A[0, 1]
+    A[2, 0] = A[0, 2]
+    Pi = _inv3(P)
+    Pn = _inv3(Pi + A / sigma2)
+    rhs = Pi @ theta + b / sigma2
+    theta[:] = Pn @ rhs
+    P[:, :] = 0.5 * (Pn + Pn.T)
+    return m
+
+
+@njit(cache=True)
+def scene_hypothesis_kernel(
+    x: NDArray[np.float64], steps: NDArray[np.int64], angle: float, tx: float, ty: float, dt: float
+) -> NDArray[np.float64]:
+    """The states ``x`` (M, 10) under the scene's motion ``z = R(angle) p + t`` per frame, ``steps``
+    (M,) frames after their last detection (the equations of
+    :func:`fusionlabel.track.birth_prior.scene_hypothesis`)."""
+    c, s = np.cos(angle), np.sin(angle)
+    out = x.copy()
+    two_pi = 2.0 * np.pi
+    for i in range(x.shape[0]):
+        k = float(steps[i])
+        p0x = x[i, 0] - k * dt * x[i, 7]
+        p0y = x[i, 1] - k * dt * x[i, 8]
+        dx = (c - 1.0) * p0x - s * p0y + tx
+        dy = s * p0x + (c - 1.0) * p0y + ty
+        out[i, 0] = p0x + k * dx
+        out[i, 1] = p0y + k * dy
+        a = x[i, 6] + k * angle
+        out[i, 6] = a - two_pi * np.floor((a + np.pi) / two_pi)
+        out[i, 7] = dx / dt
+        out[i, 8] = dy / dt
+    return out
+
+
+@njit(cache=True)
+def merge_hypotheses(
+    aff: NDArray[np.float64], aff_alt: NDArray[np.float64], young: NDArray[np.int64],
+    mt: NDArray[np.int64], md: NDArray[np.int64], threshold: float,
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64], bool]:
+    """The better of two hypotheses' affinities for the young tracks.
+
+    Parameters
+    ----------
+    aff : (T, D) affinities of the predictions; aff_alt : (Y, D) those of the young tracks'
+        second hypothesis; young : (Y,) their rows (increasing); mt, md : (K,) the matches of ``aff``
+    threshold : a pair is feasible when its affinity exceeds it
+
+    Returns
+    -------
+    merged : (T, D) ``aff`` with young rows replaced by the pairwise maximum
+    better : (Y, D) where the second hypothesis is better
+    my : (K,) young index of each match (-1 for the other tracks)
+    gain : (K,) affinity gained by each match
+    reassociate : whether a feasible pair outside the matches improved (else the matches stay
+        optimal: only their affinity, and their margin, grow by ``gain``)
+    """
+    merged = aff.copy()
+    better = np.zeros(aff_alt.shape, dtype=np.bool_)
+    yi = np.full(aff.shape[0], -1, dtype=np.int64)
+    n_new = 0
+    for k in range(young.shape[0]):
+        r = young[k]
+        yi[r] = k
+        for j in range(aff.shape[1]):
+            if aff_alt[k, j] > aff[r, j]:
+                better[k, j] = True
+                merged[r, j] = aff_alt[k, j]
+                if aff_alt[k, j] > threshold:
+                    n_new += 1
+    my = np.empty(mt.shape[0], dtype=np.int64)
+    gain = np.zeros(mt.shape[0])
+    n_gain = 0
+    for m in range(mt.shape[0]):
+        my[m] = yi[mt[m]]
+        if my[m] >= 0 and better[my[m], md[m]]:
+            gain[m] = aff_alt[my[m], md[m]] - aff[mt[m], md[m]]
+            n_gain += 1
+    return merged, better, my, gain, n_new > n_gain
+
+
+@njit(cache=True)
+def young_hypotheses(
+    x: NDArray[np.float64], young: NDArray[np.int64], steps: NDArray[np.int64], angle: float, tx: float, ty: float,
+    dt: float, boxes: NDArray[np.float64], metric: int, gate: float, aff: NDArray[np.float64],
+    mt: NDArray[np.int64], md: NDArray[np.int64], threshold: float,
+) -> tuple[
+    NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64], bool,
+    NDArray[np.int64],
+]:
+    """The young tracks' scene hypothesis (:func:`scene_hypothesis_kernel` of rows ``young`` of
+    ``x``), its affinities to ``boxes`` (:func:`affinity_kernel`) and their merge with ``aff``
+    (:func:`merge_hypotheses`), in one call. Returns ``x_alt`` (Y, 10), what
+    :func:`merge_hypotheses` returns, and the matches whose affinity the hypothesis raised."""
+    xs = np.empty((young.shape[0], x.shape[1]))
+    for k in range(young.shape[0]):
+        xs[k] = x[young[k]]
+    x_alt = scene_hypothesis_kernel(xs, steps, angle, tx, ty, dt)
+    aff_alt = affinity_kernel(np.ascontiguousarray(x_alt[:, :7]), boxes, metric, gate)
+    merged, better, my, gain, again = merge_hypotheses(aff, aff_alt, young, mt, md, threshold)
+    return x_alt, merged, better, my, gain, again, np.flatnonzero(gain > 0.0)

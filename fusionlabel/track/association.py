@@ -33,7 +33,8 @@ from scipy.optimize import linear_sum_assignment
 
 from fusionlabel.track._fast import affinity_kernel, assignment_margins
 
-_METRICS = {"giou": 0, "iou": 1, "dist": 2}
+#: association metric name -> code of the compiled kernels
+METRICS = {"giou": 0, "iou": 1, "dist": 2}
 
 #: cost given to gated-out pairs in the assignment problem
 INFEASIBLE = 1e6
@@ -182,11 +183,11 @@ def affinity_matrix(
     (T, D) float64, ``-inf`` where gated out. Computed by the compiled kernel
     :func:`fusionlabel.track._fast.affinity_kernel` (equal to :func:`giou_3d_pairs`).
     """
-    if metric not in _METRICS:
+    if metric not in METRICS:
         raise ValueError(f"unknown association metric {metric!r} (giou, iou, dist)")
     t = np.ascontiguousarray(tracks, dtype=np.float64).reshape(-1, 7)
     d = np.ascontiguousarray(dets, dtype=np.float64).reshape(-1, 7)
-    return affinity_kernel(t, d, _METRICS[metric], float(gate_distance))
+    return affinity_kernel(t, d, METRICS[metric], float(gate_distance))
 
 
 @dataclass(frozen=True)

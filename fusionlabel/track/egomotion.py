@@ -53,7 +53,10 @@ rotating every track by it added ID switches (Car IDS 6-21 instead of 1, sAMOTA 
 instead of 92.37, depending on the settings): the compensation lags and overshoots at turn
 entry and exit, and tracks whose velocity already absorbed the sweep are rotated twice. Starting
 new tracks with the scene's majority motion alone (``compensate=False``) kept IDS at 1 but moved
-the switch (0004, ground-truth track 7 at frame 38) and cost sAMOTA 0.09 and MOTA 0.33.
+the switch (0004, ground-truth track 7 at frame 38) and cost sAMOTA 0.09 and MOTA 0.33. That
+switch is removed instead by giving young tracks both hypotheses, at rest in the ego frame and
+moving with the scene, and letting the detection choose (:mod:`fusionlabel.track.birth_prior`,
+on by default).
 
 Example
 -------

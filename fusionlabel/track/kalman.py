@@ -355,6 +355,10 @@ class BatchKalman:
             return
         kf_predict(self.x, self.P, self._F, self._Q)
 
+    def set_states(self, idx: NDArray[np.int64], x: NDArray[np.float64]) -> None:
+        """Replace the state means of rows ``idx`` by (M, 10) ``x`` (covariances kept)."""
+        self.x[np.asarray(idx, dtype=np.int64)] = np.asarray(x, dtype=np.float64).reshape(-1, STATE_DIM)
+
     def rotate(self, phi: float) -> None:
         """Rotate every track about the origin by ``phi`` rad, counter-clockwise (compiled kernel
         :func:`fusionlabel.track._fast.kf_rotate`; the equations of :func:`rotate_state`)."""
@@ -457,6 +461,11 @@ class FilterpyBank:
     def predict(self) -> None:
         for t in self.tracks:
             t.predict()
+
+    def set_states(self, idx: NDArray[np.int64], x: NDArray[np.float64]) -> None:
+        x = np.asarray(x, dtype=np.float64).reshape(-1, STATE_DIM)
+        for i, xi in zip(np.asarray(idx).tolist(), x):
+            self.tracks[i].kf.x = xi.reshape(STATE_DIM, 1).copy()
 
     def rotate(self, phi: float) -> None:
         if phi != 0.0:

@@ -9,6 +9,10 @@ Method (per frame ``k``)
 3. The affinity of each (track, detection) pair (3D GIoU, 3D IoU or negative centre distance,
    gated by centre distance) is maximised by the Hungarian method; pairs below the class
    threshold are refused (:func:`~fusionlabel.track.association.associate`).
+   Young tracks (one detection so far) have no measured velocity: they are associated under two
+   hypotheses, at rest in the tracking frame and moving with the scene's majority motion, taking
+   the better affinity per pair, and adopt the hypothesis they matched by
+   (:mod:`~fusionlabel.track.birth_prior`).
 4. Matched tracks are updated with their detection (heading flips resolved by
    :func:`~fusionlabel.track.kalman.align_yaw`); radar range rates inside a track's box are
    fused by an EKF update (:meth:`BatchKalman.update_radial_velocity`).
@@ -57,8 +61,10 @@ from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.frames import RadarDetections
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.transforms import Transform
+from fusionlabel.track._fast import young_hypotheses
 from fusionlabel.track.ambiguity import AmbiguityConfig, AmbiguityRows, FrameAmbiguity, TrackHistory, score_rows
-from fusionlabel.track.association import affinity_matrix, associate
+from fusionlabel.track.association import METRICS, Assignment, affinity_matrix, associate
+from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotionFilter
 from fusionlabel.track.egomotion import EgoRotationConfig, EgoRotationFilter
 from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, MotionModel, wrap_pi
 from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
@@ -130,6 +136,8 @@ class TrackerConfig:
     motion : the Kalman model
     ego_rotation : the estimate of the ego's rotation from the tracks, used when no ego poses are
         given (:mod:`fusionlabel.track.egomotion`)
+    birth_prior : the second motion hypothesis of young tracks, "moving with the scene"
+        (:mod:`fusionlabel.track.birth_prior`)
     ambiguity : thresholds of the ambiguity reasons and the error model
     review_fraction : the review budget: the queue holds at most this fraction of the frames
     review_min_score : frames whose error probability is below this are never queued
@@ -151,6 +159,7 @@ class TrackerConfig:
     radar_margin: float = 0.5
     motion: MotionModel = field(default_factory=MotionModel)
     ego_rotation: EgoRotationConfig = field(default_factory=EgoRotationConfig)
+    birth_prior: BirthPriorConfig = field(default_factory=BirthPriorConfig)
     ambiguity: AmbiguityConfig = field(default_factory=AmbiguityConfig)
     review_fraction: float = 0.1
     review_min_score: float = 0.01
@@ -309,6 +318,7 @@ class Tracker:
         self._poses: dict[int, Transform] = {}
         self._world: bool | None = None
         self._prev_sensor: dict[str, Any] = {}
+        self.scene: SceneMotionFilter | None = SceneMotionFilter(self.config.birth_prior) if self.config.birth_prior.enabled else None
         self.ego_rotation: EgoRotationFilter | None = (
             EgoRotationFilter(self.config.ego_rotation, self.config.motion.dt) if self.config.ego_rotation.enabled else None
         )
@@ -400,8 +410,12 @@ class Tracker:
         n_trk = len(self.ids)
         # 2. predict: x = F x, P = F P F' + Q; without ego poses, the scene's predicted rotation
         ego = self.ego_rotation if self._world is not True else None
-        prev_xy = kf.x[:, :2].copy() if ego is not None else None  # filtered centres at frame k-1
+        bp = cfg.birth_prior
+        # filtered centres at frame k-1
+        prev_xy = kf.x[:, :2].copy() if (ego is not None or bp.enabled) and n_trk else None
         kf.predict()
+        if self.scene is not None:
+            self.scene.predict()
         if ego is not None:
             phi0 = ego.predict()
             if cfg.ego_rotation.compensate:
@@ -425,6 +439,10 @@ class Tracker:
                         aff = affinity_matrix(kf.x[:, :7], boxes, cfg.metric, cfg.gate_distance)
                         a = associate(aff, cfg.threshold)
                         mt, md = a.matches[:, 0], a.matches[:, 1]
+            if bp.enabled:
+                assert prev_xy is not None
+                a = self._birth_prior(aff, a, prev_xy, boxes)
+                mt, md = a.matches[:, 0], a.matches[:, 1]
         else:
             a = None
             mt = md = np.zeros(0, np.int64)
@@ -466,6 +484,53 @@ class Tracker:
             self.cat, self.score_sum = self.cat[keep], self.score_sum[keep]
         self.frame = f + 1
         return f
+
+    def _birth_prior(
+        self, aff: NDArray[np.float64], a: Assignment, prev_xy: NDArray[np.float64], boxes: NDArray[np.float64]
+    ) -> Assignment:
+        """Association with the second motion hypothesis of young tracks (:mod:`.birth_prior`).
+
+        ``aff`` (T, D) and ``a`` are the affinities and assignment of the predictions, ``prev_xy``
+        (T, 2) the filtered centres at the previous frame, ``boxes`` (D, 7) the detections. A young
+        track's affinity to each detection becomes the better of its two hypotheses'; when that
+        changes anything the assignment is solved again, and young tracks matched through the
+        scene hypothesis take its state (position, heading, velocity) before their update.
+        """
+        cfg = self.config
+        bp = cfg.birth_prior
+        scene = self.scene
+        assert scene is not None
+        mt, md = a.matches[:, 0], a.matches[:, 1]
+        est = (self.hits[mt] > bp.max_hits) & (self.misses[mt] == 0)  # established, matched at k-1 and k
+        if est.any():
+            scene.measure(prev_xy[mt[est]], boxes[md[est], :2])
+        young_mask = (self.hits <= bp.max_hits) & (self.misses <= bp.max_misses)
+        if scene.P is None or not young_mask.any():
+            return a
+        young = np.flatnonzero(young_mask)
+        th = scene.theta
+        # the scene hypothesis of the young tracks, its affinities and their merge (one compiled call)
+        x_alt, merged, better, my, gain, again, adopt = young_hypotheses(
+            self.kf.x, young, self.misses[young] + 1, th[0], th[1], th[2], cfg.motion.dt,
+            np.ascontiguousarray(boxes, dtype=np.float64), METRICS[cfg.metric], float(cfg.gate_distance),
+            aff, mt, md, float(cfg.threshold),
+        )
+        if again:
+            a = associate(merged, cfg.threshold)
+            mt, md = a.matches[:, 0], a.matches[:, 1]
+            yi = np.full(len(aff), -1, np.int64)
+            yi[young] = np.arange(len(young))
+            my = yi[mt]
+            rows = np.flatnonzero(my >= 0)
+            adopt = rows[better[my[rows], md[rows]]]
+        elif len(adopt):
+            # only matched pairs improved: the assignment stays optimal; their affinity and
+            # margin grow by the gain (every competitor is unchanged)
+            a = Assignment(a.matches, a.unmatched_tracks, a.unmatched_dets, a.affinity + gain, a.margin + gain)
+        # young tracks matched through the scene hypothesis adopt it
+        if len(adopt) and bp.adopt:
+            self.kf.set_states(mt[adopt], x_alt[my[adopt]])
+        return a
 
     def _fuse_radar(
         self, pts: NDArray[np.float64], vr_all: NDArray[np.float64], s_pos: NDArray[np.float64], s_vel: NDArray[np.float64]
