@@ -201,13 +201,10 @@ def rig_from_dict(d: Any, path: str | Path = "<rig>") -> Rig:
 
 def load_rig(path: str | Path) -> Rig:
     """Load a rig from the documented YAML format (``calib/README.md``)."""
+    from fusionlabel.core.textfile import read_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CalibrationError(path, f"cannot read calibration: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CalibrationError(path, "calibration is not UTF-8 text") from None
+    text = read_text(path, "calibration", CalibrationError)
     try:
         d = yaml.safe_load(text)
     except yaml.YAMLError as exc:

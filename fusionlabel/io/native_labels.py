@@ -100,18 +100,10 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
 
 def read_labels(path: str | Path) -> LabelSet:
     """Read a native label file; :class:`CorruptFileError` naming the file on any defect."""
+    from fusionlabel.core.textfile import read_json
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CorruptFileError(path, f"cannot read label file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CorruptFileError(path, "label file is not UTF-8 text") from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(path, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
-    return labels_from_dict(d, path)
+    return labels_from_dict(read_json(path, "label file"), path)
 
 
 def write_labels(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, int] | None = None) -> None:

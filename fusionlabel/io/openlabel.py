@@ -486,15 +486,7 @@ def _int_uid(uid: str) -> bool:
 
 def read_openlabel(path: str | Path) -> tuple[LabelSet, dict[int, int]]:
     """Read and validate an OpenLABEL 1.0 file; :class:`CorruptFileError` naming the file on any defect."""
+    from fusionlabel.core.textfile import read_json
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CorruptFileError(path, f"cannot read OpenLABEL file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CorruptFileError(path, "OpenLABEL file is not UTF-8 text") from None
-    try:
-        d = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(path, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
-    return openlabel_to_labels(d, path)
+    return openlabel_to_labels(read_json(path, "OpenLABEL file"), path)
