@@ -123,6 +123,17 @@ class Recording(abc.ABC):
             }
         return self._sync
 
+    def matched_samples(self, index: int) -> Iterator[tuple[str, Stream, int, int]]:
+        """``(name, stream, sample index, sample time ns)`` of every stream with a sample in frame ``index``.
+
+        The reference stream's sample is the frame itself; other streams' come from :attr:`sync`
+        (streams without a sample within the tolerance are skipped).
+        """
+        for name, s in self.streams.items():
+            i = index if name == self.reference else int(self.sync[name].index[index])
+            if i >= 0:
+                yield name, s, i, int(s.timestamps_ns[i])
+
     def ego_pose_at(self, t_ns: int):  # -> Transform | None
         """``T_world_ego`` interpolated at ``t_ns``; None without poses or outside their span."""
         if self.ego_poses is None:

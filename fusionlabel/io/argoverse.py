@@ -221,12 +221,8 @@ class Argoverse2Recording(Recording):
         lidar = {LIDAR: read_sweep(self.files[LIDAR][index], LIDAR, t_ref)}
         images: dict[str, ImageRef] = {}
         stamps = {LIDAR: t_ref}
-        for name, s in self.streams.items():
-            if name == LIDAR:
-                continue
-            i = int(self.sync[name].index[index])
-            if i >= 0:
-                t = int(s.timestamps_ns[i])
+        for name, _s, i, t in self.matched_samples(index):
+            if name != LIDAR:
                 images[name] = ImageRef.from_file(self.files[name][i], t)
                 stamps[name] = t
         return Frame(index, t_ref, lidar, {}, images, self.ego_pose_at(t_ref), stamps)

@@ -97,11 +97,7 @@ class NativeRecording(Recording):
         radar: dict[str, RadarDetections] = {}
         images: dict[str, ImageRef] = {}
         stamps: dict[str, int] = {}
-        for name, s in self.streams.items():
-            i = index if name == self.reference else int(self.sync[name].index[index])
-            if i < 0:
-                continue
-            t = int(s.timestamps_ns[i])
+        for name, s, i, t in self.matched_samples(index):
             stamps[name] = t
             p = self._path_of(name, i)
             if s.kind == "lidar":

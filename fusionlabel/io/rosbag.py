@@ -638,11 +638,7 @@ class BagRecording(Recording):
         lidar: dict[str, PointCloud] = {}
         images: dict[str, ImageRef] = {}
         stamps: dict[str, int] = {}
-        for name, s in self.streams.items():
-            i = index if name == self.reference else int(self.sync[name].index[index])
-            if i < 0:
-                continue
-            t = int(s.timestamps_ns[i])
+        for name, s, i, t in self.matched_samples(index):
             stamps[name] = t
             if s.kind == "lidar":
                 msg = self._read(name, i)
