@@ -42,6 +42,7 @@ from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.conventions import boxes_to_kitti_camera, kitti_alpha, kitti_camera_to_boxes
 from fusionlabel.core.errors import CorruptFileError, DataError
 from fusionlabel.core.labels import LabelSet
+from fusionlabel.core.textfile import read_text
 from fusionlabel.core.transforms import Transform
 from fusionlabel.io.kitti import KittiLabels, format_kitti_tracking_labels, read_kitti_labels
 
@@ -97,10 +98,7 @@ def read_ab3dmot_detections(path: str | Path) -> KittiDetections:
         or a non-positive box size (naming the file and line)
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(p, f"cannot read detections: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text(p, "detections", DataError)
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -169,10 +167,7 @@ def read_seqmap(path: str | Path) -> list[SeqmapEntry]:
     DataError : unreadable; CorruptFileError : a malformed line or no sequence at all
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(p, f"cannot read seqmap: {getattr(exc, 'strerror', None) or exc}") from None
+    text = read_text(p, "seqmap", DataError)
     out = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
