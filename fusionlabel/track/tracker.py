@@ -140,7 +140,8 @@ class TrackerConfig:
         (:mod:`fusionlabel.track.birth_prior`)
     ambiguity : thresholds of the ambiguity reasons and the error model
     review_fraction : the review budget: the queue holds at most this fraction of the frames
-    review_min_score : frames whose error probability is below this are never queued
+    review_min_score : frames whose error probability is below this are never queued (0: the
+        budget is filled by the frames that have a reason, most suspicious first)
     output_threshold : the pre-labels' operating point: tracks whose confidence (mean reported
         score) is below it are not delivered. It is in the detector's score units, so the
         defaults deliver everything; ``fusionlabel track --format kitti`` sets the PointRCNN
@@ -162,7 +163,7 @@ class TrackerConfig:
     birth_prior: BirthPriorConfig = field(default_factory=BirthPriorConfig)
     ambiguity: AmbiguityConfig = field(default_factory=AmbiguityConfig)
     review_fraction: float = 0.1
-    review_min_score: float = 0.01
+    review_min_score: float = 0.0
     output_threshold: float = -np.inf
 
     @classmethod
