@@ -17,7 +17,8 @@ side by side with AB3DMOT's reference figures from the split's README:
   filterpy reference backend (``Tracker(..., backend="filterpy")``: the same tracker with one
   ``filterpy.kalman.KalmanFilter`` per track), in the same process, after a warm-up run;
 * review load (fraction of frames queued) and error coverage (fraction of the pre-labels' ID
-  errors on a queued frame);
+  errors on a queued frame), and ``id.cov``: the coverage of the errors where the object comes
+  back under a different id (the others are fragmentations resuming under the same id);
 * correction effort: edit operations against keyframe labelling from scratch (ratio), on the
   pre-labels (the tracks at the class's operating point);
 * two-fold cross-validation: the 10 sequences split in two halves (alternate sequences of the
@@ -251,7 +252,8 @@ def cross_validate(root: Path, classes: list[str], verbose: bool = False) -> lis
                 out.append(dict(fold="A -> B" if k == 0 else "B -> A", cls=cls,
                                 threshold=thr[cls], sAMOTA=s["sAMOTA"], MOTA=s["MOTA"], IDS=s["IDS"],
                                 edit=s["edit_ops"], keyfr=s["keyframe_ops"], ratio=s["edit_ratio"],
-                                load=rm.review_load, cover=rm.error_coverage, events=rm.error_events))
+                                load=rm.review_load, cover=rm.error_coverage, events=rm.error_events,
+                                ident=f"{rm.identity_covered}/{rm.identity_events}"))
     return out
 
 
@@ -375,29 +377,31 @@ def main(argv: list[str]) -> int:
         print(f"{cls:<11}{s['frames']:>7}{s['fps']:>9.0f}{fmt(s['fps_ref'])}{fmt(sp, 8)}")
     print("\npre-labels (tracks at the operating point), review queue and correction effort")
     print(f"{'class':<11}{'thr':>6}{'tracks':>7}{'deliv':>6}{'IDS':>5}{'FRAG':>5}{'review':>8}{'cover':>8}"
-          f"{'errors':>7}{'edit':>6}{'keyfr':>6}{'ratio':>7}{'oracle':>7}{'o.ratio':>8}")
+          f"{'errors':>7}{'id.cov':>8}{'edit':>6}{'keyfr':>6}{'ratio':>7}{'oracle':>7}{'o.ratio':>8}")
     for cls, s in rows.items():
         rl = f"{100 * s['review_load']:.1f}%" if "review_load" in s else "-"
         ec = f"{100 * s['error_coverage']:.1f}%" if "error_coverage" in s else "-"
         ne = s["review"]["error_events"] if "review" in s else "-"
+        ic = (f"{s['review']['identity_covered']}/{s['review']['identity_events']}" if "review" in s else "-")
         pre = s.get("prelabels") or {}
         o = s["oracle"]
         print(f"{cls:<11}{s['threshold']:>6.1f}{s['tracks']:>7}{s['delivered']:>6}{pre.get('IDS', '-')!s:>5}"
-              f"{pre.get('FRAG', '-')!s:>5}{rl:>8}{ec:>8}{ne!s:>7}{s['edit_ops']:>6}{s['keyframe_ops']:>6}"
+              f"{pre.get('FRAG', '-')!s:>5}{rl:>8}{ec:>8}{ne!s:>7}{ic:>8}{s['edit_ops']:>6}{s['keyframe_ops']:>6}"
               f"{fmt(s['edit_ratio'], 7)}{o.edit_ops:>7}{fmt(o.ratio, 8)}")
     if not args.no_cv:
         cv = cross_validate(root, list(rows))
         print("\ntwo-fold cross-validation (operating point and review model chosen on one half, scored on the other;"
               f"\n  A = {' '.join(HALVES[0])}, B = {' '.join(HALVES[1])})")
         print(f"{'fold':<8}{'class':<11}{'thr':>5}{'sAMOTA':>8}{'MOTA':>7}{'IDS':>4}{'edit':>6}{'keyfr':>6}"
-              f"{'ratio':>7}{'review':>8}{'cover':>7}{'errors':>7}")
+              f"{'ratio':>7}{'review':>8}{'cover':>7}{'errors':>7}{'id.cov':>8}")
         for c in cv:
             print(f"{c['fold']:<8}{c['cls']:<11}{c['threshold']:>5.1f}{fmt(c['sAMOTA'], 8)}{fmt(c['MOTA'], 7)}"
                   f"{c['IDS']:>4}{c['edit']:>6}{c['keyfr']:>6}{fmt(c['ratio'], 7)}{100 * c['load']:>7.1f}%"
-                  f"{100 * c['cover']:>6.1f}%{c['events']:>7}")
+                  f"{100 * c['cover']:>6.1f}%{c['events']:>7}{c['ident']:>8}")
     print("\ntargets: sAMOTA and MOTA above AB3DMOT with IDS no higher; >= 2,500 fps (Car); review <= 10% "
           "of frames covering >= 95% of ID errors; keyframe_ops / edit_ops >= 10 (oracle: the best any tracker "
-          "can do on these detections)")
+          "can do on these detections). id.cov: queued / all events where the object comes back under a "
+          "different id (the rest resume under the id they had: box dips below the IoU threshold)")
     return 0
 
 

@@ -49,7 +49,8 @@ def format_summary(s: dict[str, Any]) -> str:
         r = s["review"]
         lines.append(
             f"review_load {100 * s['review_load']:.2f} % ({r['queued_frames']}/{r['total_frames']} frames), "
-            f"error_coverage {100 * s['error_coverage']:.2f} % ({r['covered_events']}/{r['error_events']} ID errors)"
+            f"error_coverage {100 * s['error_coverage']:.2f} % ({r['covered_events']}/{r['error_events']} ID errors; "
+            f"{r['identity_covered']}/{r['identity_events']} of those resuming under another id)"
         )
     return "\n".join(lines)
 

@@ -171,6 +171,9 @@ class TrajectoryErrors:
     id_switches, fragmentations : positions (indices into the trajectory) where each is counted
     tracked : AB3DMOT's count of tracked entries; evaluated : not-ignored entries
     all_ignored : every entry ignored (the trajectory is left out of MT/PT/ML)
+    same_id_fragmentations : the fragmentation positions where the trajectory resumes under the
+        result id it last had (an interruption -- typically a box that drifted below the IoU
+        threshold and came back -- not a change of identity)
     """
 
     id_switches: tuple[int, ...]
@@ -178,6 +181,7 @@ class TrajectoryErrors:
     tracked: int
     evaluated: int
     all_ignored: bool
+    same_id_fragmentations: tuple[int, ...] = ()
 
 
 def trajectory_errors(tids: Sequence[int], ignored: Sequence[bool]) -> TrajectoryErrors:
@@ -203,6 +207,9 @@ def trajectory_errors(tids: Sequence[int], ignored: Sequence[bool]) -> Trajector
     >>> e = trajectory_errors([1, 1, 2, 2], [False] * 4)
     >>> e.id_switches, e.fragmentations
     ((2,), (2,))
+    >>> e = trajectory_errors([1, -1, 1, 1, 2, -1, 2], [False] * 7)
+    >>> e.fragmentations, e.same_id_fragmentations, e.id_switches
+    ((2, 6), (2, 6), (4,))
     """
     g = [int(x) for x in tids]
     ign = [bool(x) for x in ignored]
@@ -214,9 +221,12 @@ def trajectory_errors(tids: Sequence[int], ignored: Sequence[bool]) -> Trajector
         return TrajectoryErrors((), (), 0, evaluated, False)
     ids: list[int] = []
     frag: list[int] = []
+    same: list[int] = []
     last = g[0]
     tracked = 1 if g[0] >= 0 else 0
+    before = last  # ``last`` as it was before position f updated it
     for f in range(1, n):
+        before = last
         if ign[f]:
             last = -1
             continue
@@ -224,13 +234,17 @@ def trajectory_errors(tids: Sequence[int], ignored: Sequence[bool]) -> Trajector
             ids.append(f)
         if f < n - 1 and g[f - 1] != g[f] and last != -1 and g[f] != -1 and g[f + 1] != -1:
             frag.append(f)
+            if g[f] == last:
+                same.append(f)
         if g[f] != -1:
             tracked += 1
             last = g[f]
     f = n - 1
     if n > 1 and g[f - 1] != g[f] and last != -1 and g[f] != -1 and not ign[f]:
         frag.append(f)
-    return TrajectoryErrors(tuple(ids), tuple(frag), tracked, evaluated, False)
+        if g[f] == before:
+            same.append(f)
+    return TrajectoryErrors(tuple(ids), tuple(frag), tracked, evaluated, False, tuple(same))
 
 
 @dataclass(frozen=True)
@@ -241,6 +255,7 @@ class IdErrorEvent:
     gt_id: int
     frame: int
     kind: str  # "IDS" or "FRAG"
+    same_id: bool = False  # a FRAG where the object resumes under the result id it last had
 
 
 @dataclass(frozen=True)
@@ -442,7 +457,10 @@ class ClearEvaluator:
                 name = self.sequences[si].name
                 fno = self._gt_frame_no[idx]
                 events += [IdErrorEvent(name, gid, int(fno[p]), "IDS") for p in e.id_switches]
-                events += [IdErrorEvent(name, gid, int(fno[p]), "FRAG") for p in e.fragmentations]
+                events += [
+                    IdErrorEvent(name, gid, int(fno[p]), "FRAG", p in e.same_id_fragmentations)
+                    for p in e.fragmentations
+                ]
             if all(x == -1 for x in g):
                 ml += 1
                 continue

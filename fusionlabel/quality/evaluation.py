@@ -137,6 +137,9 @@ class EvaluationReport:
                     "covered_events": r.covered_events,
                     "ids_events": r.ids_events,
                     "ids_coverage": round(r.ids_coverage, 6),
+                    "identity_events": r.identity_events,
+                    "identity_covered": r.identity_covered,
+                    "identity_coverage": round(r.identity_coverage, 6),
                 },
             )
         return out

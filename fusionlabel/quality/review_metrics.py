@@ -14,6 +14,12 @@ Definitions
 * ``error_coverage`` = (events whose frame is queued, within ``window`` frames) / events, over
   the sequences that have a queue; 1.0 when there is no event. ``window = 0`` (the default)
   asks for the exact frame.
+* ``identity_coverage``: the same over the *identity* events only -- those where the object
+  comes back under a different result id (an ID switch, or a fragmentation that resumes under
+  a new id). The other events are fragmentations where the object resumes under the id it
+  last had (a box that fell below the IoU threshold for a few frames and came back): counted
+  by the KITTI rules and by ``error_coverage``, but what the annotator fixes there is the box,
+  not the identity.
 
 Example
 -------
@@ -22,6 +28,10 @@ Example
 >>> m = review_metrics(ev, {"0000": ({10, 11}, 100)})
 >>> (m.review_load, m.error_events, m.covered_events, m.error_coverage)
 (0.02, 2, 1, 0.5)
+>>> ev.append(IdErrorEvent("0000", 5, 30, "FRAG", same_id=True))
+>>> m = review_metrics(ev, {"0000": ({10, 11}, 100)})
+>>> (m.error_events, m.identity_events, m.identity_covered, m.identity_coverage)
+(3, 2, 1, 0.5)
 """
 
 from __future__ import annotations
@@ -46,6 +56,8 @@ class ReviewMetrics:
     ids_events: int
     ids_covered: int
     sequences: int
+    identity_events: int = 0
+    identity_covered: int = 0
 
     @property
     def review_load(self) -> float:
@@ -54,6 +66,11 @@ class ReviewMetrics:
     @property
     def error_coverage(self) -> float:
         return self.covered_events / self.error_events if self.error_events else 1.0
+
+    @property
+    def identity_coverage(self) -> float:
+        """Coverage of the events where the object comes back under a different result id."""
+        return self.identity_covered / self.identity_events if self.identity_events else 1.0
 
     @property
     def ids_coverage(self) -> float:
@@ -75,8 +92,10 @@ def review_metrics(
     kinds: dict[tuple[str, int, int], set[str]] = {}
     for e in events:
         if e.sequence in queues:
-            kinds.setdefault((e.sequence, e.gt_id, e.frame), set()).add(e.kind)
-    covered = ids_n = ids_cov = 0
+            kinds.setdefault((e.sequence, e.gt_id, e.frame), set()).add(
+                "SAME" if (e.kind == "FRAG" and getattr(e, "same_id", False)) else e.kind
+            )
+    covered = ids_n = ids_cov = ident_n = ident_cov = 0
     for (seq, _, frame), ks in kinds.items():
         q = queues[seq][0]
         hit = any((frame + d) in q for d in range(-window, window + 1))
@@ -84,9 +103,12 @@ def review_metrics(
         if "IDS" in ks:
             ids_n += 1
             ids_cov += hit
+        if ks != {"SAME"}:
+            ident_n += 1
+            ident_cov += hit
     queued = sum(len(set(q)) for q, _ in queues.values())
     total = sum(n for _, n in queues.values())
-    return ReviewMetrics(queued, total, len(kinds), covered, ids_n, ids_cov, len(queues))
+    return ReviewMetrics(queued, total, len(kinds), covered, ids_n, ids_cov, len(queues), ident_n, ident_cov)
 
 
 def load_review_queues(results_dir: str | Path, names: Iterable[str]) -> dict[str, tuple[set[int], int]]:

@@ -139,6 +139,17 @@ def test_trajectory_rules() -> None:
     assert trajectory_errors([5, 5], [True, True]).all_ignored
 
 
+def test_fragmentations_resuming_under_the_same_id_are_told_apart() -> None:
+    f = [False] * 6
+    assert trajectory_errors([1, 1, -1, 1, 1, 1], f).same_id_fragmentations == (3,)
+    assert trajectory_errors([1, 1, -1, 2, 2, 2], f).same_id_fragmentations == ()  # new id: identity error
+    # last-frame rule: resumes under 1 (same) / under 3 (new)
+    assert trajectory_errors([1, 1, 1, 1, -1, 1], f).same_id_fragmentations == (5,)
+    assert trajectory_errors([1, 1, 1, 1, -1, 3], f).same_id_fragmentations == ()
+    # an ignored frame resets the last id: what comes back is not "the same" as anything
+    assert trajectory_errors([1, 1, 2], [False, True, False]).same_id_fragmentations == ()
+
+
 def test_recall_thresholds_pick_nearest_recall() -> None:
     # 4 TPs of 8 GT: recalls 1/8 .. 4/8 against targets 0, 1/4, 2/4 (num_sample_pts 5)
     th, rc = recall_thresholds([0.9, 0.8, 0.7, 0.6], 8, num_sample_pts=5)

@@ -156,6 +156,10 @@ def test_ground_truth_against_itself(tmp_path: Path, kitti_tracking_dev: Path) -
     # a queue holding that frame covers the error; one without it does not
     assert review_metrics(rep.sweep.base.events, {"0003": ({mid}, 144)}).error_coverage == 1.0
     assert review_metrics(rep.sweep.base.events, {"0003": ({mid + 1}, 144)}).error_coverage == 0.0
+    # the switch changes the identity: it is an identity event; nothing resumes under the same id
+    m = review_metrics(rep.sweep.base.events, {"0003": ({mid}, 144)})
+    assert (m.identity_events, m.identity_covered) == (1, 1)
+    assert not any(e.same_id for e in rep.sweep.base.events)
 
 
 def test_cli_kitti_json_and_review(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,3 +198,22 @@ def test_read_kitti_rows(tmp_path: Path) -> None:
     assert r.frame.tolist() == [3] and r.types == ("car",) and r.score.tolist() == [0.5]
     seq = kitti_sequence("x", r, r, "Car", 5)
     assert seq.frames[0].similarity[0, 0] == pytest.approx(1.0)
+
+
+def test_a_box_dropped_for_one_frame_is_a_fragmentation_under_the_same_id(tmp_path: Path, kitti_tracking_dev: Path) -> None:
+    seqmap, res = _seq(tmp_path, kitti_tracking_dev, "0003")
+    rows = [ln.split() + ["1.0"] for ln in (kitti_tracking_dev / "label" / "0003.txt").read_text().splitlines()
+            if ln.split()[1] != "-1"]
+    cars = [r for r in rows if r[2] == "Car" and r[3] == "0"]
+    tid = max({r[1] for r in cars}, key=lambda t: sum(r[1] == t for r in cars))
+    frames = sorted(int(r[0]) for r in cars if r[1] == tid)
+    mid = frames[len(frames) // 2]
+    kept = [r for r in rows if not (r[1] == tid and int(r[0]) == mid)]
+    (res / "0003.txt").write_text("\n".join(" ".join(r) for r in kept) + "\n")
+    rep = evaluate_kitti(kitti_tracking_dev / "label", res, seqmap, "Car")
+    s = rep.summary()
+    assert (s["IDS"], s["FRAG"], s["FN"]) == (0, 1, 1)
+    (ev,) = rep.sweep.base.events
+    assert (ev.gt_id, ev.frame, ev.kind, ev.same_id) == (int(tid), mid + 1, "FRAG", True)
+    m = review_metrics(rep.sweep.base.events, {"0003": ({mid + 1}, 144)})
+    assert (m.error_events, m.covered_events, m.identity_events, m.identity_coverage) == (1, 1, 0, 1.0)
