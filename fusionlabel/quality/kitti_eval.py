@@ -11,7 +11,10 @@ Files
   ``frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z rotation_y``;
 * results ``<results>/<seq>.txt``: 17 or 18 fields (the 18th the score; 17 fields: score -1).
   A ``(frame, track_id)`` that appears twice is refused (:class:`CorruptFileError`).
-  Both are parsed by :func:`fusionlabel.io.kitti.read_kitti_labels`.
+  Both are parsed by the one KITTI label parser, :func:`fusionlabel.io.kitti_files.read_kitti_labels`;
+  :class:`KittiRows` is only the evaluator's view of its :class:`~fusionlabel.io.kitti_files.KittiLabels`
+  (:func:`rows_from_labels`: lower-case types, integer truncation and occlusion, score -1 when the
+  file has 17 fields, as AB3DMOT reads them).
 
 Rules for class ``c`` (``car``, ``pedestrian``, ``cyclist``; case-insensitive)
 ------------------------------------------------------------------------------
@@ -40,7 +43,7 @@ from numpy.typing import NDArray
 from fusionlabel.core.boxes import Boxes, iou_3d
 from fusionlabel.core.conventions import kitti_camera_to_boxes
 from fusionlabel.core.errors import CorruptFileError, DataError
-from fusionlabel.io.kitti import KittiLabels, read_kitti_labels
+from fusionlabel.io.kitti_files import KittiLabels, read_kitti_labels
 from fusionlabel.io.kitti_mot import read_seqmap
 from fusionlabel.quality.clear_mot import EvalFrame, EvalSequence
 
@@ -55,7 +58,10 @@ MAX_OCCLUSION = 2
 
 @dataclass(frozen=True)
 class KittiRows:
-    """KITTI tracking rows of one file, struct-of-arrays (rectified camera frame).
+    """KITTI tracking rows of one file as the evaluator reads them, struct-of-arrays (rectified camera frame).
+
+    A view of :class:`~fusionlabel.io.kitti_files.KittiLabels` built by :func:`rows_from_labels`
+    (no text parsing of its own).
 
     frame, track_id, truncated, occluded : (N,) int64
     types : N lower-case type names
@@ -84,7 +90,7 @@ class KittiRows:
 
 
 def rows_from_labels(kl: KittiLabels) -> KittiRows:
-    """Evaluation rows from :func:`fusionlabel.io.kitti.read_kitti_labels` output (AB3DMOT's
+    """Evaluation rows from :func:`fusionlabel.io.kitti_files.read_kitti_labels` output (AB3DMOT's
     ``int(float(.))`` on truncation and occlusion, lower-case types, score -1 when absent)."""
     n = len(kl)
     return KittiRows(

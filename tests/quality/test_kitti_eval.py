@@ -217,3 +217,45 @@ def test_a_box_dropped_for_one_frame_is_a_fragmentation_under_the_same_id(tmp_pa
     assert (ev.gt_id, ev.frame, ev.kind, ev.same_id) == (int(tid), mid + 1, "FRAG", True)
     m = review_metrics(rep.sweep.base.events, {"0003": ({mid + 1}, 144)})
     assert (m.error_events, m.covered_events, m.identity_events, m.identity_coverage) == (1, 1, 0, 1.0)
+
+
+def test_rows_are_ab3dmots_reading_of_the_io_parser(tmp_path: Path, kitti_tracking_dev: Path) -> None:
+    """``read_kitti_rows`` is a view of the io parser with AB3DMOT's reading of each field."""
+    from fusionlabel.io.kitti_files import read_kitti_labels
+
+    gt = kitti_tracking_dev / "label" / "0000.txt"
+    lines = [ln.split() for ln in gt.read_text().splitlines() if ln.strip()]
+    r = read_kitti_rows(gt)
+    # AB3DMOT's evaluate.py: int(float(.)) for truncated/occluded, lower-case type, score -1 without a column
+    assert r.frame.tolist() == [int(f[0]) for f in lines] and r.track_id.tolist() == [int(f[1]) for f in lines]
+    assert r.types == tuple(f[2].lower() for f in lines) and "dontcare" in r.types
+    assert r.truncated.tolist() == [int(float(f[3])) for f in lines]
+    assert r.occluded.tolist() == [int(float(f[4])) for f in lines]
+    assert r.truncated.dtype == r.occluded.dtype == np.int64
+    assert np.array_equal(r.bbox, np.array([[float(v) for v in f[6:10]] for f in lines]))
+    assert np.array_equal(r.hwl, np.array([[float(v) for v in f[10:13]] for f in lines]))
+    assert np.array_equal(r.xyz, np.array([[float(v) for v in f[13:16]] for f in lines]))
+    assert np.all(r.score == -1.0) and np.all(r.track_id[np.array([t == "dontcare" for t in r.types])] == -1)
+    kl = read_kitti_labels(gt)
+    assert np.array_equal(r.rotation_y, kl.rotation_y) and len(r.types) == len(kl)
+    # an 18th field is the score
+    res = tmp_path / "0000.txt"
+    res.write_text("\n".join(" ".join([*f, f"{i / 10:.1f}"]) for i, f in enumerate(lines[:20])) + "\n")
+    assert read_kitti_rows(res).score.tolist() == [i / 10 for i in range(20)]
+
+
+def test_read_kitti_rows_errors_name_the_file(tmp_path: Path) -> None:
+    obj = tmp_path / "000001.txt"  # an object-detection label (15 fields)
+    obj.write_text("Car 0.00 0 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56\n")
+    with pytest.raises(CorruptFileError, match="000001.txt: not a KITTI tracking file"):
+        read_kitti_rows(obj)
+    nan = tmp_path / "nan.txt"
+    nan.write_text(row(0, 1, "Car", float("nan"), 10, score=1) + "\n")
+    with pytest.raises(CorruptFileError, match="nan.txt: a box field is NaN"):
+        read_kitti_rows(nan)
+    text = tmp_path / "text.txt"
+    text.write_text(row(0, 1, "Car", 0, 10).replace(" 1.5 ", " tall ") + "\n")
+    with pytest.raises(CorruptFileError, match="text.txt: line 1"):
+        read_kitti_rows(text)
+    with pytest.raises(CorruptFileError, match="missing.txt"):
+        read_kitti_rows(tmp_path / "missing.txt")
