@@ -122,7 +122,7 @@ class Boxes:
         for i, q in enumerate(qs):
             R = Quaternion(*q).normalised.rotation_matrix
             yaws[i] = np.arctan2(R[1, 0], R[0, 0])
-        return cls(center, size, yaws)
+        return cls(np.asarray(center, dtype=np.float64), np.asarray(size, dtype=np.float64), yaws)
 
     # -- views --------------------------------------------------------------------------------
     def __len__(self) -> int:

@@ -31,45 +31,61 @@ SCHEMA_VERSION = 1
 DISTORTION_MODELS = ("pinhole", "fisheye")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Camera:
     """A calibrated camera.
 
     Attributes
     ----------
     name : sensor name, e.g. ``"CAM_FRONT"``
-    K : (3, 3) intrinsic matrix, pixels
-    D : (k,) distortion coefficients (OpenCV order), may be empty
+    K : (3, 3) float64 intrinsic matrix, pixels, read-only
+    D : (k,) float64 distortion coefficients (OpenCV order), may be empty, read-only
     width, height : image size, pixels
     T_ego_cam : camera optical frame -> ego frame
     model : ``"pinhole"`` (OpenCV radial-tangential) or ``"fisheye"`` (equidistant)
+
+    The constructor takes ``K`` and ``D`` as any array-like (nested lists from YAML included)
+    and stores float64 copies; it raises ``ValueError`` for an unknown model, a distortion
+    vector of the wrong length or a non-positive focal length.
     """
 
     name: str
     K: NDArray[np.float64]
     width: int
     height: int
-    T_ego_cam: Transform = field(default_factory=Transform.identity)
-    D: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
-    model: str = "pinhole"
+    T_ego_cam: Transform
+    D: NDArray[np.float64]
+    model: str
 
-    def __post_init__(self) -> None:
-        K = np.asarray(self.K, dtype=np.float64).reshape(3, 3).copy()
-        D = np.asarray(self.D, dtype=np.float64).reshape(-1).copy()
-        if self.model not in DISTORTION_MODELS:
-            raise ValueError(f"camera {self.name}: unknown model {self.model!r}")
-        if self.model == "pinhole" and len(D) not in (0, 4, 5, 8):
-            raise ValueError(f"camera {self.name}: pinhole distortion needs 0, 4, 5 or 8 coefficients")
-        if self.model == "fisheye" and len(D) not in (0, 4):
-            raise ValueError(f"camera {self.name}: fisheye distortion needs 4 coefficients")
-        if K[0, 0] <= 0 or K[1, 1] <= 0:
-            raise ValueError(f"camera {self.name}: focal lengths must be positive")
-        K.setflags(write=False)
-        D.setflags(write=False)
-        object.__setattr__(self, "K", K)
-        object.__setattr__(self, "D", D)
-        object.__setattr__(self, "width", int(self.width))
-        object.__setattr__(self, "height", int(self.height))
+    def __init__(
+        self,
+        name: str,
+        K: ArrayLike,
+        width: int,
+        height: int,
+        T_ego_cam: Transform | None = None,
+        D: ArrayLike = (),
+        model: str = "pinhole",
+    ) -> None:
+        K_ = np.asarray(K, dtype=np.float64).reshape(3, 3).copy()
+        D_ = np.asarray(D, dtype=np.float64).reshape(-1).copy()
+        if model not in DISTORTION_MODELS:
+            raise ValueError(f"camera {name}: unknown model {model!r}")
+        if model == "pinhole" and len(D_) not in (0, 4, 5, 8):
+            raise ValueError(f"camera {name}: pinhole distortion needs 0, 4, 5 or 8 coefficients")
+        if model == "fisheye" and len(D_) not in (0, 4):
+            raise ValueError(f"camera {name}: fisheye distortion needs 4 coefficients")
+        if K_[0, 0] <= 0 or K_[1, 1] <= 0:
+            raise ValueError(f"camera {name}: focal lengths must be positive")
+        K_.setflags(write=False)
+        D_.setflags(write=False)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "K", K_)
+        object.__setattr__(self, "width", int(width))
+        object.__setattr__(self, "height", int(height))
+        object.__setattr__(self, "T_ego_cam", Transform.identity() if T_ego_cam is None else T_ego_cam)
+        object.__setattr__(self, "D", D_)
+        object.__setattr__(self, "model", model)
 
 
 @dataclass(frozen=True)

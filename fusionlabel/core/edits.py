@@ -96,7 +96,6 @@ def _with_row(
     attrs: Mapping[str, Any] | None = None,
 ) -> FrameLabels:
     """``fl`` with row ``i`` changed (anything not given stays)."""
-    assert fl.scores is not None and fl.attributes is not None
     arr = fl.boxes.to_array()
     if box is not None:
         arr[i] = box.to_array()[0]
@@ -116,7 +115,6 @@ def _with_row(
 
 
 def _append(fl: FrameLabels, track_id: int, category: str, box: Boxes, score: float, attrs: Mapping[str, Any]) -> FrameLabels:
-    assert fl.scores is not None and fl.attributes is not None
     if _row(fl, track_id) >= 0:
         raise EditError(f"track {int(track_id)} already has a box in this frame")
     return FrameLabels(
@@ -171,7 +169,6 @@ def set_box(labels: LabelSet, frame: int, track_id: int, box: Boxes) -> LabelSet
     """
     box = _one_box(box)
     fl, i = _require(labels, frame, track_id)
-    assert fl.attributes is not None
     b = box.to_array()[0]
     b[6] = float(wrap_angle(b[6]))
     return _replace(labels, {frame: _with_row(fl, i, box=Boxes.from_array(b[None]), attrs=_edited(fl.attributes[i]))})
@@ -255,7 +252,6 @@ def accept(labels: LabelSet, frame: int, track_ids: Iterable[int] | None = None)
     Only ``"proposed"`` boxes change (to ``"accepted"``, keyframe); edited boxes stay edited.
     """
     fl = labels.get(frame)
-    assert fl.attributes is not None
     want = None if track_ids is None else {int(t) for t in track_ids}
     out = fl
     for i, tid in enumerate(fl.track_ids):
@@ -297,7 +293,6 @@ def keyframes(labels: LabelSet, track_id: int) -> NDArray[np.int64]:
     for k, fl in labels.frames.items():
         i = _row(fl, track_id)
         if i >= 0:
-            assert fl.attributes is not None
             a = fl.attributes[i] or {}
             if a.get("keyframe", box_state(a) != "proposed" and not a.get("interpolated", False)):
                 out.append(k)
@@ -340,7 +335,6 @@ def interpolate(labels: LabelSet, track_id: int, start: int | None = None, end: 
         fl1, i1 = _require(labels, int(f1), track_id)
         ts = (np.arange(f0 + 1, f1) - f0) / float(f1 - f0)
         boxes = interpolate_boxes(fl0.boxes[i0 : i0 + 1], fl1.boxes[i1 : i1 + 1], ts)
-        assert fl0.scores is not None
         for j, k in enumerate(range(int(f0) + 1, int(f1))):
             fl = labels.get(k)
             i = _row(fl, track_id)
@@ -361,7 +355,6 @@ def copy_forward(labels: LabelSet, frame: int, track_ids: Iterable[int] | None =
     if count < 1:
         raise EditError("count must be >= 1")
     src = labels.get(frame)
-    assert src.scores is not None and src.attributes is not None
     ids = [int(t) for t in src.track_ids] if track_ids is None else [int(t) for t in track_ids]
     out = labels
     for tid in ids:
@@ -391,7 +384,6 @@ def _map_ids(labels: LabelSet, mapping: Mapping[int, int], from_frame: int | Non
         ids = np.array([mapping.get(int(t), int(t)) for t in fl.track_ids], dtype=np.int64)
         if len(np.unique(ids)) != len(ids):
             raise EditError(f"{what}: frame {k} would hold track {int(_dup(ids))} twice")
-        assert fl.scores is not None
         ch[k] = FrameLabels(ids, fl.categories, fl.boxes, fl.scores, fl.attributes)
     return _replace(labels, ch)
 
@@ -468,7 +460,6 @@ def mark_proposed(labels: LabelSet) -> LabelSet:
     """Every box without a ``state`` becomes ``"proposed"`` (detector / tracker output)."""
     ch = {}
     for k, fl in labels.frames.items():
-        assert fl.attributes is not None
         if all("state" in (a or {}) for a in fl.attributes):
             continue
         attrs = tuple({**dict(a or {}), "state": (a or {}).get("state", "proposed")} for a in fl.attributes)
@@ -484,7 +475,6 @@ def track_summary(labels: LabelSet) -> list[dict[str, Any]]:
     """
     rows: dict[int, dict[str, Any]] = {}
     for k, fl in labels.frames.items():
-        assert fl.attributes is not None
         for i, tid in enumerate(fl.track_ids):
             r = rows.setdefault(int(tid), {"id": int(tid), "category": fl.categories[i], "frames": 0,
                                            "first": k, "last": k, "states": set()})

@@ -82,7 +82,7 @@ class PointCloud:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RadarDetections:
     """Radar detections (point targets) in the radar's frame.
 
@@ -93,23 +93,35 @@ class RadarDetections:
     rcs : (N,) float64, dBsm, radar cross-section (NaN when unknown)
     frame_id, timestamp_ns : as for :class:`PointCloud`
     Derived: ``range`` (m), ``azimuth`` (rad, from +x towards +y), ``elevation`` (rad, up).
+
+    The constructor takes any array-like and stores read-only float64 arrays; an omitted
+    ``rcs`` becomes all NaN, so ``rcs`` is always an (N,) array afterwards.
     """
 
     xyz: NDArray[np.float64]
     radial_velocity: NDArray[np.float64]
-    rcs: NDArray[np.float64] | None = None
-    frame_id: str = "radar"
-    timestamp_ns: int | None = None
+    rcs: NDArray[np.float64]
+    frame_id: str
+    timestamp_ns: int | None
 
-    def __post_init__(self) -> None:
-        xyz = np.asarray(self.xyz, dtype=np.float64).reshape(-1, 3)
-        vr = np.asarray(self.radial_velocity, dtype=np.float64).reshape(-1)
-        rcs = np.full(len(xyz), np.nan) if self.rcs is None else np.asarray(self.rcs, dtype=np.float64).reshape(-1)
-        if not (len(xyz) == len(vr) == len(rcs)):
+    def __init__(
+        self,
+        xyz: ArrayLike,
+        radial_velocity: ArrayLike,
+        rcs: ArrayLike | None = None,
+        frame_id: str = "radar",
+        timestamp_ns: int | None = None,
+    ) -> None:
+        xyz_ = np.asarray(xyz, dtype=np.float64).reshape(-1, 3)
+        vr = np.asarray(radial_velocity, dtype=np.float64).reshape(-1)
+        rcs_ = np.full(len(xyz_), np.nan) if rcs is None else np.asarray(rcs, dtype=np.float64).reshape(-1)
+        if not (len(xyz_) == len(vr) == len(rcs_)):
             raise ValueError("radar xyz, radial_velocity and rcs lengths differ")
-        object.__setattr__(self, "xyz", _readonly(xyz))
+        object.__setattr__(self, "xyz", _readonly(xyz_))
         object.__setattr__(self, "radial_velocity", _readonly(vr))
-        object.__setattr__(self, "rcs", _readonly(rcs))
+        object.__setattr__(self, "rcs", _readonly(rcs_))
+        object.__setattr__(self, "frame_id", frame_id)
+        object.__setattr__(self, "timestamp_ns", timestamp_ns)
 
     @classmethod
     def from_polar(
@@ -178,7 +190,8 @@ def decode_image_bytes(data: bytes, source: str | Path) -> NDArray[np.uint8]:
     img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if len(buf) else None
     if img is None:
         raise CorruptFileError(source, "image does not decode (truncated or not a PNG/JPEG)")
-    return img[:, :, ::-1].copy()
+    # IMREAD_COLOR always decodes to 8-bit BGR: flip to RGB into a new C-contiguous uint8 array
+    return np.ascontiguousarray(img[:, :, ::-1], dtype=np.uint8)
 
 
 def decode_image_file(path: Path) -> NDArray[np.uint8]:

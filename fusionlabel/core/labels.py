@@ -17,10 +17,10 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from fusionlabel.core.boxes import Boxes
 
@@ -28,7 +28,7 @@ from fusionlabel.core.boxes import Boxes
 CATEGORIES = ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist", "Motorcycle", "Tram", "Misc")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class FrameLabels:
     """The labelled boxes of one frame.
 
@@ -37,29 +37,40 @@ class FrameLabels:
     boxes : N boxes, ego frame
     scores : (N,) float64 confidence in [0, 1] or detector units; 1.0 for human labels
     attributes : N dicts of free-form attributes (occlusion, truncation, source...)
+
+    The constructor takes any array-like ``track_ids``/``scores`` and fills ``scores`` (all 1.0)
+    and ``attributes`` (empty dicts) when they are omitted, so both are always set afterwards.
     """
 
     track_ids: NDArray[np.int64]
     categories: tuple[str, ...]
     boxes: Boxes
-    scores: NDArray[np.float64] | None = None
-    attributes: tuple[Mapping[str, Any], ...] | None = None
+    scores: NDArray[np.float64]
+    attributes: tuple[Mapping[str, Any], ...]
 
-    def __post_init__(self) -> None:
-        ids = np.asarray(self.track_ids, dtype=np.int64).reshape(-1)
+    def __init__(
+        self,
+        track_ids: ArrayLike,
+        categories: Iterable[str],
+        boxes: Boxes,
+        scores: ArrayLike | None = None,
+        attributes: Iterable[Mapping[str, Any]] | None = None,
+    ) -> None:
+        ids = np.asarray(track_ids, dtype=np.int64).reshape(-1)
         n = len(ids)
-        scores = np.ones(n) if self.scores is None else np.asarray(self.scores, dtype=np.float64).reshape(-1)
-        attrs = tuple({} for _ in range(n)) if self.attributes is None else tuple(self.attributes)
-        cats = tuple(str(c) for c in self.categories)
-        if not (len(cats) == len(self.boxes) == len(scores) == len(attrs) == n):
+        sc = np.ones(n) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
+        attrs = tuple({} for _ in range(n)) if attributes is None else tuple(attributes)
+        cats = tuple(str(c) for c in categories)
+        if not (len(cats) == len(boxes) == len(sc) == len(attrs) == n):
             raise ValueError("track_ids, categories, boxes, scores and attributes lengths differ")
         if len(np.unique(ids)) != n:
             raise ValueError("a track ID appears twice in one frame")
         ids.setflags(write=False)
-        scores.setflags(write=False)
+        sc.setflags(write=False)
         object.__setattr__(self, "track_ids", ids)
-        object.__setattr__(self, "scores", scores)
         object.__setattr__(self, "categories", cats)
+        object.__setattr__(self, "boxes", boxes)
+        object.__setattr__(self, "scores", sc)
         object.__setattr__(self, "attributes", attrs)
 
     @classmethod
@@ -71,7 +82,6 @@ class FrameLabels:
 
     def select(self, mask: NDArray[np.bool_]) -> FrameLabels:
         idx = np.flatnonzero(mask)
-        assert self.scores is not None and self.attributes is not None
         return FrameLabels(
             self.track_ids[idx],
             tuple(self.categories[i] for i in idx),

@@ -147,7 +147,7 @@ def project_boxes(
     become curves, so the 2D box is computed from ``samples`` points along each clipped edge.
     """
     n = len(boxes)
-    corners = boxes.corners().reshape(-1, 3)
+    corners: NDArray[np.float64] = boxes.corners().reshape(-1, 3)  # (8N, 3), then (N, 8, 3)
     if T_cam_src is not None:
         corners = T_cam_src.apply(corners)
     corners = corners.reshape(n, 8, 3)

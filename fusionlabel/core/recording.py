@@ -27,6 +27,7 @@ from fusionlabel.core.errors import DataError
 from fusionlabel.core.frames import Frame
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.sync import PoseTrack, StreamSync, match_nearest
+from fusionlabel.core.transforms import Transform
 
 SensorKind = Literal["lidar", "camera", "radar"]
 
@@ -60,7 +61,8 @@ class Stream:
         """Median sample rate (0 when fewer than two samples)."""
         if len(self.timestamps_ns) < 2:
             return 0.0
-        dt = np.diff(np.sort(self.timestamps_ns))
+        t = np.sort(self.timestamps_ns)
+        dt = t[1:] - t[:-1]  # np.diff, spelled so that numpy's stubs keep the int64 dtype
         dt = dt[dt > 0]
         return float(1e9 / np.median(dt)) if len(dt) else 0.0
 
@@ -134,7 +136,7 @@ class Recording(abc.ABC):
             if i >= 0:
                 yield name, s, i, int(s.timestamps_ns[i])
 
-    def ego_pose_at(self, t_ns: int):  # -> Transform | None
+    def ego_pose_at(self, t_ns: int) -> Transform | None:
         """``T_world_ego`` interpolated at ``t_ns``; None without poses or outside their span."""
         if self.ego_poses is None:
             return None

@@ -84,9 +84,9 @@ def match_nearest(reference_ns: ArrayLike, stream_ns: ArrayLike, tolerance_ns: i
         s = int(pick[f])
         if s not in best or abs(d[f]) < abs(d[best[s]]):
             best[s] = int(f)
-    for s, f in best.items():
-        index[f] = order[s]
-        offset[f] = d[f]
+    for s, fi in best.items():
+        index[fi] = order[s]
+        offset[fi] = d[fi]
     used = np.zeros(len(ts), dtype=bool)
     used[index[index >= 0]] = True
     return StreamSync(index, offset, np.flatnonzero(~used).astype(np.int64))

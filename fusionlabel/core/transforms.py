@@ -113,7 +113,7 @@ class Transform:
             m[:3, :3] = R.T
             m[:3, 3] = -R.T @ self.translation
             return Transform(m)
-        return Transform(np.linalg.inv(self.matrix))
+        return Transform(np.asarray(np.linalg.inv(self.matrix), dtype=np.float64))
 
     def apply(self, points: ArrayLike) -> NDArray[np.float64]:
         """Map (N, 3) points: ``p' = R p + t``. Returns a new (N, 3) float64 array."""

@@ -212,7 +212,8 @@ def labels_to_kitti_results(
     P2 : (3, 4) projection of image_02 (rectified camera 0 coordinates -> pixels)
     image_size : (width, height) pixels
     """
-    fr, tid, typ, alpha, bbox, hwl, xyz, ry, sc = [], [], [], [], [], [], [], [], []
+    fr, tid, alpha, bbox, hwl, xyz, ry, sc = [], [], [], [], [], [], [], []
+    typ: list[str] = []
     W, H = image_size
     P2 = np.asarray(P2, dtype=np.float64).reshape(3, 4)
     for k, f in labels.frames.items():

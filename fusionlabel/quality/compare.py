@@ -154,7 +154,6 @@ def compare_labels(a: LabelSet, b: LabelSet, match_iou: float = 0.3, agree_iou: 
         if v < agree_iou:
             dis.append(Disagreement("low_iou", k, ta, tb, f"3D IoU {v:.2f} < {agree_iou}"))
         if ok_id and same_cat and v >= agree_iou:
-            assert fa.scores is not None and fb.scores is not None and fa.attributes is not None
             attrs = {**dict(fa.attributes[i]), "consensus_iou": round(v, 6)}
             score = (float(fa.scores[i]) + float(fb.scores[j])) / 2.0
             cons.setdefault(k, []).append((ta, fa.categories[i], _mean_box(fa.boxes[i], fb.boxes[j]), score, attrs))

@@ -682,7 +682,6 @@ def plant_errors(
 
 
 def _append(fl: FrameLabels, tid: int, cat: str, box: NDArray[np.float64]) -> FrameLabels:
-    assert fl.scores is not None and fl.attributes is not None
     return FrameLabels(
         np.append(fl.track_ids, tid),
         (*fl.categories, cat),

@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -71,6 +71,25 @@ from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
 
 #: Kalman backends of :class:`Tracker`
 BACKENDS = ("batch", "filterpy")
+
+
+class _FrameRecord(NamedTuple):
+    """What :meth:`Tracker.step_arrays` keeps of one frame for :meth:`Tracker._rows` (T live tracks, N detections)."""
+
+    frame: int
+    ids: NDArray[np.int64]  # (T,) track ids after births
+    x: NDArray[np.float64]  # (T, 9) posterior states
+    cat: NDArray[np.int64]  # (T,) category codes
+    mt: NDArray[np.int64]  # (K,) matched track rows
+    md: NDArray[np.int64]  # (K,) matched detection indices
+    assignment: Assignment | None  # None when there was nothing to associate (then K = 0)
+    flipped: NDArray[np.bool_]  # (K,) heading flips resolved by the update
+    n_trk: int  # tracks alive before the births
+    born: NDArray[np.int64]  # (B,) detection indices that started tracks
+    boxes: NDArray[np.float64]  # (N, 7) detections, tracking frame
+    scores: NDArray[np.float64]  # (N,)
+    cat_codes: NDArray[np.int64]  # (N,)
+    extras: NDArray[np.float64] | None  # (N, E) or None
 
 
 @dataclass(frozen=True)
@@ -314,7 +333,7 @@ class Tracker:
         self.cat = np.zeros(0, np.int64)
         self.score_sum = np.zeros(0)
         # per-frame records (concatenated by finish)
-        self._rec: list[NDArray[np.float64]] = []
+        self._rec: list[_FrameRecord] = []
         self._extras: list[NDArray[np.float64]] = []
         self._poses: dict[int, Transform] = {}
         self._world: bool | None = None
@@ -474,7 +493,10 @@ class Tracker:
         # record this frame (assembled into rows by finish)
         if len(self.ids):
             self._rec.append(
-                (f, self.ids, kf.x[:, :9].copy(), self.cat, mt, md, a, flipped, n_trk, born, boxes, scores, cat_codes, extras)
+                _FrameRecord(
+                    f, self.ids, kf.x[:, :9].copy(), self.cat, mt, md, a, flipped,
+                    n_trk, born, boxes, scores, cat_codes, extras,
+                )
             )
         # death: tracks unmatched for more than max_age frames
         dead = self.misses > cfg.max_age
@@ -566,8 +588,8 @@ class Tracker:
         """
         out = []
         ex_out: list[NDArray[np.float64]] = []
-        has_extras = any(r[13] is not None for r in self._rec)
-        n_ex = next((r[13].shape[1] for r in self._rec if r[13] is not None), 0)
+        has_extras = any(r.extras is not None for r in self._rec)
+        n_ex = next((r.extras.shape[1] for r in self._rec if r.extras is not None), 0)
         for f, ids, x, cat, mt, md, a, flipped, n_trk, born, boxes, scores, codes, extras in self._rec:
             n = len(ids)
             rec = np.full((n, 26), np.nan)
@@ -586,6 +608,7 @@ class Tracker:
                 rec[n_trk:, 4] = np.inf
                 rec[n_trk:, 5] = 0.0
                 if len(mt):
+                    assert a is not None  # matches come from an association
                     rec[mt, 3] = a.affinity
                     rec[mt, 4] = a.margin
                     rec[mt, 5] = flipped
