@@ -91,6 +91,15 @@ class Recording(abc.ABC):
         """Ground-truth / stored labels carried by the recording, in the ego frame, or None."""
         return None
 
+    @property
+    def editable_labels_path(self) -> Path | None:
+        """The native label file this recording owns and an editor may write, or None.
+
+        Only FusionLabel's own format owns one; dataset formats (KITTI, nuScenes, bags, ...) are
+        read-only: their label files are never a place to save edits.
+        """
+        return None
+
     # -- provided -----------------------------------------------------------------------------
     @property
     def timestamps_ns(self) -> NDArray[np.int64]:

@@ -108,6 +108,11 @@ class NativeRecording(Recording):
                 images[name] = ImageRef.from_file(p, t)
         return Frame(index, t_ref, lidar, radar, images, self.ego_pose_at(t_ref), stamps)
 
+    @property
+    def editable_labels_path(self) -> Path | None:
+        """The label file the manifest names (None when it names none)."""
+        return self._labels_path
+
     def labels(self) -> LabelSet | None:
         if self._labels_path is None:
             return None

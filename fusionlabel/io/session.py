@@ -107,7 +107,7 @@ def label_path_for(rec: Recording) -> Path:
     user data directory (``platformdirs.user_data_dir("fusionlabel")/labels``), one file per
     recording path.
     """
-    own = getattr(rec, "_labels_path", None)
+    own = rec.editable_labels_path  # never a dataset's own label file (KITTI label_02 ...)
     if own is not None:
         return Path(own)
     if rec.format == "native":
