@@ -65,6 +65,12 @@ def open_cmd(
               " run on a desktop or under `xvfb-run` to see it.")
         s = summarize(rec, check_frames(rec, list(range(min(len(rec), 20)))))
         print_summary(s)
+        if labels is not None:
+            from fusionlabel.io.native_labels import read_labels
+
+            ls = read_labels(labels)  # a broken file: a typed error naming it
+            print(f"label file to edit: {labels}: {len(ls.track_ids())} tracks, {ls.num_boxes()} boxes "
+                  f"in {len(ls.frames)} frames")
         return
     import numpy as np
     import vispy
