@@ -50,7 +50,7 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(
             f"review_load {100 * s['review_load']:.2f} % ({r['queued_frames']}/{r['total_frames']} frames), "
             f"error_coverage {100 * s['error_coverage']:.2f} % ({r['covered_events']}/{r['error_events']} ID errors; "
-            f"{r['identity_covered']}/{r['identity_events']} of those resuming under another id)"
+            f"identity errors, the object back under another id: {r['identity_covered']}/{r['identity_events']})"
         )
     return "\n".join(lines)
 

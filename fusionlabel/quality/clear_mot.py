@@ -224,9 +224,8 @@ def trajectory_errors(tids: Sequence[int], ignored: Sequence[bool]) -> Trajector
     same: list[int] = []
     last = g[0]
     tracked = 1 if g[0] >= 0 else 0
-    before = last  # ``last`` as it was before position f updated it
     for f in range(1, n):
-        before = last
+        before = last  # ``last`` as it was before position f updates it (for the last-frame rule)
         if ign[f]:
             last = -1
             continue

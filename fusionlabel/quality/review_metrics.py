@@ -93,7 +93,7 @@ def review_metrics(
     for e in events:
         if e.sequence in queues:
             kinds.setdefault((e.sequence, e.gt_id, e.frame), set()).add(
-                "SAME" if (e.kind == "FRAG" and getattr(e, "same_id", False)) else e.kind
+                "SAME" if (e.kind == "FRAG" and e.same_id) else e.kind
             )
     covered = ids_n = ids_cov = ident_n = ident_cov = 0
     for (seq, _, frame), ks in kinds.items():

@@ -5,8 +5,8 @@ model's probability that it holds an ID error; frames where at least one box has
 whose score is at least ``min_score`` are ordered by decreasing score and the queue is cut at
 the review budget, ``max_fraction`` of the sequence's frames (10 % by default). The tracker's
 default ``min_score`` is 0: the budget is filled with the most suspicious frames (on the KITTI
-development split this covers 20 of 24 Car ID errors in cross-validation, against 18 with a
-floor of 0.01). Each entry names the tracks and reasons behind its score.
+development split a floor of 0.01 left about a quarter of the Car budget unused and one more ID
+error uncovered; ``benchmarks/bench_tracking.py`` reports the coverage). Each entry names the tracks and reasons behind its score.
 The queue is a plain JSON-serialisable structure (:meth:`ReviewQueue.to_dict`) that also records
 the budget and the pre-labels' operating point ``score_threshold`` (the tracks delivered to the
 annotator are those whose mean reported score is at least this value; the results file may
