@@ -171,7 +171,6 @@ class PropertyPanel(QtWidgets.QWidget):
         self.category.blockSignals(True)
         self.category.setCurrentText(fl.categories[i])
         self.category.blockSignals(False)
-        assert fl.attributes is not None
         self.title.setText(f"track {self.doc.selected}, frame {self.doc.frame}")
         self.state.setText(E.box_state(fl.attributes[i]))
 

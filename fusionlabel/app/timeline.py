@@ -38,7 +38,6 @@ class Timeline(QtWidgets.QWidget):
     def rebuild(self) -> None:
         per: dict[int, list[tuple[int, bool, bool]]] = {}
         for k, fl in self.doc.labels.frames.items():
-            assert fl.attributes is not None
             for tid, a in zip(fl.track_ids, fl.attributes):
                 st = box_state(a)
                 kf = bool((a or {}).get("keyframe", st != "proposed" and not (a or {}).get("interpolated", False)))

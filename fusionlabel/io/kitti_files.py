@@ -570,7 +570,6 @@ def labelset_to_kitti_labels(
         xyz, hwl, ry = boxes_to_kitti_camera(fl.boxes, T_rect_velo)
         alpha = kitti_alpha(xyz, ry)
         proj = project_boxes(fl.boxes, camera, T_cam_velo).bbox if camera is not None else None
-        assert fl.attributes is not None and fl.scores is not None
         for j in range(len(fl)):
             a = fl.attributes[j]
             if "bbox_2d" in a:

@@ -233,7 +233,6 @@ def labels_to_kitti_results(
             ],
             axis=1,
         )
-        assert f.attributes is not None and f.scores is not None
         for i in range(len(f)):
             ex = f.attributes[i].get("extras")
             bbox.append(np.asarray(ex[:4], dtype=np.float64) if ex is not None else proj[i])

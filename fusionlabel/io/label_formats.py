@@ -360,7 +360,6 @@ def read_label_file(fmt: str, path: str | Path, context: LabelContext | None = N
 def _drop_attributes(labels: LabelSet, names: tuple[str, ...]) -> LabelSet:
     out = {}
     for k, fl in labels.frames.items():
-        assert fl.attributes is not None
         attrs = tuple({a: v for a, v in d.items() if a not in names} for d in fl.attributes)
         out[k] = replace(fl, attributes=attrs)
     return LabelSet(out)

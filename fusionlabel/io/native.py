@@ -139,7 +139,6 @@ def read_radar_csv(path: Path, frame_id: str = "radar", timestamp_ns: int | None
 
 
 def write_radar_csv(path: Path, det: RadarDetections) -> None:
-    assert det.rcs is not None
     a = np.hstack([det.xyz, det.radial_velocity[:, None], det.rcs[:, None]])
     body = "\n".join(",".join(f"{v:.4f}" for v in row) for row in a)
     Path(path).write_text(RADAR_HEADER + "\n" + body + ("\n" if body else ""), encoding="utf-8")

@@ -38,7 +38,6 @@ def labels_to_dict(labels: LabelSet, timestamps_ns: dict[int, int] | None = None
     frames = []
     for k, f in labels.frames.items():
         arr = f.boxes.to_array()
-        assert f.scores is not None and f.attributes is not None
         objs = [
             {
                 "track_id": int(f.track_ids[i]),

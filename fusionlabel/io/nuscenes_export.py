@@ -142,7 +142,6 @@ def labels_to_nuscenes_tables(
     anns: list[dict[str, Any]] = []
     for k, fl in labels.frames.items():
         center, wlh, q = boxes_to_nuscenes_global(fl.boxes, ego_poses[k])
-        assert fl.scores is not None and fl.attributes is not None
         for j in range(len(fl)):
             tid = int(fl.track_ids[j])
             cat = fl.categories[j]

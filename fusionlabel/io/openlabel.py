@@ -287,7 +287,6 @@ def labels_to_openlabel(
     all_frames = sorted(set(labels.frames) | set(timestamps_ns) | set(ego_poses))
     for k in all_frames:
         fl = labels.get(k)
-        assert fl.scores is not None and fl.attributes is not None
         fobjs: dict[str, Any] = {}
         vals = _cuboid_val(fl.boxes)
         for j in range(len(fl)):

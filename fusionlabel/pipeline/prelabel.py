@@ -269,7 +269,6 @@ def _merge_labels(
     for k, parts in frames.items():
         out = parts[0]
         for p in parts[1:]:
-            assert out.scores is not None and p.scores is not None and out.attributes is not None and p.attributes is not None
             out = FrameLabels(
                 np.concatenate([out.track_ids, p.track_ids]),
                 out.categories + p.categories,
