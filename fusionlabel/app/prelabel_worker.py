@@ -57,29 +57,31 @@ class PrelabelWorker(QtCore.QObject):
 
 
 class PrelabelJob(QtCore.QObject):
-    """Owns the thread and the worker of one run; ``done`` fires after the thread has ended."""
+    """Owns the thread and the worker of one run; ``done`` fires after the thread has ended.
+
+    The thread is ``worker_thread`` (not ``thread``: that name is ``QObject.thread()``)."""
 
     done = QtCore.Signal()
 
     def __init__(self, rec: Recording, detector: Any, options: dict[str, Any] | None = None,
                  parent: QtCore.QObject | None = None) -> None:
         super().__init__(parent)
-        self.thread = QtCore.QThread(self)
+        self.worker_thread = QtCore.QThread(self)
         self.worker = PrelabelWorker(rec, detector, options)
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.run)
+        self.worker.moveToThread(self.worker_thread)
+        self.worker_thread.started.connect(self.worker.run)
         for sig in (self.worker.finished, self.worker.failed, self.worker.cancelled):
-            sig.connect(self.thread.quit)
-        self.thread.finished.connect(self.done)
+            sig.connect(self.worker_thread.quit)
+        self.worker_thread.finished.connect(self.done)
 
     def start(self) -> None:
-        self.thread.start()
+        self.worker_thread.start()
 
     def cancel(self) -> None:
         self.worker.cancel()
 
     def running(self) -> bool:
-        return self.thread.isRunning()
+        return self.worker_thread.isRunning()
 
     def wait(self, ms: int = 30000) -> bool:
-        return self.thread.wait(ms)
+        return self.worker_thread.wait(ms)
