@@ -22,8 +22,8 @@ Method (per frame ``k``)
 Output: online, :meth:`Tracker.step` returns the confirmed tracks of the frame (at least
 ``min_hits`` hits). :meth:`Tracker.finish` returns the offline result that labelling wants:
 every track with at least ``min_hits`` hits is reported from its first to its last detection,
-frames it coasted through being filled by linear interpolation between the detections on either
-side. Each box is scored (``score_mix`` of the detection score and the track's mean detection
+each box the RTS-smoothed estimate from all of the track's detections, before and after it
+(:mod:`.smoother`), frames it coasted through included. Each box is scored (``score_mix`` of the detection score and the track's mean detection
 score) and each track gets a confidence, the mean of its boxes' scores (the quantity the KITTI
 score sweep thresholds). The *pre-labels* handed to an annotator
 (:attr:`TrackingResult.labels`) are the tracks whose confidence reaches the class's operating
@@ -68,9 +68,12 @@ from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotionFilter
 from fusionlabel.track.egomotion import EgoRotationConfig, EgoRotationFilter
 from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, MotionModel, wrap_pi
 from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
+from fusionlabel.track.smoother import smooth_tracks
 
 #: Kalman backends of :class:`Tracker`
 BACKENDS = ("batch", "filterpy")
+#: what :meth:`Tracker.finish` reports as each box (see :attr:`TrackerConfig.output_box`)
+OUTPUT_BOXES = ("smoothed", "filtered", "detection")
 
 
 class _FrameRecord(NamedTuple):
@@ -148,7 +151,10 @@ class TrackerConfig:
     min_hits : detections a track needs before it is reported
     max_age : frames a track may go unmatched before it dies
     birth_score : detections scoring below this update tracks but start none
-    output_box : ``"filtered"`` reports the Kalman posterior, ``"detection"`` the matched box
+    output_box : the boxes :meth:`Tracker.finish` reports: ``"smoothed"`` the RTS-smoothed state
+        from all of the track's detections, before and after (:mod:`.smoother`; the offline
+        estimate labelling wants), ``"filtered"`` the online Kalman posterior, ``"detection"``
+        the matched detection (both linearly interpolated across coasting gaps)
     score_mix : reported score = ``(1 - score_mix) * detection score + score_mix * track mean score``
     radar_sigma : m/s, range-rate noise
     radar_margin : m, radar points within a track's box grown by this much belong to it
@@ -173,7 +179,7 @@ class TrackerConfig:
     min_hits: int = 3
     max_age: int = 6
     birth_score: float = -np.inf
-    output_box: str = "filtered"
+    output_box: str = "smoothed"
     score_mix: float = 0.5
     radar_sigma: float = 0.3
     radar_margin: float = 0.5
@@ -319,6 +325,8 @@ class Tracker:
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r} ({', '.join(BACKENDS)})")
         self.config = config or TrackerConfig()
+        if self.config.output_box not in OUTPUT_BOXES:
+            raise ValueError(f"unknown output_box {self.config.output_box!r} ({', '.join(OUTPUT_BOXES)})")
         self.backend = backend
         self.kf: BatchKalman | FilterpyBank = (
             BatchKalman(self.config.motion) if backend == "batch" else FilterpyBank(self.config.motion)
@@ -648,8 +656,16 @@ class Tracker:
             extras = extras[keep]
         matched = matched[keep]
         tid = tid[keep]
-        # box: posterior (or detection) at matched frames; linear interpolation across coasted gaps
-        box = rec[:, 6:13].copy() if cfg.output_box == "filtered" else rec[:, 13:20].copy()
+        # box: RTS-smoothed state (every row, gaps included), or the online posterior / the
+        # detection at matched frames with linear interpolation across coasted gaps
+        velocity = rec[:, 22:24]
+        if cfg.output_box == "smoothed":
+            t_starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1, len(tid)]
+            steps = np.r_[1, np.diff(rec[:, 0])].astype(np.int64)
+            xs = smooth_tracks(t_starts, steps, rec[:, 13:20], cfg.motion)
+            box, velocity = xs[:, :7], xs[:, 7:9]
+        else:
+            box = rec[:, 6:13].copy() if cfg.output_box == "filtered" else rec[:, 13:20].copy()
         score = rec[:, 20].copy()
         gap = ~matched
         if gap.any():
@@ -657,12 +673,13 @@ class Tracker:
             gi = np.flatnonzero(gap)
             pos = np.searchsorted(mi, gi)
             prev, nxt = mi[pos - 1], mi[pos]  # previous and next matched row of the same track
-            w = ((rec[gi, 0] - rec[prev, 0]) / (rec[nxt, 0] - rec[prev, 0]))[:, None]
-            b0, b1 = box[prev], box[nxt]
-            dyaw = wrap_pi(b1[:, YAW] - b0[:, YAW])
-            dyaw = np.where(np.abs(dyaw) > np.pi / 2, dyaw - np.pi * np.sign(dyaw), dyaw)
-            box[gi] = b0 + w * (b1 - b0)
-            box[gi, YAW] = wrap_pi(b0[:, YAW] + w[:, 0] * dyaw)
+            if cfg.output_box != "smoothed":
+                w = ((rec[gi, 0] - rec[prev, 0]) / (rec[nxt, 0] - rec[prev, 0]))[:, None]
+                b0, b1 = box[prev], box[nxt]
+                dyaw = wrap_pi(b1[:, YAW] - b0[:, YAW])
+                dyaw = np.where(np.abs(dyaw) > np.pi / 2, dyaw - np.pi * np.sign(dyaw), dyaw)
+                box[gi] = b0 + w * (b1 - b0)
+                box[gi, YAW] = wrap_pi(b0[:, YAW] + w[:, 0] * dyaw)
             score[gi] = np.minimum(score[prev], score[nxt])
         # reported score: mix of the box's and the track's mean detection score
         _, inv, cnt = np.unique(tid, return_inverse=True, return_counts=True)
@@ -695,7 +712,7 @@ class Tracker:
             affinity=rec[d, 3],
             flipped=rec[d, 5] == 1.0,
             det_box=rec[d, 13:20],
-            velocity=rec[d, 22:24],
+            velocity=velocity[d],
             category=rec[d, 24].astype(np.int64),
             det_category=np.where(np.isnan(rec[d, 25]), -1, rec[d, 25]).astype(np.int64),
             first_frame=0,
