@@ -32,18 +32,30 @@ POINTRCNN_OPERATING_POINTS = {"Car": 3.0, "Pedestrian": 3.5, "Cyclist": 2.0}
 
 
 def kitti_config(
-    cls: str, P2: Any, image_size: tuple[int, int], overrides: Mapping[str, Any] | None = None
+    cls: str, P2: Any, image_size: tuple[int, int], overrides: Mapping[str, Any] | None = None,
+    T_rect_velo: Any = None,
 ) -> Any:
     """The class's :class:`~fusionlabel.track.tracker.TrackerConfig` for KITTI PointRCNN detections:
-    the operating point :data:`POINTRCNN_OPERATING_POINTS` and the camera's horizontal field of
+    the operating point :data:`POINTRCNN_OPERATING_POINTS`, the camera's horizontal field of
     view ``2 atan(W / (2 f_x))`` (image_02 width ``W``, focal length ``f_x = P2[0, 0]``) in the
-    ambiguity model; ``overrides`` replace config fields (e.g. for cross-validation)."""
+    ambiguity model and, when ``T_rect_velo`` is given, ``image_02`` as the labelled view (KITTI
+    labels what that camera shows: track ends mostly outside its picture are not reported);
+    ``overrides`` replace config fields (e.g. for cross-validation)."""
     import math
     from dataclasses import replace
 
+    import numpy as np
+
+    from fusionlabel.core.calibration import camera_from_projection
+    from fusionlabel.core.transforms import Transform
     from fusionlabel.track.tracker import TrackerConfig
 
-    ov = {"output_threshold": POINTRCNN_OPERATING_POINTS.get(cls, -math.inf), **dict(overrides or {})}
+    view = None
+    if T_rect_velo is not None:
+        # exact inverse: R0_rect is not exactly orthonormal in the files (as io.kitti_files._rig)
+        T_velo_rect = Transform(np.linalg.inv(T_rect_velo.matrix))
+        view = camera_from_projection("image_02", P2, image_size[0], image_size[1], T_velo_rect)
+    ov = {"output_threshold": POINTRCNN_OPERATING_POINTS.get(cls, -math.inf), "view": view, **dict(overrides or {})}
     cfg = TrackerConfig.for_class(cls, **ov)
     fov = 2.0 * math.atan(image_size[0] / (2.0 * float(P2[0, 0])))
     return replace(cfg, ambiguity=replace(cfg.ambiguity, fov=fov))
@@ -88,7 +100,7 @@ def track_kitti_sequence(
     scores = d.score[order]
     bbox = d.bbox[order]
     starts = np.searchsorted(d.frame[order], np.arange(n_frames + 1))
-    trk = Tracker(kitti_config(cls, P2, DEFAULT_IMAGE_SIZE, config_overrides), backend)
+    trk = Tracker(kitti_config(cls, P2, DEFAULT_IMAGE_SIZE, config_overrides, T_rect_velo), backend)
     codes = trk.category_codes([cls] * len(d))
     for k in range(n_frames):
         a, b = starts[k], starts[k + 1]

@@ -131,11 +131,14 @@ class BoxProjection:
     edge_visible : (N, 12) bool, False for edges entirely behind the camera
     bbox : (N, 4) float64 ``[x1, y1, x2, y2]`` of the visible wireframe clipped to the image;
            NaN where no part of the box is in front of the camera or inside the image
+    extent : (N, 4) float64 the same before clipping to the image (may reach far outside it);
+           NaN where no part of the box is in front of the camera
     """
 
     segments: NDArray[np.float64]
     edge_visible: NDArray[np.bool_]
     bbox: NDArray[np.float64]
+    extent: NDArray[np.float64]
 
 
 def project_boxes(
@@ -169,18 +172,58 @@ def project_boxes(
     flat = pts.reshape(-1, 3)
     uv = _pixels(flat[:, :2] / flat[:, 2:3], camera).reshape(n, 12, samples, 2)
     segments = uv[:, :, [0, -1], :]
-    bbox = np.full((n, 4), np.nan)
-    for i in range(n):
-        if not vis[i].any():
-            continue
-        q = uv[i][vis[i]].reshape(-1, 2)
-        x1, y1 = q.min(axis=0)
-        x2, y2 = q.max(axis=0)
-        x1, x2 = np.clip([x1, x2], 0, camera.width)
-        y1, y2 = np.clip([y1, y2], 0, camera.height)
-        if x2 > x1 and y2 > y1:
-            bbox[i] = [x1, y1, x2, y2]
-    return BoxProjection(segments=segments, edge_visible=vis, bbox=bbox)
+    extent = _extent(uv, vis)
+    x1, x2 = np.clip(extent[:, 0], 0, camera.width), np.clip(extent[:, 2], 0, camera.width)
+    y1, y2 = np.clip(extent[:, 1], 0, camera.height), np.clip(extent[:, 3], 0, camera.height)
+    ok = (x2 > x1) & (y2 > y1)  # False also where the extent is NaN (nothing in front)
+    bbox = np.where(ok[:, None], np.stack([x1, y1, x2, y2], axis=1), np.nan)
+    return BoxProjection(segments=segments, edge_visible=vis, bbox=bbox, extent=extent)
+
+
+def _extent(uv: NDArray[np.float64], vis: NDArray[np.bool_]) -> NDArray[np.float64]:
+    """(N, 4) ``[x1, y1, x2, y2]`` of the points of the visible edges (``uv`` (N, 12, S, 2),
+    ``vis`` (N, 12)); NaN rows where no edge is visible."""
+    n = len(uv)
+    pts = np.where(vis[:, :, None, None], uv, np.nan).reshape(n, -1, 2)
+    out = np.full((n, 4), np.nan)
+    any_vis = vis.any(axis=1)
+    if any_vis.any():
+        q = pts[any_vis]
+        out[any_vis] = np.concatenate([np.nanmin(q, axis=1), np.nanmax(q, axis=1)], axis=1)
+    return out
+
+
+def visible_fraction(
+    boxes: Boxes, camera: Camera, T_cam_src: Transform | None = None, near: float = NEAR
+) -> NDArray[np.float64]:
+    """(N,) fraction of each cuboid's image extent that lies inside the image, in [0, 1].
+
+    The extent is the 2D box of the cuboid's wireframe (edges clipped at the near plane,
+    :func:`project_boxes`) before clipping to the image; the fraction is the area of its part
+    inside ``[0, width] x [0, height]`` over its whole area. 1 for a cuboid fully in view,
+    about 0.5 for one half out of the picture, 0 for one behind the camera or beside the image.
+    A cuboid that reaches behind the camera projects to a very wide extent, so a car passing
+    alongside scores low. Annotation guidelines that label what a camera sees (KITTI labels
+    objects in ``image_02``) keep a track only where this is high enough.
+
+    Example
+    -------
+    >>> cam = Camera("c", K=[[100, 0, 50], [0, 100, 50], [0, 0, 1]], width=100, height=100)
+    >>> b = Boxes.from_array([[0, 0, 20, 2, 2, 2, 0], [5, 0, 10, 2, 2, 2, 0], [0, 0, -5, 2, 2, 2, 0]])
+    >>> np.round(visible_fraction(b, cam), 2).tolist()    # in view, half out on the right, behind
+    [1.0, 0.45, 0.0]
+    """
+    if not len(boxes):
+        return np.zeros(0)
+    # straight edges need their end points only; distortion bends them (sample along them)
+    e = project_boxes(boxes, camera, T_cam_src, near, samples=8 if np.any(camera.D) else 2).extent
+    x1, y1, x2, y2 = e.T
+    area = (x2 - x1) * (y2 - y1)
+    iw = np.clip(np.minimum(x2, camera.width) - np.maximum(x1, 0.0), 0.0, None)
+    ih = np.clip(np.minimum(y2, camera.height) - np.maximum(y1, 0.0), 0.0, None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        frac = np.where(area > 0, iw * ih / area, 0.0)
+    return np.nan_to_num(frac, nan=0.0)
 
 
 def bbox_iou(a: ArrayLike, b: ArrayLike) -> NDArray[np.float64]:

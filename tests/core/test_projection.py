@@ -12,7 +12,7 @@ from pyquaternion import Quaternion
 
 from fusionlabel.core.boxes import BOX_EDGES, Boxes
 from fusionlabel.core.calibration import Camera, camera_from_projection, load_rig
-from fusionlabel.core.projection import _field_limit, NEAR, bbox_iou, project_boxes, project_points
+from fusionlabel.core.projection import _field_limit, NEAR, bbox_iou, project_boxes, project_points, visible_fraction
 from fusionlabel.core.transforms import Transform
 
 SAMPLE_RIG = Path(__file__).resolve().parents[2] / "calib" / "sample_rig.yaml"
@@ -257,6 +257,33 @@ def test_box_straddling_with_distortion_is_clipped(row: list[float]) -> None:
         bp = project_boxes(box, cam, T_CAM_EGO)
     assert np.all(np.isfinite(bp.bbox[0]))
     np.testing.assert_allclose(bp.bbox[0], _surface_reference_bbox(box, cam, T_CAM_EGO), atol=5.0)
+
+
+def test_visible_fraction_is_the_share_of_the_extent_inside_the_image() -> None:
+    cam = Camera("c", K_HD, 1600, 900)
+    rows = [
+        [15.0, 1.0, 0.0, 4.2, 1.9, 1.6, 0.4],  # in view
+        [-10.0, 0.0, 0.0, 4.0, 2.0, 1.5, 0.3],  # behind the camera
+        [5.0, 30.0, 0.0, 4.0, 2.0, 1.5, 0.0],  # in front, beside the image
+        STRADDLING[0],  # alongside the car, reaching behind the camera plane
+    ]
+    boxes = Boxes.from_array(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        frac = visible_fraction(boxes, cam, T_CAM_EGO)
+    assert frac[0] == 1.0 and frac[1] == 0.0 and frac[2] == 0.0
+    assert 0.0 < frac[3] < 0.3  # the near-plane clipped wireframe spreads far beyond the picture
+    # a box sliding sideways out of the picture: the fraction falls monotonically from 1 to 0
+    ys = np.linspace(0.0, 30.0, 31)
+    slide = Boxes.from_array([[15.0, y, 0.0, 4.0, 1.8, 1.5, 0.0] for y in ys])
+    f = visible_fraction(slide, cam, T_CAM_EGO)
+    assert f[0] == 1.0 and f[-1] == 0.0 and np.all(np.diff(f) <= 1e-12)
+    # against the definition: clipped bbox area over extent area
+    bp = project_boxes(slide, cam, T_CAM_EGO)
+    part = np.isfinite(bp.bbox[:, 0])
+    area = lambda r: (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])  # noqa: E731
+    np.testing.assert_allclose(f[part], area(bp.bbox[part]) / area(bp.extent[part]), atol=1e-12)
+    assert len(visible_fraction(Boxes.empty(), cam)) == 0
 
 
 def test_bbox_iou() -> None:
