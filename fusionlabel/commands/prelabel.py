@@ -22,6 +22,8 @@ def prelabel_cmd(
     jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes (0 = one per CPU, at most one per recording)."),
     ray_address: str = typer.Option(None, "--ray", help="Distribute over Ray: an address, 'auto' or 'local'."),
     classes: str = typer.Option(None, "--classes", help="Comma-separated classes to track (default: the detector's)."),
+    view: str = typer.Option(None, "--view", help="Label what this camera shows (e.g. image_02): "
+                             "track ends mostly outside its picture are left out."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Redo recordings already done."),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as one JSON list."),
 ) -> None:
@@ -39,7 +41,7 @@ def prelabel_cmd(
             raise DataError(r, "no such file or folder")
     out.mkdir(parents=True, exist_ok=True)
     all_jobs = plan_jobs(recordings, out)
-    todo = [j for j in all_jobs if overwrite or not is_done(j, detector)]
+    todo = [j for j in all_jobs if overwrite or not is_done(j, detector, view)]
     skipped = len(all_jobs) - len(todo)
     cls = tuple(c.strip() for c in classes.split(",")) if classes else None
     import shutil
@@ -68,10 +70,10 @@ def prelabel_cmd(
             reports.append(rep)
 
         if ray_address:
-            run_ray(todo, detector, ray_address, cls, on_done)
+            run_ray(todo, detector, ray_address, cls, on_done, view=view)
         else:
             workers = jobs or min(os.cpu_count() or 1, len(todo))
-            run_local(todo, detector, workers, cls, on_done)
+            run_local(todo, detector, workers, cls, on_done, view=view)
     if as_json:
         typer.echo(json.dumps(reports, indent=1))
     con.print(f"{len(todo) - failed} done, {failed} failed, {skipped} skipped; outputs in {out}")

@@ -54,13 +54,15 @@ def plan_jobs(recordings: Sequence[Path], out: Path) -> list[Job]:
     return jobs
 
 
-def is_done(job: Job, detector: str) -> bool:
-    """True when ``report.json`` says this recording was pre-labeled with ``detector`` successfully."""
+def is_done(job: Job, detector: str, view: str | None = None) -> bool:
+    """True when ``report.json`` says this recording was pre-labeled with ``detector`` (and the
+    labelled camera ``view``) successfully."""
     try:
         rep = json.loads((job.out_dir / REPORT).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return rep.get("status") == "ok" and rep.get("detector") == detector and (job.out_dir / LABELS).is_file()
+    return (rep.get("status") == "ok" and rep.get("detector") == detector and rep.get("view") == view
+            and (job.out_dir / LABELS).is_file())
 
 
 def prelabel_one(
@@ -69,9 +71,11 @@ def prelabel_one(
     detector: str,
     classes: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    view: str | None = None,
 ) -> dict[str, Any]:
     """Pre-label one recording and write its outputs; never raises for a bad recording.
 
+    ``view`` names the camera whose picture is labelled (:func:`fusionlabel.pipeline.prelabel.prelabel`).
     Returns the report dict (``status`` ``"ok"`` or ``"failed"`` with ``error``).
     """
     from fusionlabel.io.native_labels import write_labels
@@ -82,7 +86,7 @@ def prelabel_one(
     t0 = time.perf_counter()
     try:
         rec = open_recording(recording)
-        res = prelabel(rec, detector, classes=tuple(classes) if classes else None, progress=progress)
+        res = prelabel(rec, detector, classes=tuple(classes) if classes else None, progress=progress, view=view)
         if res.report.frames and len(res.report.failed_frames) == res.report.frames:
             raise FusionLabelError(f"every frame failed; first: {res.report.failed_frames[0]}")
         out.mkdir(parents=True, exist_ok=True)
@@ -92,14 +96,15 @@ def prelabel_one(
             labels_path.unlink()  # an earlier run's pre-labels (possibly from an aborted run): replaced
         write_labels(res.labels, labels_path, stamps)
         atomic_write_text(out / REVIEW, json.dumps(res.review.to_dict(), indent=1))
-        report = {"status": "ok", **res.report.to_dict(), "review_load": round(res.review.load, 4)}
+        report = {"status": "ok", **res.report.to_dict(), "view": view, "review_load": round(res.review.load, 4)}
     except FusionLabelError as exc:
-        report = {"status": "failed", "recording": str(recording), "detector": detector, "error": str(exc)}
+        report = {"status": "failed", "recording": str(recording), "detector": detector, "view": view, "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a worker must report, not die
         report = {
             "status": "failed",
             "recording": str(recording),
             "detector": detector,
+            "view": view,
             "error": f"{type(exc).__name__}: {exc}",
             "traceback": traceback.format_exc(limit=5),
         }
@@ -115,12 +120,13 @@ def run_local(
     workers: int,
     classes: Sequence[str] | None = None,
     on_done: Callable[[Job, dict[str, Any]], None] | None = None,
+    view: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run jobs in ``workers`` processes (1 = in this process). Returns reports in job order."""
     reports: dict[int, dict[str, Any]] = {}
     if workers <= 1 or len(jobs) <= 1:
         for i, j in enumerate(jobs):
-            reports[i] = prelabel_one(str(j.recording), str(j.out_dir), detector, classes)
+            reports[i] = prelabel_one(str(j.recording), str(j.out_dir), detector, classes, view=view)
             if on_done:
                 on_done(j, reports[i])
         return [reports[i] for i in range(len(jobs))]
@@ -129,7 +135,7 @@ def run_local(
     ctx = mp.get_context("spawn")  # no fork: torch/numba/open3d threads do not survive fork
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: dict[Future[dict[str, Any]], int] = {
-            pool.submit(prelabel_one, str(j.recording), str(j.out_dir), detector, classes): i
+            pool.submit(prelabel_one, str(j.recording), str(j.out_dir), detector, classes, None, view): i
             for i, j in enumerate(jobs)
         }
         while pending:
@@ -156,6 +162,7 @@ def run_ray(
     on_done: Callable[[Job, dict[str, Any]], None] | None = None,
     num_cpus_per_task: float = 1.0,
     init_kwargs: dict[str, Any] | None = None,
+    view: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run jobs as Ray tasks on the cluster at ``address`` (``"auto"``, ``"local"`` or ``ray://host:port``).
 
@@ -176,7 +183,7 @@ def run_ray(
         started_here = True
     try:
         task = ray.remote(num_cpus=num_cpus_per_task, max_retries=1)(prelabel_one)
-        refs = {task.remote(str(j.recording), str(j.out_dir), detector, list(classes) if classes else None): i
+        refs = {task.remote(str(j.recording), str(j.out_dir), detector, list(classes) if classes else None, None, view): i
                 for i, j in enumerate(jobs)}
         reports: dict[int, dict[str, Any]] = {}
         while refs:

@@ -28,7 +28,7 @@ Example
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -126,6 +126,7 @@ def prelabel(
     timeout_s: float | None = 60.0,
     use_ego_poses: bool = True,
     use_radar: bool = True,
+    view: str | None = None,
 ) -> PrelabelResult:
     """Detect, track and queue one recording.
 
@@ -141,7 +142,20 @@ def prelabel(
     cancel : polled between frames; returning True raises :class:`Cancelled`
     use_ego_poses : track in the world frame when the recording has ego poses
     use_radar : fuse radar range rates when the recording has radar
+    view : the name of the camera whose picture the annotation guideline labels (e.g. KITTI's
+        ``image_02``): track ends mostly outside it are not pre-labelled
+        (:attr:`~fusionlabel.track.tracker.TrackerConfig.view`); None labels all the detector sees
+
+    Raises
+    ------
+    FusionLabelError : ``view`` names no camera of the recording's rig
     """
+    camera = None
+    if view is not None:
+        camera = recording.rig.cameras.get(view)
+        if camera is None:
+            have = ", ".join(sorted(recording.rig.cameras)) or "none"
+            raise FusionLabelError(f"{recording.path}: no camera named {view!r} for --view (cameras: {have})")
     runner = _runner(detector, timeout_s)
     name = runner.info.name
     classes = tuple(classes or runner.info.classes)
@@ -199,6 +213,8 @@ def prelabel(
             cfg = tracker_config[c]
         else:
             cfg = TrackerConfig.for_class(c)
+        if camera is not None:
+            cfg = replace(cfg, view=camera)
         trk = Tracker(cfg)
         for fd in per_frame:
             keep = np.array([cat == c for cat in fd.categories], dtype=bool)

@@ -136,3 +136,33 @@ def test_prelabel_one_reports_unreadable_recording(tmp_path: Path) -> None:
     rep = prelabel_one(str(tmp_path / "missing"), str(tmp_path / "o"), "geometric")
     assert rep["status"] == "failed" and "no such file" in rep["error"]
     assert json.loads((tmp_path / "o" / "report.json").read_text())["status"] == "failed"
+
+
+def test_view_prelabels_only_what_the_camera_shows(sample, tmp_path: Path) -> None:  # noqa: ANN001
+    from fusionlabel.core.errors import FusionLabelError
+    from fusionlabel.core.projection import visible_fraction
+
+    gt = sample.labels()
+    everything = prelabel(sample, OracleDetector(gt))
+    seen = prelabel(sample, OracleDetector(gt), view="cam_front")
+    cam = sample.rig.cameras["cam_front"]
+    T_cam_ego = cam.T_ego_cam.inverse()
+    # every reported track starts and ends with a box at least 30 % in the picture
+    ends: dict[int, list[tuple[int, float]]] = {}
+    for k, fl in seen.labels.frames.items():
+        for tid, v in zip(fl.track_ids.tolist(), visible_fraction(fl.boxes, cam, T_cam_ego)):
+            ends.setdefault(tid, []).append((k, float(v)))
+    assert ends
+    for rows in ends.values():
+        rows.sort()
+        assert rows[0][1] >= 0.3 and rows[-1][1] >= 0.3
+    # the synthetic rig sees all around: the view keeps a minority of the boxes
+    assert 0 < seen.labels.num_boxes() < 0.8 * everything.labels.num_boxes()
+    with pytest.raises(FusionLabelError, match="no camera named 'cam_back'.*cam_front"):
+        prelabel(sample, OracleDetector(gt), view="cam_back")
+    # the batch worker: a wrong view is a failed recording with the reason, the right one is recorded
+    rep = prelabel_one(str(SAMPLE), str(tmp_path / "bad"), "geometric", view="cam_back")
+    assert rep["status"] == "failed" and "cam_back" in rep["error"]
+    jobs = plan_jobs([SAMPLE], tmp_path / "out")
+    assert run_local(jobs, "geometric", workers=1, view="cam_front")[0]["view"] == "cam_front"
+    assert is_done(jobs[0], "geometric", "cam_front") and not is_done(jobs[0], "geometric")
