@@ -697,10 +697,18 @@ class Tracker:
         if cfg.view is not None:
             # the labelled camera view: each track starts and ends at its first and last matched
             # box with at least min_visible of its image extent inside the picture
-            vis = visible_fraction(Boxes.from_array(ego), cfg.view, cfg.view.T_ego_cam.inverse())
-            ok = matched & (vis >= cfg.min_visible)
+            T_cam_ego = cfg.view.T_ego_cam.inverse()
             t_starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
             t_of = np.repeat(np.arange(len(t_starts)), np.diff(np.r_[t_starts, len(tid)]))
+            # tracks start and end with a matched box: only those whose ends are not in view
+            # need every box projected
+            ends = np.r_[t_starts, np.r_[t_starts[1:], len(tid)] - 1]
+            end_in = visible_fraction(Boxes.from_array(ego[ends]), cfg.view, T_cam_ego) >= cfg.min_visible
+            work = ~(end_in[: len(t_starts)] & end_in[len(t_starts) :])
+            vis = np.ones(len(tid))
+            rows = np.flatnonzero(work[t_of])
+            vis[rows] = visible_fraction(Boxes.from_array(ego[rows]), cfg.view, T_cam_ego)
+            ok = matched & (vis >= cfg.min_visible)
             fr = rec[:, 0]
             lo = np.minimum.reduceat(np.where(ok, fr, np.inf), t_starts)[t_of]
             hi = np.maximum.reduceat(np.where(ok, fr, -np.inf), t_starts)[t_of]
