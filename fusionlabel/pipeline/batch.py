@@ -98,7 +98,8 @@ def prelabel_one(
         atomic_write_text(out / REVIEW, json.dumps(res.review.to_dict(), indent=1))
         report = {"status": "ok", **res.report.to_dict(), "view": view, "review_load": round(res.review.load, 4)}
     except FusionLabelError as exc:
-        report = {"status": "failed", "recording": str(recording), "detector": detector, "view": view, "error": str(exc)}
+        report = {"status": "failed", "recording": str(recording), "detector": detector, "view": view,
+                  "error": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a worker must report, not die
         report = {
             "status": "failed",
@@ -183,7 +184,8 @@ def run_ray(
         started_here = True
     try:
         task = ray.remote(num_cpus=num_cpus_per_task, max_retries=1)(prelabel_one)
-        refs = {task.remote(str(j.recording), str(j.out_dir), detector, list(classes) if classes else None, None, view): i
+        cls = list(classes) if classes else None
+        refs = {task.remote(str(j.recording), str(j.out_dir), detector, cls, None, view): i
                 for i, j in enumerate(jobs)}
         reports: dict[int, dict[str, Any]] = {}
         while refs:

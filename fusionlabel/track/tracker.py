@@ -23,8 +23,9 @@ Output: online, :meth:`Tracker.step` returns the confirmed tracks of the frame (
 ``min_hits`` hits). :meth:`Tracker.finish` returns the offline result that labelling wants:
 every track with at least ``min_hits`` hits is reported from its first to its last detection,
 each box the RTS-smoothed estimate from all of the track's detections, before and after it
-(:mod:`.smoother`), frames it coasted through included. Each box is scored (``score_mix`` of the detection score and the track's mean detection
-score) and each track gets a confidence, the mean of its boxes' scores (the quantity the KITTI
+(:mod:`.smoother`), frames it coasted through included; with a labelled camera ``view``, from
+its first to its last detection in that camera's picture. Each box is scored (``score_mix`` of
+the detection score and the track's mean detection score) and each track gets a confidence, the mean of its boxes' scores (the quantity the KITTI
 score sweep thresholds). The *pre-labels* handed to an annotator
 (:attr:`TrackingResult.labels`) are the tracks whose confidence reaches the class's operating
 point ``output_threshold``; every scored track stays available for score sweeps
@@ -64,7 +65,14 @@ from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.projection import visible_fraction
 from fusionlabel.core.transforms import Transform
 from fusionlabel.track._fast import young_hypotheses
-from fusionlabel.track.ambiguity import REASONS, AmbiguityConfig, AmbiguityRows, FrameAmbiguity, TrackHistory, score_rows
+from fusionlabel.track.ambiguity import (
+    REASONS,
+    AmbiguityConfig,
+    AmbiguityRows,
+    FrameAmbiguity,
+    TrackHistory,
+    score_rows,
+)
 from fusionlabel.track.association import METRICS, Assignment, affinity_matrix, associate
 from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotionFilter
 from fusionlabel.track.egomotion import EgoRotationConfig, EgoRotationFilter
@@ -773,7 +781,8 @@ class Tracker:
     def _empty_result(self, nf: int) -> TrackingResult:
         """The result of ``nf`` frames without a reported track."""
         cfg = self.config
-        rows = AmbiguityRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, len(REASONS))), np.zeros(0))
+        n_r = len(REASONS)
+        rows = AmbiguityRows(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, n_r)), np.zeros(0))
         q = review_queue_from_rows(rows, nf, cfg.review_fraction, cfg.review_min_score, _finite(cfg.output_threshold))
         return TrackingResult(TrackTable.empty(), rows, q, nf, cfg.output_threshold)
 

@@ -34,7 +34,9 @@ def _track(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("seed", range(4))
 def test_compiled_smoother_equals_filterpy_rts(seed: int) -> None:
     rng = np.random.default_rng(seed)
-    model = MotionModel(sigma_accel=rng.uniform(1, 6), meas_sigma_pos=rng.uniform(0.1, 0.5), sigma_yaw=rng.uniform(0.02, 0.2))
+    model = MotionModel(
+        sigma_accel=rng.uniform(1, 6), meas_sigma_pos=rng.uniform(0.1, 0.5), sigma_yaw=rng.uniform(0.02, 0.2)
+    )
     tracks = [_track(rng, int(n)) for n in rng.integers(1, 40, 5)]
     starts = np.cumsum([0] + [len(z) for _, z in tracks])
     steps = np.concatenate([s for s, _ in tracks])
@@ -121,7 +123,8 @@ def _kitti_run(root: Path, out: Path, output_box: str, seqs: tuple[str, ...]) ->
     lines = [ln for ln in (root / "seqmap" / "dev.seqmap").read_text().splitlines() if ln.split()[0] in seqs]
     (out / "dev.seqmap").write_text("\n".join(lines) + "\n")
     for e in read_seqmap(out / "dev.seqmap"):
-        _, kl = track_kitti_sequence(root / "detection" / "pointrcnn_Car", root / "calib", e, "Car", {"output_box": output_box})
+        det = root / "detection" / "pointrcnn_Car"
+        _, kl = track_kitti_sequence(det, root / "calib", e, "Car", {"output_box": output_box})
         write_kitti_results(out / f"{e.name}.txt", kl)
     return evaluate_kitti(root / "label", out, out / "dev.seqmap", "Car").summary()
 
@@ -145,7 +148,8 @@ def _front_camera() -> Camera:
 
     # optical frame (x right, y down, z forward) in the ego frame (x forward, y left, z up)
     R_ego_cam = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-    return Camera("front", [[700, 0, 620], [0, 700, 190], [0, 0, 1]], 1240, 380, Transform.from_rt(R_ego_cam, [0, 0, 1.6]))
+    K = [[700, 0, 620], [0, 700, 190], [0, 0, 1]]
+    return Camera("front", K, 1240, 380, Transform.from_rt(R_ego_cam, [0, 0, 1.6]))
 
 
 def test_view_trims_track_ends_outside_the_camera_picture() -> None:
@@ -165,7 +169,8 @@ def test_view_trims_track_ends_outside_the_camera_picture() -> None:
     vis = visible_fraction(Boxes.from_array(t.box), cam, cam.T_ego_cam.inverse())
     assert vis[0] >= 0.3 and vis[-1] >= 0.3  # the track starts and ends in view
     # ... and where the car leaves the picture (visible fraction falling below 0.3)
-    all_vis = visible_fraction(Boxes.from_array(every.table.box[every.table.track_id == 1]), cam, cam.T_ego_cam.inverse())
+    crossing = Boxes.from_array(every.table.box[every.table.track_id == 1])
+    all_vis = visible_fraction(crossing, cam, cam.T_ego_cam.inverse())
     assert len(t) == int(np.sum(all_vis >= 0.3)) < len(all_vis)
     assert t.frame[0] == 0 and t.frame[-1] == int(np.flatnonzero(all_vis >= 0.3)[-1])
     # nothing in view at all: an empty result, the review queue still sized to the frames
@@ -187,7 +192,8 @@ def test_kitti_view_lowers_the_correction_effort(kitti_tracking_dev: Path, tmp_p
         d = tmp_path / name
         d.mkdir()
         for e in read_seqmap(seqmap):
-            res, kl = track_kitti_sequence(kitti_tracking_dev / "detection" / "pointrcnn_Car", kitti_tracking_dev / "calib", e, "Car", ov)
+            det = kitti_tracking_dev / "detection" / "pointrcnn_Car"
+            res, kl = track_kitti_sequence(det, kitti_tracking_dev / "calib", e, "Car", ov)
             write_kitti_results(d / f"{e.name}.txt", kl)
             res.review.save(d / f"{e.name}.review.json")
         out[name] = evaluate_kitti(kitti_tracking_dev / "label", d, seqmap, "Car").summary()
