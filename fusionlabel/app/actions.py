@@ -29,7 +29,8 @@ class EditActions:
 
     # provided by the window
     def message(self, text: str, ms: int = 8000) -> None: ...
-    def current_points(self) -> np.ndarray: ...
+    def current_points(self) -> np.ndarray:
+        raise NotImplementedError  # the window provides it
     def set_frame(self, index: int) -> None: ...
 
     # -- navigation ---------------------------------------------------------------------------
@@ -150,7 +151,7 @@ class EditActions:
 
     def _sel_box(self) -> Boxes | None:
         fl = self.doc.labels.get(self.doc.frame)
-        hit = np.flatnonzero(fl.track_ids == self.doc.selected) if self.doc.selected is not None else []
+        hit = np.flatnonzero(fl.track_ids == self.doc.selected) if self.doc.selected is not None else np.zeros(0, np.int64)
         return fl.boxes[int(hit[0]) : int(hit[0]) + 1] if len(hit) else None
 
     def set_selected_box(self, track_id: int, box: Boxes) -> None:

@@ -132,12 +132,12 @@ def load_frame_data(rec: Recording, index: int, cameras: bool = True, max_overla
     rp, rt = [], []
     for name, det in fr.radar.items():
         T = rec.rig.T_ego_sensor(name) if name in rec.rig.radars else None
-        xyz = T.apply(det.xyz) if T is not None else det.xyz
+        rxyz = T.apply(det.xyz) if T is not None else det.xyz
         origin = T.translation if T is not None else np.zeros(3)
-        los = xyz - origin
+        los = rxyz - origin
         los /= np.maximum(np.linalg.norm(los, axis=1, keepdims=True), 1e-9)
-        rp.append(xyz)
-        rt.append(xyz + los * det.radial_velocity[:, None] * 0.5)  # arrow: 0.5 s of radial motion
+        rp.append(rxyz)
+        rt.append(rxyz + los * det.radial_velocity[:, None] * 0.5)  # arrow: 0.5 s of radial motion
     radar = np.vstack(rp).astype(np.float32) if rp else np.zeros((0, 3), np.float32)
     tips = np.vstack(rt).astype(np.float32) if rt else np.zeros((0, 3), np.float32)
 

@@ -120,7 +120,8 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.prelabel_running = False
         self.last_result: Any = None
         if labels is not None:
-            state, path, msgs, restored = S.SessionState(labels), label_path, [], False
+            msgs: list[str] = []
+            state, path, restored = S.SessionState(labels), label_path, False
         else:
             state, path, msgs, restored = open_session(recording, label_path, self._ask_restore if interactive else True)
         self.doc = LabelDocument(state, len(recording), path, autosave_every, self)
@@ -136,7 +137,9 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.doc.selection_changed.connect(lambda _t: self._redraw())
         self.doc.message.connect(self.message)
         self.doc.undo_stack.cleanChanged.connect(self._title)
-        self.autosave_timer = QtCore.QTimer(self, interval=30_000, timeout=self._timed_autosave)
+        self.autosave_timer = QtCore.QTimer(self)
+        self.autosave_timer.setInterval(30_000)
+        self.autosave_timer.timeout.connect(self._timed_autosave)
         self.autosave_timer.start()
         if len(recording):
             self._show(self.doc.frame)
@@ -216,9 +219,9 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.progress.setMaximumWidth(220)
         self.cancel_btn = QtWidgets.QPushButton("Cancel")
         self.cancel_btn.clicked.connect(self.cancel_prelabel)
-        for w in (self.progress, self.cancel_btn):
-            self.statusBar().addPermanentWidget(w)
-            w.hide()
+        for sw in (self.progress, self.cancel_btn):
+            self.statusBar().addPermanentWidget(sw)
+            sw.hide()
         self.help = HelpOverlay(self)
 
     def _actions(self) -> None:

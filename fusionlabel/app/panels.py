@@ -88,7 +88,9 @@ class TrackList(QtWidgets.QTableWidget):
         for r, row in enumerate(self.rows):
             if row["id"] == tid:
                 self.selectRow(r)
-                self.scrollToItem(self.item(r, 0))
+                item = self.item(r, 0)
+                if item is not None:
+                    self.scrollToItem(item)
                 break
         self.blockSignals(False)
 
@@ -119,7 +121,9 @@ class PropertyPanel(QtWidgets.QWidget):
         self.category.setEditable(True)
         self.category.addItems(CATEGORIES)
         self.category.activated.connect(self._category)
-        self.category.lineEdit().editingFinished.connect(self._category)
+        line = self.category.lineEdit()
+        assert line is not None  # the combo box is editable
+        line.editingFinished.connect(self._category)
         form.addRow("class", self.category)
         self.spins: dict[str, QtWidgets.QDoubleSpinBox] = {}
         for f in self.FIELDS:

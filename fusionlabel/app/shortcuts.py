@@ -125,7 +125,9 @@ class HelpOverlay(QtWidgets.QWidget):
         if self.isVisible():
             self.hide()
         else:
-            self.setGeometry(self.parentWidget().rect().adjusted(60, 40, -60, -40))
+            parent = self.parentWidget()
+            if parent is not None:
+                self.setGeometry(parent.rect().adjusted(60, 40, -60, -40))
             self.raise_()
             self.show()
 

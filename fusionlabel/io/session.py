@@ -171,7 +171,8 @@ def load(label_path: Path) -> SessionState:
     label_path = Path(label_path)
     labels = read_labels(label_path) if label_path.exists() else LabelSet()
     rp = review_path(label_path)
-    review, res = None, {}
+    review: ReviewQueue | None = None
+    res: dict[int, Resolution] = {}
     if rp.exists():
         review, res = _review_from_dict(_read_json(rp, REVIEW_STATE_FORMAT), rp)
     return SessionState(labels, review, res)

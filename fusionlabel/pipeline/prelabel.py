@@ -220,7 +220,7 @@ def prelabel(
             keep = np.array([cat == c for cat in fd.categories], dtype=bool)
             idx = np.flatnonzero(keep)
             trk.step(
-                FrameDetections(fd.boxes[idx], fd.scores[idx], tuple(fd.categories[i] for i in idx), fd.radar,
+                FrameDetections(fd.boxes[idx], fd.scores[idx], tuple(fd.categories[i] for i in idx.tolist()), fd.radar,
                                 fd.T_world_ego if have_poses else None)
             )
         results.append((c, trk.finish()))
