@@ -44,17 +44,10 @@ def kitti_config(
     import math
     from dataclasses import replace
 
-    import numpy as np
-
-    from fusionlabel.core.calibration import camera_from_projection
-    from fusionlabel.core.transforms import Transform
+    from fusionlabel.io.kitti import kitti_camera
     from fusionlabel.track.tracker import TrackerConfig
 
-    view = None
-    if T_rect_velo is not None:
-        # exact inverse: R0_rect is not exactly orthonormal in the files (as io.kitti_files._rig)
-        T_velo_rect = Transform(np.linalg.inv(T_rect_velo.matrix))
-        view = camera_from_projection("image_02", P2, image_size[0], image_size[1], T_velo_rect)
+    view = None if T_rect_velo is None else kitti_camera("image_02", P2, T_rect_velo, image_size)
     ov = {"output_threshold": POINTRCNN_OPERATING_POINTS.get(cls, -math.inf), "view": view, **dict(overrides or {})}
     cfg = TrackerConfig.for_class(cls, **ov)
     fov = 2.0 * math.atan(image_size[0] / (2.0 * float(P2[0, 0])))

@@ -134,13 +134,18 @@ def kitti_T_rect_velo(calib: Mapping[str, NDArray[np.float64]], path: str | Path
     return Transform(_h(R0) @ _h(Tr))
 
 
-def _rig(P: Mapping[str, NDArray[np.float64]], T_rect_velo: Transform, sizes: Mapping[str, tuple[int, int]]) -> Rig:
+def kitti_camera(
+    name: str, P: NDArray[np.float64], T_rect_velo: Transform, image_size: tuple[int, int] = DEFAULT_IMAGE_SIZE
+) -> Camera:
+    """The rectified camera of projection matrix ``P`` (3x4, e.g. ``P2`` for ``image_02``) in the
+    Velodyne (ego) frame, for images of ``image_size`` (width, height)."""
     # T_ego_rect with the exact matrix inverse: R0_rect is not exactly orthonormal in the files
     T_ego_rect = Transform(_inv(T_rect_velo.matrix))
-    cams: dict[str, Camera] = {}
-    for name, Pm in P.items():
-        w, h = sizes.get(name, DEFAULT_IMAGE_SIZE)
-        cams[name] = camera_from_projection(name, Pm.reshape(3, 4), w, h, T_ego_rect)
+    return camera_from_projection(name, np.asarray(P).reshape(3, 4), image_size[0], image_size[1], T_ego_rect)
+
+
+def _rig(P: Mapping[str, NDArray[np.float64]], T_rect_velo: Transform, sizes: Mapping[str, tuple[int, int]]) -> Rig:
+    cams = {name: kitti_camera(name, Pm, T_rect_velo, sizes.get(name, DEFAULT_IMAGE_SIZE)) for name, Pm in P.items()}
     return Rig(cameras=cams, lidars={LIDAR: Lidar(LIDAR)})
 
 
