@@ -261,8 +261,9 @@ def cross_validate(root: Path, classes: list[str], verbose: bool = False) -> lis
     return out
 
 
-def oracle_effort(root: Path, cls: str, fill: int) -> Any:
-    """Edit operations of perfectly associated detections (see the module docstring)."""
+def oracle_effort(root: Path, cls: str, fills: tuple[int, ...]) -> list[Any]:
+    """Edit operations of perfectly associated detections with gaps up to each of ``fills``
+    frames filled (see the module docstring); the matching is done once for all of them."""
     from scipy.optimize import linear_sum_assignment
 
     from fusionlabel.core.boxes import iou_3d
@@ -272,6 +273,9 @@ def oracle_effort(root: Path, cls: str, fill: int) -> Any:
     from fusionlabel.quality.kitti_eval import T_ZUP_FROM_RECT, _load_for_class, read_kitti_rows
 
     with tempfile.TemporaryDirectory() as tmp:
+        dirs = [Path(tmp) / f"fill{k}" for k in range(len(fills))]
+        for d in dirs:
+            d.mkdir()
         for e in read_seqmap(root / "seqmap" / "dev.seqmap"):
             gt = _load_for_class(read_kitti_rows(root / "label" / f"{e.name}.txt"), cls)
             gt = gt.select(np.array([t != "dontcare" for t in gt.types], bool))
@@ -288,18 +292,21 @@ def oracle_effort(root: Path, cls: str, fill: int) -> Any:
                     if sim[a, b] >= 0.25:
                         j = di[b]
                         rows[(int(f), int(gt.track_id[gi[a]]))] = (d.bbox[j], d.hwl[j], d.xyz[j], d.rotation_y[j])
-            for tid in np.unique(gt.track_id):
-                gi = np.flatnonzero(gt.track_id == tid)
-                have = np.flatnonzero([(int(f), int(tid)) in rows for f in gt.frame[gi]])
-                for a, b in zip(have[:-1], have[1:]):
-                    if 1 < b - a <= fill + 1:
-                        for j in gi[a + 1 : b]:
-                            rows[(int(gt.frame[j]), int(tid))] = (gt.bbox[j], gt.hwl[j], gt.xyz[j], gt.rotation_y[j])
-            with open(Path(tmp) / f"{e.name}.txt", "w") as fh:
-                for (f, t), (bb, hwl, xyz, ry) in sorted(rows.items()):
-                    fh.write(f"{f} {t + 1} {cls} 0 0 0 {bb[0]} {bb[1]} {bb[2]} {bb[3]} {hwl[0]} {hwl[1]} {hwl[2]} "
-                             f"{xyz[0]} {xyz[1]} {xyz[2]} {ry} 1\n")
-        return evaluate_kitti(root / "label", tmp, root / "seqmap" / "dev.seqmap", cls).edit
+            for fill, d in zip(fills, dirs):
+                filled = dict(rows)
+                for tid in np.unique(gt.track_id):
+                    gi = np.flatnonzero(gt.track_id == tid)
+                    have = np.flatnonzero([(int(f), int(tid)) in rows for f in gt.frame[gi]])
+                    for a, b in zip(have[:-1], have[1:]):
+                        if 1 < b - a <= fill + 1:
+                            for j in gi[a + 1 : b]:
+                                filled[(int(gt.frame[j]), int(tid))] = (gt.bbox[j], gt.hwl[j], gt.xyz[j],
+                                                                        gt.rotation_y[j])
+                with open(d / f"{e.name}.txt", "w") as fh:
+                    for (f, t), (bb, hwl, xyz, ry) in sorted(filled.items()):
+                        fh.write(f"{f} {t + 1} {cls} 0 0 0 {bb[0]} {bb[1]} {bb[2]} {bb[3]} {hwl[0]} {hwl[1]} "
+                                 f"{hwl[2]} {xyz[0]} {xyz[1]} {xyz[2]} {ry} 1\n")
+        return [evaluate_kitti(root / "label", d, root / "seqmap" / "dev.seqmap", cls).edit for d in dirs]
 
 
 def fmt(v: Any, width: int = 9) -> str:
@@ -357,12 +364,12 @@ def main(argv: list[str]) -> int:
         if not args.no_reference:
             run_tracker(seqs[:1], cls, "filterpy")  # warm-up
             t_ref = run_tracker(seqs, cls, "filterpy")
+        oracle, bound = oracle_effort(root, cls, (TrackerConfig.for_class(cls).max_age, 1_000_000))
         s.update(frames=n_frames, fps=n_frames / t_ours, fps_ref=None if t_ref is None else n_frames / t_ref,
                  t_cli=t_cli, t_eval=t_eval, tracks=sum(v["tracks"] for v in summ.values()),
                  delivered=sum(v["delivered"] for v in summ.values()),
                  threshold=POINTRCNN_OPERATING_POINTS[cls],
-                 oracle=oracle_effort(root, cls, TrackerConfig.for_class(cls).max_age),
-                 bound=oracle_effort(root, cls, 1_000_000))
+                 oracle=oracle, bound=bound)
         rows[cls] = s
         print(f"{cls}: tracked {n_frames} frames in {t_cli:.1f} s (files included), evaluated in {t_eval:.1f} s",
               flush=True)

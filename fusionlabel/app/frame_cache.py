@@ -22,7 +22,6 @@ Example
 from __future__ import annotations
 
 import functools
-
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -102,10 +101,7 @@ class FrameCache:
                     continue
                 fut = self._pool.submit(self._load, i)
                 self._pending[i] = fut
-            fut.add_done_callback(functools.partial(self._done_callback, i))
-
-    def _done_callback(self, index: int, fut: Future[FrameData]) -> None:
-        self._done(index, fut)
+            fut.add_done_callback(functools.partial(self._done, i))
 
     def _done(self, index: int, fut: Future[FrameData]) -> None:
         with self._lock:

@@ -216,13 +216,14 @@ def visible_fraction(
     if not len(boxes):
         return np.zeros(0)
     # straight edges need their end points only; distortion bends them (sample along them)
-    e = project_boxes(boxes, camera, T_cam_src, near, samples=8 if np.any(camera.D) else 2).extent
-    x1, y1, x2, y2 = e.T
-    area = (x2 - x1) * (y2 - y1)
-    iw = np.clip(np.minimum(x2, camera.width) - np.maximum(x1, 0.0), 0.0, None)
-    ih = np.clip(np.minimum(y2, camera.height) - np.maximum(y1, 0.0), 0.0, None)
+    bp = project_boxes(boxes, camera, T_cam_src, near, samples=8 if np.any(camera.D) else 2)
+
+    def area(r: NDArray[np.float64]) -> NDArray[np.float64]:
+        return (r[:, 2] - r[:, 0]) * (r[:, 3] - r[:, 1])
+
+    inside, whole = area(bp.bbox), area(bp.extent)  # NaN where nothing is in front / in the picture
     with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(area > 0, iw * ih / area, 0.0)
+        frac = np.where(whole > 0, inside / whole, 0.0)
     return np.nan_to_num(frac, nan=0.0)
 
 

@@ -136,7 +136,7 @@ def run_local(
     ctx = mp.get_context("spawn")  # no fork: torch/numba/open3d threads do not survive fork
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: dict[Future[dict[str, Any]], int] = {
-            pool.submit(prelabel_one, str(j.recording), str(j.out_dir), detector, classes, None, view): i
+            pool.submit(prelabel_one, str(j.recording), str(j.out_dir), detector, classes, view=view): i
             for i, j in enumerate(jobs)
         }
         while pending:
@@ -185,7 +185,7 @@ def run_ray(
     try:
         task = ray.remote(num_cpus=num_cpus_per_task, max_retries=1)(prelabel_one)
         cls = list(classes) if classes else None
-        refs = {task.remote(str(j.recording), str(j.out_dir), detector, cls, None, view): i
+        refs = {task.remote(str(j.recording), str(j.out_dir), detector, cls, view=view): i
                 for i, j in enumerate(jobs)}
         reports: dict[int, dict[str, Any]] = {}
         while refs:

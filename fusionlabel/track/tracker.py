@@ -25,8 +25,8 @@ every track with at least ``min_hits`` hits is reported from its first to its la
 each box the RTS-smoothed estimate from all of the track's detections, before and after it
 (:mod:`.smoother`), frames it coasted through included; with a labelled camera ``view``, from
 its first to its last detection in that camera's picture. Each box is scored (``score_mix`` of
-the detection score and the track's mean detection score) and each track gets a confidence, the mean of its boxes' scores (the quantity the KITTI
-score sweep thresholds). The *pre-labels* handed to an annotator
+the detection score and the track's mean detection score) and each track gets a confidence,
+the mean of its boxes' scores (the quantity the KITTI score sweep thresholds). The *pre-labels* handed to an annotator
 (:attr:`TrackingResult.labels`) are the tracks whose confidence reaches the class's operating
 point ``output_threshold``; every scored track stays available for score sweeps
 (:attr:`TrackingResult.scored_labels`). The per-box ambiguity, the error probabilities and the
@@ -674,13 +674,13 @@ class Tracker:
             extras = extras[keep]
         matched = matched[keep]
         tid = tid[keep]
+        t_starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]  # first row of each track
         # box: RTS-smoothed state (every row, gaps included), or the online posterior / the
         # detection at matched frames with linear interpolation across coasted gaps
         velocity = rec[:, 22:24]
         if cfg.output_box == "smoothed":
-            t_starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1, len(tid)]
             steps = np.r_[1, np.diff(rec[:, 0])].astype(np.int64)
-            xs = smooth_tracks(t_starts, steps, rec[:, 13:20], cfg.motion)
+            xs = smooth_tracks(np.r_[t_starts, len(tid)], steps, rec[:, 13:20], cfg.motion)
             box, velocity = xs[:, :7], xs[:, 7:9]
         else:
             box = rec[:, 6:13].copy() if cfg.output_box == "filtered" else rec[:, 13:20].copy()
@@ -706,7 +706,6 @@ class Tracker:
             # the labelled camera view: each track starts and ends at its first and last matched
             # box with at least min_visible of its image extent inside the picture
             T_cam_ego = cfg.view.T_ego_cam.inverse()
-            t_starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
             t_of = np.repeat(np.arange(len(t_starts)), np.diff(np.r_[t_starts, len(tid)]))
             # tracks start and end with a matched box: only those whose ends are not in view
             # need every box projected
@@ -717,10 +716,9 @@ class Tracker:
             rows = np.flatnonzero(work[t_of])
             vis[rows] = visible_fraction(Boxes.from_array(ego[rows]), cfg.view, T_cam_ego)
             ok = matched & (vis >= cfg.min_visible)
-            fr = rec[:, 0]
-            lo = np.minimum.reduceat(np.where(ok, fr, np.inf), t_starts)[t_of]
-            hi = np.maximum.reduceat(np.where(ok, fr, -np.inf), t_starts)[t_of]
-            inside = (fr >= lo) & (fr <= hi)
+            lo = np.minimum.reduceat(np.where(ok, frames, np.iinfo(np.int64).max), t_starts)[t_of]
+            hi = np.maximum.reduceat(np.where(ok, frames, -1), t_starts)[t_of]
+            inside = (frames >= lo) & (frames <= hi)
             n_ok = np.add.reduceat((matched & inside).astype(np.int64), t_starts)[t_of]
             sel = inside & (n_ok >= cfg.min_hits)
             rec, box, velocity, score, ego = rec[sel], box[sel], velocity[sel], score[sel], ego[sel]
