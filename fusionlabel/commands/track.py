@@ -93,7 +93,7 @@ def track_kitti_sequence(
     scores = d.score[order]
     bbox = d.bbox[order]
     starts = np.searchsorted(d.frame[order], np.arange(n_frames + 1))
-    trk = Tracker(kitti_config(cls, P2, DEFAULT_IMAGE_SIZE, config_overrides, T_rect_velo), backend)
+    trk = Tracker(kitti_config(cls, P2, DEFAULT_IMAGE_SIZE, config_overrides, T_rect_velo).for_length(n_frames), backend)
     codes = trk.category_codes([cls] * len(d))
     for k in range(n_frames):
         a, b = starts[k], starts[k + 1]
@@ -122,7 +122,9 @@ def track_kitti(
     import numpy as np
 
     from fusionlabel.core.errors import DataError
+    from fusionlabel.core.review import Review
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
+    from fusionlabel.io.review_file import review_path, write_review
 
     if cls not in CLASSES:
         raise typer.BadParameter(f"--class must be one of {', '.join(CLASSES)}, got {cls!r}")
@@ -137,7 +139,8 @@ def track_kitti(
     def run_one(e: Any) -> None:
         res, results = track_kitti_sequence(detections, calib, e, cls, config_overrides, backend)
         write_kitti_results(out / f"{e.name}.txt", results)
-        res.review.save(out / f"{e.name}.review.json")
+        write_review(review_path(out / f"{e.name}.txt"), Review(res.review, provenance={
+            "tool": "fusionlabel track", "format": "kitti", "class": cls, "detections": str(detections)}))
         summary[e.name] = {
             "frames": res.num_frames,
             "tracks": int(len(np.unique(res.table.track_id))),

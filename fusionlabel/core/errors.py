@@ -42,3 +42,8 @@ class UnsupportedFormatError(DataError):
 
 class ManifestError(DataError):
     """A recording manifest is invalid (bad schema, paths escaping the folder...)."""
+
+
+class ConcurrentEditError(DataError):
+    """A file changed on disk since it was read (another session or a pre-label run wrote it):
+    writing now would silently drop that writer's work, so nothing is written."""

@@ -1,18 +1,30 @@
-"""An editing session on disk: the label file, its review state, autosave and crash recovery.
+"""An editing session on disk: the label file, its review file, autosave, crash recovery and
+the check that nobody else wrote the files meanwhile.
 
-Files, for a label file ``L`` (e.g. ``<recording>/labels.json``):
+Files, for a label file ``L`` (e.g. ``<recording>/labels.json`` or ``OUT/<name>/labels.json``
+written by ``fusionlabel prelabel``):
 
 ``L``
     the labels, native label format (:mod:`fusionlabel.io.native_labels`), written only by an
-    explicit save, atomically (temp file, fsync, rename). A file this version cannot read
-    (corrupt, or written by a newer FusionLabel) is refused at open and never overwritten.
-``L.stem + ".review.json"`` beside it
-    the review queue of the last pre-labelling run and who resolved which flagged frame when
-    (``fusionlabel.review_state`` version 1).
+    explicit save, atomically (temp file, fsync, rename; the file keeps its mode). A file this
+    version cannot read (corrupt, or written by a newer FusionLabel) is refused at open and
+    never overwritten.
+``L.stem + ".review.json"`` beside it (:func:`fusionlabel.io.review_file.review_path`)
+    the review queue and who resolved which flagged frame when: the one review file format
+    (:mod:`fusionlabel.io.review_file`), written by ``prelabel``, ``track`` and here. An older
+    ``prelabel``'s ``review.json`` beside ``labels.json`` is read when there is no other.
 ``"." + L.name + ".autosave"`` beside it
     the whole session (labels, review state, current frame), written atomically every few edits.
     It exists only while there is unsaved work: a save or an explicit "discard" removes it. Found
     at the next open, it means the app crashed or was killed; the app offers to restore it.
+``"." + L.name + ".lock"`` beside it
+    an empty lock file: writers of ``L`` (sessions, ``prelabel``) take it while they check and write.
+
+Two writers: :func:`load` records the version of ``L`` and its review file on disk
+(:func:`disk_version`, a content hash) in :attr:`SessionState.base`; :func:`save` writes only
+while they are unchanged, under the lock, and raises :class:`ConcurrentEditError` otherwise (the
+other writer's work is on disk, this session's stays in memory and in its autosave). Temp files
+that killed writers left beside these files are removed at :func:`load`.
 
 Example
 -------
@@ -23,7 +35,7 @@ Example
 >>> _ = write_autosave(st, d / "labels.json")
 >>> read_autosave(d / "labels.json").state.frame
 3
->>> save(st, d / "labels.json"); read_autosave(d / "labels.json") is None
+>>> _ = save(st, d / "labels.json"); read_autosave(d / "labels.json") is None
 True
 """
 
@@ -32,49 +44,49 @@ from __future__ import annotations
 import datetime as _dt
 import getpass
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from fusionlabel.core.atomic import atomic_write_text
-from fusionlabel.core.errors import CorruptFileError
+from fusionlabel.core.atomic import clean_stale_tmp, locked
+from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.recording import Recording
+from fusionlabel.core.review import Resolution, Review, ReviewQueue
+from fusionlabel.io import review_file
 from fusionlabel.io.native_labels import labels_from_dict, labels_to_dict, read_labels, write_labels
-from fusionlabel.track.review import ReviewQueue
+from fusionlabel.io.versioned import VersionedFormat, dump_versioned, read_versioned
 
-SESSION_FORMAT = "fusionlabel.session"
-REVIEW_STATE_FORMAT = "fusionlabel.review_state"
-VERSION = 1
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """A flagged frame marked resolved: by whom (user name), when (ISO 8601 UTC), optional note."""
-
-    frame: int
-    user: str
-    time: str
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"frame": self.frame, "user": self.user, "time": self.time, "note": self.note}
+#: the autosave file (version 1: labels + the app's review state; version 2 adds ``base`` and a
+#: review in the :mod:`fusionlabel.io.review_file` layout)
+AUTOSAVE = VersionedFormat("fusionlabel.session", 2, migrations={1: lambda d, p: {**d, "version": 2, "base_unknown": True}},
+                           what="autosave")
 
 
 @dataclass(frozen=True)
 class SessionState:
     """Everything an editing session would lose in a crash.
 
-    labels : the current labels (ego frame); review : the review queue or None;
-    resolutions : frame -> :class:`Resolution`; frame : the frame on screen
+    labels : the current labels (ego frame)
+    review : the review queue or None
+    resolutions : frame -> :class:`~fusionlabel.core.review.Resolution`
+    frame : the frame on screen
+    base : :func:`disk_version` of the label and review files this state started from (None:
+        there were none); :func:`save` refuses to write over files that changed since
+    provenance : where the review queue came from (kept through saves)
     """
 
     labels: LabelSet
     review: ReviewQueue | None = None
     resolutions: Mapping[int, Resolution] = field(default_factory=dict)
     frame: int = 0
+    base: str | None = None
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_review(self) -> Review:
+        """The review model of this state (queue, resolutions, provenance)."""
+        return Review(self.review, dict(self.resolutions), dict(self.provenance))
 
 
 def current_user() -> str:
@@ -124,42 +136,37 @@ def autosave_path(label_path: Path) -> Path:
 
 
 def review_path(label_path: Path) -> Path:
+    """Where this session writes its review file (:func:`fusionlabel.io.review_file.review_path`)."""
+    return review_file.review_path(label_path)
+
+
+def _file_hash(path: Path | None) -> str:
+    if path is None:
+        return "-"
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+    except FileNotFoundError:
+        return "-"
+
+
+def disk_version(label_path: Path) -> str | None:
+    """A hash of what is on disk now: the label file and its review file (None: neither exists).
+
+    Two reads that return the same value saw the same bytes; any write by anyone changes it.
+    """
     label_path = Path(label_path)
-    return label_path.with_name(f"{label_path.stem}.review.json")
+    lh = _file_hash(label_path)
+    rh = _file_hash(review_file.find_review(label_path))
+    return None if lh == rh == "-" else f"{lh}:{rh}"
 
 
-def _review_to_dict(state: SessionState) -> dict[str, Any]:
-    return {
-        "queue": state.review.to_dict() if state.review is not None else None,
-        "resolutions": [r.to_dict() for _, r in sorted(state.resolutions.items())],
-    }
-
-
-def _review_from_dict(d: Any, path: Path) -> tuple[ReviewQueue | None, dict[int, Resolution]]:
-    try:
-        q = ReviewQueue.from_dict(d["queue"]) if d.get("queue") is not None else None
-        res = {int(r["frame"]): Resolution(int(r["frame"]), str(r["user"]), str(r["time"]), str(r.get("note", "")))
-               for r in d.get("resolutions") or []}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise CorruptFileError(path, f"bad review state: {type(exc).__name__}: {exc}") from None
-    return q, res
-
-
-def _read_json(path: Path, fmt: str) -> dict[str, Any]:
-    try:
-        d = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CorruptFileError(path, f"cannot read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CorruptFileError(path, f"not valid JSON ({type(exc).__name__})") from None
-    if not isinstance(d, dict) or d.get("format") != fmt:
-        raise CorruptFileError(path, f"not a {fmt} file")
-    v = d.get("version")
-    if not isinstance(v, int):
-        raise CorruptFileError(path, "no integer 'version'")
-    if v > VERSION:
-        raise CorruptFileError(path, f"version {v} was written by a newer FusionLabel (this one reads <= {VERSION})")
-    return d
+def clean_stale(label_path: Path) -> list[Path]:
+    """Remove temp files that killed writers left beside the label, review and autosave files."""
+    label_path = Path(label_path)
+    out: list[Path] = []
+    for p in (label_path, review_path(label_path), autosave_path(label_path)):
+        out += clean_stale_tmp(p)
+    return out
 
 
 def load(label_path: Path) -> SessionState:
@@ -169,44 +176,67 @@ def load(label_path: Path) -> SessionState:
     or from a newer version: the caller must not go on to overwrite it.
     """
     label_path = Path(label_path)
+    clean_stale(label_path)
+    base = disk_version(label_path)
     labels = read_labels(label_path) if label_path.exists() else LabelSet()
-    rp = review_path(label_path)
-    review: ReviewQueue | None = None
-    res: dict[int, Resolution] = {}
-    if rp.exists():
-        review, res = _review_from_dict(_read_json(rp, REVIEW_STATE_FORMAT), rp)
-    return SessionState(labels, review, res)
+    rp = review_file.find_review(label_path)
+    review = review_file.read_review(rp) if rp is not None else Review()
+    return SessionState(labels, review.queue, dict(review.resolutions), 0, base, dict(review.provenance))
 
 
-def save(state: SessionState, label_path: Path, timestamps_ns: Mapping[int, int] | None = None) -> None:
+def save(state: SessionState, label_path: Path, timestamps_ns: Mapping[int, int] | None = None,
+         check: bool = True) -> str | None:
     """Write labels and review state atomically, then drop the autosave (no unsaved work left).
 
-    Refuses (:class:`CorruptFileError`) to replace a label or review file it cannot read.
+    Returns the new :func:`disk_version` (the ``base`` of the saved state).
+
+    Raises
+    ------
+    ConcurrentEditError : ``check`` and the files on disk are not those ``state.base`` was read
+        from (another session or a pre-label run wrote them): nothing is written
+    CorruptFileError : the label or review file on disk cannot be read (never replaced)
     """
     label_path = Path(label_path)
     rp = review_path(label_path)
-    if rp.exists():
-        _read_json(rp, REVIEW_STATE_FORMAT)  # refuse before writing anything
-    write_labels(state.labels, label_path, dict(timestamps_ns) if timestamps_ns else None)
-    if state.review is not None or state.resolutions or rp.exists():
-        atomic_write_text(rp, json.dumps({"format": REVIEW_STATE_FORMAT, "version": VERSION, **_review_to_dict(state)}, indent=1))
+    with locked(label_path):
+        # refuse what cannot be read first: that is the real problem, whoever wrote it
+        review_file.check_writable(rp)
+        if label_path.exists():
+            read_labels(label_path)
+        if check:
+            now = disk_version(label_path)
+            if now != state.base:
+                raise ConcurrentEditError(
+                    label_path,
+                    "changed on disk since this session read it (another session or a pre-label run wrote it); "
+                    "nothing was written: your work is kept in the session (and its autosave). Reopen the file "
+                    "to see the other changes, or save under another name",
+                )
+        write_labels(state.labels, label_path, dict(timestamps_ns) if timestamps_ns else None)
+        if state.review is not None:
+            review_file.write_review(rp, state.to_review(), state.labels)
+        new_base = disk_version(label_path)
     discard_autosave(label_path)
+    return new_base
 
 
 def write_autosave(state: SessionState, label_path: Path) -> Path:
     """Write the whole session beside the label file, atomically; returns the autosave path."""
+    from fusionlabel.core.atomic import atomic_write_text
+
     p = autosave_path(label_path)
-    d = {
-        "format": SESSION_FORMAT,
-        "version": VERSION,
+    d: dict[str, Any] = {
         "saved_at": now_utc(),
         "user": current_user(),
         "label_file": str(Path(label_path).name),
         "frame": int(state.frame),
+        "base": state.base,
         "labels": labels_to_dict(state.labels),
-        **_review_to_dict(state),
+        "review": review_file.review_to_dict(state.to_review()) if state.review is not None else None,
+        "resolutions": [{"frame": r.frame, "user": r.user, "time": r.time, "note": r.note}
+                        for _, r in sorted(state.resolutions.items())],
     }
-    atomic_write_text(p, json.dumps(d, allow_nan=False))
+    atomic_write_text(p, dump_versioned(AUTOSAVE, d, indent=None))
     return p
 
 
@@ -221,6 +251,26 @@ class AutosaveInfo:
     state: SessionState
 
 
+def _autosave_review(d: dict[str, Any], p: Path) -> tuple[ReviewQueue | None, dict[int, Resolution], dict[str, Any]]:
+    if d.get("base_unknown") or "queue" in d:  # version 1: the app's review_state layout inline
+        legacy = {"format": "fusionlabel.review_state", "version": 1, "queue": d.get("queue"),
+                  "resolutions": d.get("resolutions")}
+        r = review_file.review_from_dict(legacy, p)
+        return r.queue, dict(r.resolutions), dict(r.provenance)
+    review = d.get("review")
+    queue, prov = None, {}
+    if review is not None:
+        r = review_file.review_from_dict({"format": review_file.FORMAT.name, "version": review_file.FORMAT.version,
+                                          **review}, p)
+        queue, prov = r.queue, dict(r.provenance)
+    try:
+        res = {int(r["frame"]): Resolution(int(r["frame"]), str(r["user"]), str(r["time"]), str(r.get("note", "")))
+               for r in d.get("resolutions") or []}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptFileError(p, f"bad resolutions: {type(exc).__name__}: {exc}") from None
+    return queue, res, prov
+
+
 def read_autosave(label_path: Path) -> AutosaveInfo | None:
     """The autosave left by a crashed or killed session, or None when there is none.
 
@@ -229,15 +279,18 @@ def read_autosave(label_path: Path) -> AutosaveInfo | None:
     p = autosave_path(label_path)
     if not p.exists():
         return None
-    d = _read_json(p, SESSION_FORMAT)
-    labels = labels_from_dict(d.get("labels"), p)
-    review, res = _review_from_dict(d, p)
+    raw = read_versioned(p, AUTOSAVE)
+    labels = labels_from_dict(raw.get("labels"), p)
+    queue, res, prov = _autosave_review(raw, p)
     try:
-        frame = int(d.get("frame", 0))
+        frame = int(raw.get("frame", 0))
     except (TypeError, ValueError):
         raise CorruptFileError(p, "bad 'frame'") from None
-    st = SessionState(labels, review, res, frame)
-    return AutosaveInfo(p, str(d.get("saved_at", "?")), str(d.get("user", "?")), labels.num_boxes(), st)
+    base = raw.get("base")
+    if raw.get("base_unknown"):
+        base = disk_version(label_path)  # version 1 recorded none: trust the files as they are
+    st = SessionState(labels, queue, res, frame, None if base is None else str(base), prov)
+    return AutosaveInfo(p, str(raw.get("saved_at", "?")), str(raw.get("user", "?")), labels.num_boxes(), st)
 
 
 def discard_autosave(label_path: Path) -> None:

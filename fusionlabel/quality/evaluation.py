@@ -255,27 +255,29 @@ def evaluate_native(
     cls: str | None = None,
     iou_threshold: float = DEFAULT_IOU,
 ) -> EvaluationReport:
-    """Score a native label file against the ground truth a native recording carries.
+    """Score a native label file against the ground truth a recording carries (any format
+    :func:`fusionlabel.io.open.open_recording` reads: a synthetic recording, KITTI tracking,
+    nuScenes, Argoverse 2, ...). The review file beside the labels, when there is one, gives the
+    review load and coverage.
 
     Raises :class:`DataError` when the recording has no ground truth.
     """
-    from fusionlabel.io.native import MANIFEST, open_native
     from fusionlabel.io.native_labels import read_labels
+    from fusionlabel.io.open import open_recording
 
-    rec = open_native(recording)
+    rec = open_recording(recording)
     gt = rec.labels()
-    if gt is None:
-        raise DataError(Path(recording) / MANIFEST, "the recording carries no ground-truth labels")
+    if gt is None or len(gt) == 0:
+        raise DataError(Path(recording), "the recording carries no ground-truth labels")
     res = read_labels(labels)
     seq = labelsets_sequence(Path(recording).name, gt, res, len(rec), cls)
-    lp = Path(labels)
     queues = {}
     thresholds: dict[str, float] = {}
-    review = lp.with_name(lp.name.removesuffix(".json") + ".review.json")
-    if review.is_file():
-        from fusionlabel.track.review import ReviewQueue
+    from fusionlabel.io.review_file import find_review, read_review
 
-        q = ReviewQueue.load_file(review)
+    rp = find_review(labels)  # labels.review.json (prelabel, the app), or an older prelabel's review.json
+    q = read_review(rp).queue if rp is not None else None
+    if q is not None:
         queues[seq.name] = (set(q.frames), q.num_frames)
         if q.score_threshold is not None:
             thresholds[seq.name] = q.score_threshold

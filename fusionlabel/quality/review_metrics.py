@@ -114,16 +114,16 @@ def review_metrics(
 def load_review_queues(results_dir: str | Path, names: Iterable[str]) -> dict[str, tuple[set[int], int]]:
     """The review queues ``<results_dir>/<name>.review.json`` that exist, as ``(frames, num_frames)``.
 
-    The file format is the tracker's (:class:`fusionlabel.track.review.ReviewQueue`); a broken
-    file raises :class:`~fusionlabel.core.errors.CorruptFileError` naming it.
+    The file format is :mod:`fusionlabel.io.review_file` (any version); a broken file raises
+    :class:`~fusionlabel.core.errors.CorruptFileError` naming it.
     """
-    from fusionlabel.track.review import ReviewQueue
+    from fusionlabel.io.review_file import read_queue
 
     out: dict[str, tuple[set[int], int]] = {}
     for name in names:
         p = Path(results_dir) / f"{name}{REVIEW_SUFFIX}"
         if p.is_file():
-            q = ReviewQueue.load_file(p)
+            q = read_queue(p)
             out[name] = (set(q.frames), q.num_frames)
     return out
 
@@ -131,13 +131,13 @@ def load_review_queues(results_dir: str | Path, names: Iterable[str]) -> dict[st
 def load_review_thresholds(results_dir: str | Path, names: Iterable[str]) -> dict[str, float]:
     """The pre-labels' operating points declared by the review files that exist
     (``score_threshold``; sequences whose file declares none are left out)."""
-    from fusionlabel.track.review import ReviewQueue
+    from fusionlabel.io.review_file import read_queue
 
     out: dict[str, float] = {}
     for name in names:
         p = Path(results_dir) / f"{name}{REVIEW_SUFFIX}"
         if p.is_file():
-            t = ReviewQueue.load_file(p).score_threshold
+            t = read_queue(p).score_threshold
             if t is not None:
                 out[name] = t
     return out

@@ -1,4 +1,4 @@
-"""The review queue: the frames an annotator should look at, most suspicious first.
+"""Building the review queue: the frames an annotator should look at, most suspicious first.
 
 Built from the per-frame ambiguity (:mod:`fusionlabel.track.ambiguity`): a frame's score is the
 model's probability that it holds an ID error; frames where at least one box has a reason and
@@ -7,105 +7,28 @@ the review budget, ``max_fraction`` of the sequence's frames (10 % by default). 
 default ``min_score`` is 0: the budget is filled with the most suspicious frames (on the KITTI
 development split a floor of 0.01 left about a quarter of the Car budget unused and one more ID
 error uncovered; ``benchmarks/bench_tracking.py`` reports the coverage). Each entry names the tracks and reasons behind its score.
-The queue is a plain JSON-serialisable structure (:meth:`ReviewQueue.to_dict`) that also records
-the budget and the pre-labels' operating point ``score_threshold`` (the tracks delivered to the
-annotator are those whose mean reported score is at least this value; the results file may
-hold lower-scored tracks for score sweeps).
+The queue's model (:class:`~fusionlabel.core.review.ReviewQueue`) lives in the core and its file
+in :mod:`fusionlabel.io.review_file`; it records the budget and the pre-labels' operating point
+``score_threshold`` (the tracks delivered to the annotator are those whose mean reported score
+is at least this value; the results file may hold lower-scored tracks for score sweeps).
 
 Example
 -------
->>> q = ReviewQueue((ReviewItem(12, 0.8, ({"track_id": 3, "reason": "crossing", "severity": 0.9},)),), 100)
->>> ReviewQueue.from_dict(q.to_dict()) == q
-True
+>>> from fusionlabel.track.ambiguity import FrameAmbiguity
+>>> import numpy as np
+>>> amb = {5: FrameAmbiguity(np.array([3]), np.array([0.3]), ((("crossing", 0.9),),), 0.7)}
+>>> build_review_queue(amb, 20).frames
+[5]
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
-from fusionlabel.core.errors import CorruptFileError
 import numpy as np
 
+from fusionlabel.core.review import ReviewItem, ReviewQueue
 from fusionlabel.track.ambiguity import REASONS, AmbiguityRows, FrameAmbiguity
-
-#: format tag written into review files
-REVIEW_FORMAT = "fusionlabel.review_queue/1"
-
-
-@dataclass(frozen=True)
-class ReviewItem:
-    """One queued frame: its index, score in [0, 1] and the reasons (dicts with
-    ``track_id``, ``reason``, ``severity``)."""
-
-    frame: int
-    score: float
-    reasons: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class ReviewQueue:
-    """Queued frames, most suspicious first, out of ``num_frames`` frames."""
-
-    items: tuple[ReviewItem, ...]
-    num_frames: int
-    max_fraction: float | None = None
-    score_threshold: float | None = None
-
-    @property
-    def frames(self) -> list[int]:
-        return [it.frame for it in self.items]
-
-    @property
-    def load(self) -> float:
-        """Fraction of the frames queued."""
-        return len(self.items) / self.num_frames if self.num_frames else 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {
-            "format": REVIEW_FORMAT,
-            "num_frames": self.num_frames,
-            "max_fraction": self.max_fraction,
-            "score_threshold": self.score_threshold,
-            "frames": [
-                {"frame": it.frame, "score": round(it.score, 6), "reasons": [dict(r) for r in it.reasons]}
-                for it in self.items
-            ],
-        }
-        return d
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> ReviewQueue:
-        return cls(
-            tuple(
-                ReviewItem(int(e["frame"]), float(e["score"]), tuple(dict(r) for r in e.get("reasons", ())))
-                for e in d["frames"]
-            ),
-            int(d["num_frames"]),
-            None if d.get("max_fraction") is None else float(d["max_fraction"]),
-            None if d.get("score_threshold") is None else float(d["score_threshold"]),
-        )
-
-    def save(self, path: str | Path) -> None:
-        """Write as JSON (atomically)."""
-        from fusionlabel.core.atomic import atomic_write_text
-
-        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
-
-    @classmethod
-    def load_file(cls, path: str | Path) -> ReviewQueue:
-        """Read a file written by :meth:`save`; a malformed file raises :class:`CorruptFileError`."""
-        p = Path(path)
-        try:
-            d = json.loads(p.read_text())
-            if d.get("format") != REVIEW_FORMAT:
-                raise ValueError(f"format is {d.get('format')!r}, expected {REVIEW_FORMAT!r}")
-            return cls.from_dict(d)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise CorruptFileError(p, f"not a review queue: {exc}") from None
-
 
 def build_review_queue(
     ambiguity: Mapping[int, FrameAmbiguity], num_frames: int, max_fraction: float = 0.1, min_score: float = 0.2

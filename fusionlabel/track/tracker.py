@@ -77,7 +77,8 @@ from fusionlabel.track.association import METRICS, Assignment, affinity_matrix, 
 from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotionFilter
 from fusionlabel.track.egomotion import EgoRotationConfig, EgoRotationFilter
 from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, MotionModel, wrap_pi
-from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
+from fusionlabel.core.review import ReviewQueue
+from fusionlabel.track.review import review_queue_from_rows
 from fusionlabel.track.smoother import smooth_tracks
 
 #: Kalman backends of :class:`Tracker`
@@ -210,6 +211,12 @@ class TrackerConfig:
     review_fraction: float = 0.1
     review_min_score: float = 0.0
     output_threshold: float = -np.inf
+
+    def for_length(self, num_frames: int) -> TrackerConfig:
+        """This config for a recording of ``num_frames`` frames: ``min_hits`` is capped at the
+        length, so a 1- or 2-frame recording still gets pre-labels (every other setting as is)."""
+        n = max(1, int(num_frames))
+        return self if self.min_hits <= n else replace(self, min_hits=n)
 
     @classmethod
     def for_class(cls, name: str, **overrides: Any) -> TrackerConfig:
@@ -669,6 +676,8 @@ class Tracker:
         first = np.minimum.reduceat(np.where(matched, rec[:, 0], np.inf), starts)
         last = np.maximum.reduceat(np.where(matched, rec[:, 0], -np.inf), starts)
         keep = (hits[ti] >= cfg.min_hits) & (rec[:, 0] >= first[ti]) & (rec[:, 0] <= last[ti])
+        if not keep.any():  # no track reached min_hits (a short recording, a rare class)
+            return self._empty_result(nf)
         rec = rec[keep]
         if extras is not None:
             extras = extras[keep]

@@ -92,7 +92,7 @@ def test_session_files_round_trip_and_refuse_what_they_cannot_read(tmp_path: Pat
     from fusionlabel.core.boxes import Boxes
     from fusionlabel.core.edits import add_box
     from fusionlabel.io import session as S
-    from fusionlabel.track.review import ReviewItem, ReviewQueue
+    from fusionlabel.core.review import ReviewItem, ReviewQueue
 
     lp = tmp_path / "labels.json"
     labels, _ = add_box(S.LabelSet(), 3, Boxes.from_array([[5, 1, 0.8, 4, 2, 1.5, 0.3]]), "Car")
@@ -104,9 +104,10 @@ def test_session_files_round_trip_and_refuse_what_they_cannot_read(tmp_path: Pat
     info = S.read_autosave(lp)
     assert info.user and info.num_boxes == 1 and info.state.frame == 3
     assert info.state.resolutions[3].user == "ann" and info.state.review == q
-    S.save(st, lp)
+    base = S.save(st, lp)
     assert not S.autosave_path(lp).exists()
     back = S.load(lp)
+    assert back.base == base
     assert back.review == q and back.resolutions == st.resolutions
     assert back.labels.get(3).attributes[0]["state"] == "edited"
     np.testing.assert_allclose(back.labels.get(3).boxes.to_array(), labels.get(3).boxes.to_array())

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from fusionlabel.track.ambiguity import REASONS, AmbiguityRows
-from fusionlabel.track.review import ReviewQueue, review_queue_from_rows
+from fusionlabel.core.review import Review
+from fusionlabel.io.review_file import read_queue, write_review
+from fusionlabel.track.review import review_queue_from_rows
 
 
 def _rows(frames: list[int], probs: list[float], reasons: list[str | None]) -> AmbiguityRows:
@@ -16,7 +18,7 @@ def _rows(frames: list[int], probs: list[float], reasons: list[str | None]) -> A
     return AmbiguityRows(np.array(frames), np.arange(len(frames)) + 1, sev, np.array(probs))
 
 
-def test_queue_fills_the_budget_by_score_and_skips_frames_without_a_reason() -> None:
+def test_queue_fills_the_budget_by_score_and_skips_frames_without_a_reason(tmp_path) -> None:  # noqa: ANN001
     # frame 3 has the highest probability but no reason (the model's floor on many boxes)
     rows = _rows([0, 1, 2, 3, 3, 3, 4], [0.002, 0.3, 0.004, 0.2, 0.2, 0.2, 0.001],
                  ["poor_fit", "fragment", "resume", None, None, None, "coasting"])
@@ -27,5 +29,6 @@ def test_queue_fills_the_budget_by_score_and_skips_frames_without_a_reason() -> 
     assert review_queue_from_rows(rows, 30, 0.1, min_score=0.003).frames == [1, 2]
     # the budget cuts the tail
     assert review_queue_from_rows(rows, 10, 0.1, 0.0).frames == [1]
-    back = ReviewQueue.from_dict(q.to_dict())
+    write_review(tmp_path / "q.review.json", Review(q))
+    back = read_queue(tmp_path / "q.review.json")
     assert back.frames == q.frames and back.num_frames == 30

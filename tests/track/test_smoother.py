@@ -187,6 +187,9 @@ def test_kitti_view_lowers_the_correction_effort(kitti_tracking_dev: Path, tmp_p
     seqmap = tmp_path / "s.seqmap"
     lines = (kitti_tracking_dev / "seqmap" / "dev.seqmap").read_text().splitlines()
     seqmap.write_text("\n".join(ln for ln in lines if ln.split()[0] in ("0004", "0005")) + "\n")
+    from fusionlabel.core.review import Review
+    from fusionlabel.io.review_file import write_review
+
     out = {}
     for name, ov in (("view", {}), ("everything", {"view": None})):
         d = tmp_path / name
@@ -195,7 +198,7 @@ def test_kitti_view_lowers_the_correction_effort(kitti_tracking_dev: Path, tmp_p
             det = kitti_tracking_dev / "detection" / "pointrcnn_Car"
             res, kl = track_kitti_sequence(det, kitti_tracking_dev / "calib", e, "Car", ov)
             write_kitti_results(d / f"{e.name}.txt", kl)
-            res.review.save(d / f"{e.name}.review.json")
+            write_review(d / f"{e.name}.review.json", Review(res.review))
         out[name] = evaluate_kitti(kitti_tracking_dev / "label", d, seqmap, "Car").summary()
     # measured: edit ops 73 -> 60, MOTA 85.6 -> 86.5
     assert out["view"]["edit_ops"] < out["everything"]["edit_ops"] - 5

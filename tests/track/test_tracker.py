@@ -162,7 +162,10 @@ def test_ambiguity_reasons_fire_on_constructed_cases_and_not_on_clean_ones() -> 
     # the review queue is JSON-serialisable and ordered by score
     import json
 
-    d = json.loads(json.dumps(odd.review.to_dict()))
+    from fusionlabel.core.review import Review
+    from fusionlabel.io.review_file import review_to_dict
+
+    d = json.loads(json.dumps(review_to_dict(Review(odd.review))))
     scores = [e["score"] for e in d["frames"]]
     assert scores == sorted(scores, reverse=True)
 
@@ -203,8 +206,7 @@ def test_batch_backend_equals_the_filterpy_reference_on_kitti(kitti_tracking_dev
 def test_operating_point_selects_the_prelabels_and_is_declared(kitti_tracking_dev) -> None:  # type: ignore[no-untyped-def]
     from fusionlabel.io.kitti import DEFAULT_IMAGE_SIZE
     from fusionlabel.io.kitti_mot import kitti_results_from_table, labels_to_kitti_results
-    from fusionlabel.track.review import ReviewQueue
-
+    
     frames, T, P2 = _kitti_frames(kitti_tracking_dev, n=154)
     trk = Tracker(TrackerConfig.for_class("Car", output_threshold=4.0))
     codes = trk.category_codes(["Car"])
@@ -224,7 +226,11 @@ def test_operating_point_selects_the_prelabels_and_is_declared(kitti_tracking_de
     assert res.scored_labels.num_boxes() == len(t) > res.labels.num_boxes()
     # ambiguity and review queue only concern pre-labels; the queue declares the operating point
     assert set(np.unique(res.rows.track_id)) <= set(delivered_ids.tolist())
-    back = ReviewQueue.from_dict(res.review.to_dict())
+    from fusionlabel.core.review import Review
+    from fusionlabel.io.review_file import FORMAT, review_from_dict, review_to_dict
+
+    back = review_from_dict({"format": FORMAT.name, "version": FORMAT.version, **review_to_dict(Review(res.review))}).queue
+    assert back is not None
     assert back.score_threshold == 4.0 and back.max_fraction == 0.1 and back.frames == res.review.frames
     assert res.review.load <= 0.1
     # the vectorised KITTI rows equal the per-frame conversion of the scored labels
