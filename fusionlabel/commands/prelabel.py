@@ -2,8 +2,12 @@
 
 Runs recordings in parallel local processes (``--jobs``) or as Ray tasks (``--ray ADDRESS``),
 shows a progress bar, writes each recording's labels atomically and resumes where a previous run
-stopped (recordings with an ok ``report.json`` are skipped unless ``--overwrite``). A failed
-recording is reported and the rest finish; the exit status is 2 when any failed.
+stopped (recordings done with the same configuration are skipped). An existing output that an
+annotator touched, or that was made with another configuration (detector, weights, classes,
+view, tracker settings), is never replaced without ``--overwrite``, and with it the touched files
+are kept in ``OUT/<name>/backups/`` (:mod:`fusionlabel.pipeline.batch`). A failed or refused
+recording is reported with its reason and the rest finish; the exit status is 2 when any failed
+or was refused.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ def prelabel_cmd(
     classes: str = typer.Option(None, "--classes", help="Comma-separated classes to track (default: the detector's)."),
     view: str = typer.Option(None, "--view", help="Label what this camera shows (e.g. image_02): "
                              "track ends mostly outside its picture are left out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Redo recordings already done."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Redo recordings already done or made with another "
+                                   "configuration; labels an annotator touched are kept as a backup first."),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as one JSON list."),
 ) -> None:
     """Detect, track and queue frames for review on many recordings."""
@@ -33,7 +38,7 @@ def prelabel_cmd(
 
     from fusionlabel.core.errors import DataError
     from fusionlabel.detect.registry import find_entry
-    from fusionlabel.pipeline.batch import is_done, plan_jobs, run_local, run_ray
+    from fusionlabel.pipeline.batch import expected_config, output_status, plan_jobs, run_local, run_ray
 
     find_entry(detector)  # unknown detector: one clear line before any work
     for r in recordings:
@@ -41,14 +46,19 @@ def prelabel_cmd(
             raise DataError(r, "no such file or folder")
     out.mkdir(parents=True, exist_ok=True)
     all_jobs = plan_jobs(recordings, out)
-    todo = [j for j in all_jobs if overwrite or not is_done(j, detector, view)]
-    skipped = len(all_jobs) - len(todo)
-    cls = tuple(c.strip() for c in classes.split(",")) if classes else None
+    cls = tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else None
+    config = expected_config(detector, cls, view)
+    statuses = [output_status(j, config, overwrite) for j in all_jobs]
+    todo = [j for j, st in zip(all_jobs, statuses) if st.action == "run"]
+    skipped = sum(st.action == "skip" for st in statuses)
+    refused = [st.reason for st in statuses if st.action == "refuse"]
     import shutil
 
     con = Console(stderr=True, soft_wrap=True, width=shutil.get_terminal_size((160, 40)).columns)
     if skipped:
         con.print(f"resuming: {skipped} of {len(all_jobs)} recordings already done (use --overwrite to redo)")
+    for reason in refused:
+        con.print(f"[red]refused[/red] {reason}", markup=True, highlight=False)
     failed = 0
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -60,24 +70,28 @@ def prelabel_cmd(
             progress.advance(task)
             if rep["status"] != "ok":
                 failed += 1
-                progress.console.print(f"[red]failed[/red] {job.recording}: {rep['error']}", markup=True, highlight=False)
+                progress.console.print(f"[red]{rep['status']}[/red] {job.recording}: {rep['error']}", markup=True,
+                                       highlight=False)
             else:
                 bad = len(rep["failed_frames"])
                 progress.console.print(
                     f"done {job.recording}: {rep['frames']} frames, {rep['tracks']} tracks, "
                     f"{rep['review_load'] * 100:.1f}% of frames to review, {rep['fps']} fps"
-                    + (f"; {bad} frame(s) failed, first: {rep['failed_frames'][0]}" if bad else ""), highlight=False)
+                    + (f"; {bad} frame(s) failed, first: {rep['failed_frames'][0]}" if bad else "")
+                    + (f"; class(es) failed: {'; '.join(rep['failed_classes'])}" if rep.get("failed_classes") else "")
+                    + (f"; the annotator's files were backed up to {rep['backup']}" if rep.get("backup") else ""),
+                    highlight=False)
             reports.append(rep)
 
-        if ray_address:
-            run_ray(todo, detector, ray_address, cls, on_done, view=view)
-        else:
+        if ray_address and todo:
+            run_ray(todo, detector, ray_address, cls, on_done, view=view, overwrite=overwrite)
+        elif todo:
             workers = jobs or min(os.cpu_count() or 1, len(todo))
-            run_local(todo, detector, workers, cls, on_done, view=view)
+            run_local(todo, detector, workers, cls, on_done, view=view, overwrite=overwrite)
     if as_json:
         typer.echo(json.dumps(reports, indent=1))
-    con.print(f"{len(todo) - failed} done, {failed} failed, {skipped} skipped; outputs in {out}")
-    if failed:
+    con.print(f"{len(todo) - failed} done, {failed} failed, {len(refused)} refused, {skipped} skipped; outputs in {out}")
+    if failed or refused:
         raise typer.Exit(code=2)
 
 

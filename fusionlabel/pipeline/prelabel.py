@@ -14,8 +14,15 @@ Flow for a recording of M frames::
              configured fraction of frames
 
 A frame whose detector call fails (a plugin that raises, times out or returns garbage) is
-recorded in the report and tracked as a frame without detections: the rest goes on. A detector
-that cannot be built at all raises :class:`~fusionlabel.detect.errors.PluginError`.
+recorded in the report and tracked as a frame without detections: the rest goes on. A class
+whose tracking fails is recorded (``failed_classes``) and the other classes are delivered. A
+detector that cannot be built at all raises :class:`~fusionlabel.detect.errors.PluginError`.
+
+The labels come out as *proposed* boxes (``attributes["state"] == "proposed"``), and every queued
+frame carries the digest of its boxes (:func:`fusionlabel.core.review.frame_digest`), so the app,
+``fusionlabel review`` and ``eval`` tell untouched, accepted and edited frames apart. The report
+holds the whole configuration (:func:`prelabel_config`) and its fingerprint: ``fusionlabel
+prelabel`` compares it before it touches an existing output.
 
 Example
 -------
@@ -27,17 +34,23 @@ Example
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
+import math
 import time
+import traceback
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.edits import mark_proposed
 from fusionlabel.core.errors import FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
-from fusionlabel.track.review import ReviewItem, ReviewQueue
+from fusionlabel.core.review import ReviewItem, ReviewQueue
 from fusionlabel.track.tracker import FrameDetections, RadarMeasurements, Tracker, TrackerConfig, TrackingResult
 
 Progress = Callable[[int, int], None]
@@ -60,6 +73,13 @@ class PrelabelReport:
     failed_frames: tuple[str, ...] = ()
     seconds_detect: float = 0.0
     seconds_track: float = 0.0
+    failed_classes: tuple[str, ...] = ()
+    config: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of :attr:`config`: equal fingerprints, the same pre-labels."""
+        return config_fingerprint(self.config)
 
     @property
     def fps(self) -> float:
@@ -75,6 +95,9 @@ class PrelabelReport:
             "tracks": self.tracks,
             "boxes": self.boxes,
             "failed_frames": list(self.failed_frames),
+            "failed_classes": list(self.failed_classes),
+            "config": dict(self.config),
+            "fingerprint": self.fingerprint,
             "seconds_detect": round(self.seconds_detect, 3),
             "seconds_track": round(self.seconds_track, 3),
             "fps": round(self.fps, 2),
@@ -112,7 +135,67 @@ def merge_reviews(queues: list[ReviewQueue], num_frames: int, max_fraction: floa
             best[it.frame] = (max(s, it.score), reasons + list(it.reasons))
     items = sorted((ReviewItem(f, s, tuple(r)) for f, (s, r) in best.items()), key=lambda it: (-it.score, it.frame))
     cap = max(1, int(np.floor(max_fraction * num_frames + 1e-9)))  # never above the fraction, except 1 frame
-    return ReviewQueue(tuple(items[:cap]), num_frames)
+    return ReviewQueue(tuple(items[:cap]), num_frames, float(max_fraction))
+
+
+def _jsonable(v: Any) -> Any:
+    """Plain JSON data of a configuration value (dataclasses, mappings, tuples, numpy, inf)."""
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: _jsonable(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, Mapping):
+        return {str(k): _jsonable(x) for k, x in sorted(v.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return repr(v)
+
+
+def tracker_configs(
+    classes: tuple[str, ...], tracker_config: TrackerConfig | Mapping[str, TrackerConfig] | None
+) -> dict[str, TrackerConfig]:
+    """The tracker configuration of each class: one for all, a mapping's entry, else
+    :meth:`TrackerConfig.for_class`."""
+    out = {}
+    for c in classes:
+        if isinstance(tracker_config, TrackerConfig):
+            out[c] = tracker_config
+        elif tracker_config is not None and c in tracker_config:
+            out[c] = tracker_config[c]
+        else:
+            out[c] = TrackerConfig.for_class(c)
+    return out
+
+
+def prelabel_config(
+    detector: Mapping[str, Any],
+    classes: tuple[str, ...],
+    view: str | None,
+    configs: Mapping[str, TrackerConfig],
+    use_ego_poses: bool = True,
+    use_radar: bool = True,
+) -> dict[str, Any]:
+    """Everything that decides the pre-labels, as JSON data: the detector (name, version: for
+    learned detectors the weights' hash), the classes, the labelled view, the tracker settings
+    of each class and the sensor options. Two runs with equal configs give the same labels."""
+    trk = {c: _jsonable(replace(cfg, view=None)) for c, cfg in configs.items()}
+    return {
+        "detector": {"name": str(detector.get("name", "")), "version": str(detector.get("version", ""))},
+        "classes": list(classes),
+        "view": view,
+        "tracker": trk,
+        "use_ego_poses": bool(use_ego_poses),
+        "use_radar": bool(use_radar),
+    }
+
+
+def config_fingerprint(config: Mapping[str, Any]) -> str:
+    """A short stable hash of a :func:`prelabel_config`."""
+    return hashlib.sha256(json.dumps(_jsonable(config), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def prelabel(
@@ -205,35 +288,35 @@ def prelabel(
 
     t0 = time.perf_counter()
     have_poses = use_ego_poses and all(fd.T_world_ego is not None for fd in per_frame) and n > 0
+    configs = tracker_configs(classes, tracker_config)
     results: list[tuple[str, TrackingResult]] = []
+    failed_classes: list[str] = []
     for c in classes:
-        if isinstance(tracker_config, TrackerConfig):
-            cfg = tracker_config
-        elif tracker_config is not None and c in tracker_config:
-            cfg = tracker_config[c]
-        else:
-            cfg = TrackerConfig.for_class(c)
-        if camera is not None:
-            cfg = replace(cfg, view=camera)
-        trk = Tracker(cfg)
-        for fd in per_frame:
-            keep = np.array([cat == c for cat in fd.categories], dtype=bool)
-            idx = np.flatnonzero(keep)
-            trk.step(
-                FrameDetections(fd.boxes[idx], fd.scores[idx], tuple(fd.categories[i] for i in idx.tolist()), fd.radar,
-                                fd.T_world_ego if have_poses else None)
-            )
-        results.append((c, trk.finish()))
+        cfg = configs[c].for_length(n)
+        cfg = cfg if camera is None else replace(cfg, view=camera)
+        try:
+            trk = Tracker(cfg)
+            for fd in per_frame:
+                idx = np.flatnonzero(np.array([cat == c for cat in fd.categories], dtype=bool))
+                trk.step(
+                    FrameDetections(fd.boxes[idx], fd.scores[idx], tuple(fd.categories[i] for i in idx.tolist()),
+                                    fd.radar, fd.T_world_ego if have_poses else None)
+                )
+            results.append((c, trk.finish()))
+        except Exception as exc:  # noqa: BLE001 - one class must not sink the others
+            last = traceback.extract_tb(exc.__traceback__)[-1:]
+            where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
+            failed_classes.append(f"{c}: {type(exc).__name__}: {exc}{where}")
     labels, ambiguity, remaps = _merge_labels(results)
-    cfg_frac = [
-        (tracker_config if isinstance(tracker_config, TrackerConfig) else TrackerConfig.for_class(c)).review_fraction
-        for c in classes
-    ]
-    queues = [_remap_review(r.review, remap) for (_, r), remap in zip(results, remaps)]
-    review = merge_reviews(queues, n, max(cfg_frac, default=0.1))
+    labels = mark_proposed(labels)
+    queues = [r.review.remap_tracks(remap) for (_, r), remap in zip(results, remaps)]
+    budget = max((configs[c].review_fraction for c, _ in results), default=max(
+        (cfg.review_fraction for cfg in configs.values()), default=0.1))
+    review = merge_reviews(queues, n, budget).with_digests(labels)
     t_trk = time.perf_counter() - t0
     if progress:
         progress(n + 1, n + 1)
+    config = prelabel_config(runner.info.to_dict(), classes, view, configs, use_ego_poses, use_radar)
     report = PrelabelReport(
         recording=str(recording.path),
         detector=name,
@@ -244,20 +327,10 @@ def prelabel(
         failed_frames=tuple(failed),
         seconds_detect=t_det,
         seconds_track=t_trk,
+        failed_classes=tuple(failed_classes),
+        config=config,
     )
     return PrelabelResult(labels, review, report, ambiguity)
-
-
-def _remap_review(q: ReviewQueue, remap: dict[int, int]) -> ReviewQueue:
-    """The same queue with each reason's ``track_id`` renamed through ``remap`` (ids of dropped tracks kept)."""
-    items = []
-    for it in q.items:
-        reasons = tuple(
-            {**r, "track_id": remap.get(int(r["track_id"]), int(r["track_id"]))} if "track_id" in r else dict(r)
-            for r in it.reasons
-        )
-        items.append(ReviewItem(it.frame, it.score, reasons))
-    return ReviewQueue(tuple(items), q.num_frames)
 
 
 def _merge_labels(

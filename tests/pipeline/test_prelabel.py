@@ -127,8 +127,9 @@ def test_batch_writes_resumes_and_isolates_failures(sample, tmp_path: Path) -> N
     assert not is_done(jobs[0], "pillars")  # another detector's labels are not "done"
     labels = json.loads((jobs[0].out_dir / "labels.json").read_text())
     assert labels["format"] == "fusionlabel.labels" and labels["frames"]
-    review = json.loads((jobs[0].out_dir / "review.json").read_text())
-    assert review["num_frames"] == len(sample)
+    review = json.loads((jobs[0].out_dir / "labels.review.json").read_text())
+    assert review["format"] == "fusionlabel.review" and review["num_frames"] == len(sample)
+    assert all(e["state"] == "proposed" and e["resolution"] is None for e in review["frames"])
     assert not list(jobs[0].out_dir.glob("*.tmp"))  # atomic writes left nothing behind
 
 

@@ -35,7 +35,7 @@ def test_cli_parallel_resume_and_failure(two_recordings: list[Path], tmp_path: P
     out = tmp_path / "out"
     r = _cli("prelabel", *map(str, [*two_recordings, broken]), "--detector", "geometric", "--out", str(out), "-j", "2")
     assert r.returncode == 2, r.stderr  # one recording failed, the others finished
-    assert "2 done, 1 failed" in r.stderr
+    assert "2 done, 1 failed, 0 refused" in r.stderr
     assert "recording.json" in r.stderr and "not valid JSON" in r.stderr
     for name in ("a", "b"):
         rep = json.loads((out / name / "report.json").read_text())
@@ -44,7 +44,7 @@ def test_cli_parallel_resume_and_failure(two_recordings: list[Path], tmp_path: P
     assert a_labels == (out / "b" / "labels.json").read_bytes()  # same input, same pre-labels
     # resume: the two done recordings are skipped, the broken one retried (and fails again)
     r2 = _cli("prelabel", *map(str, [*two_recordings, broken]), "--out", str(out))
-    assert "resuming: 2 of 3" in r2.stderr and "0 done, 1 failed, 2 skipped" in r2.stderr
+    assert "resuming: 2 of 3" in r2.stderr and "0 done, 1 failed, 0 refused, 2 skipped" in r2.stderr
     assert (out / "a" / "labels.json").read_bytes() == a_labels
 
 

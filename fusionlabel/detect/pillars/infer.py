@@ -97,6 +97,7 @@ class PillarsDetector:
         self.lidars = None if lidars is None else tuple(lidars)
         self._net: Any = None
         self._lock = threading.Lock()
+        self._hash: str | None = None
 
     @classmethod
     def from_network(cls, net: Any, config: PillarsConfig, **kwargs: Any) -> PillarsDetector:
@@ -110,7 +111,7 @@ class PillarsDetector:
     @property
     def info(self) -> DetectorInfo:
         synthetic = bool(self.meta.get("synthetic_only", False))
-        src = self.weights.name if self.weights is not None else "in-memory network"
+        src = f"{self.weights.name} sha256:{self._weights_hash()}" if self.weights is not None else "in-memory network"
         desc = "PointPillars encoder + CenterPoint head (torch)"
         if synthetic:
             desc += "; weights trained on SYNTHETIC data only"
@@ -122,6 +123,21 @@ class PillarsDetector:
             f"{src} {self.meta.get('fusionlabel_version', '')}".strip(),
             desc,
         )
+
+    def _weights_hash(self) -> str:
+        """The first 12 hex digits of the checkpoint's SHA-256 (what ``info.version`` names)."""
+        if self._hash is None:
+            import hashlib
+
+            h = hashlib.sha256()
+            try:
+                with open(str(self.weights), "rb") as f:
+                    for chunk in iter(lambda: f.read(1 << 20), b""):
+                        h.update(chunk)
+                self._hash = h.hexdigest()[:12]
+            except OSError:
+                self._hash = "unreadable"
+        return str(self._hash)
 
     def detect(self, frame: Frame, rig: Rig) -> Detections:
         """Detections of one frame, ego frame."""
