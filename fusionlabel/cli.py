@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "fusionlabel.commands.evaluate",
     "fusionlabel.commands.train",
     "fusionlabel.commands.prelabel",
+    "fusionlabel.commands.review",
     "fusionlabel.commands.plugins",
     "fusionlabel.commands.export",
     "fusionlabel.commands.qa",

@@ -18,7 +18,7 @@ from PySide6 import QtCore, QtGui
 from fusionlabel.core.edits import EditError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.io import session as S
-from fusionlabel.track.review import ReviewItem, ReviewQueue
+from fusionlabel.core.review import ReviewItem, ReviewQueue
 
 
 class LabelEditCommand(QtGui.QUndoCommand):
@@ -74,6 +74,9 @@ class LabelDocument(QtCore.QObject):
         self.labels: LabelSet = state.labels
         self.review: ReviewQueue | None = state.review
         self.resolutions: dict[int, S.Resolution] = dict(state.resolutions)
+        #: the on-disk version the labels were read from (see :func:`fusionlabel.io.session.save`)
+        self.base: str | None = state.base
+        self.provenance = dict(state.provenance)
         self.num_frames = int(num_frames)
         self.frame = min(max(int(state.frame), 0), max(self.num_frames - 1, 0))
         self.selected: int | None = None
@@ -87,7 +90,8 @@ class LabelDocument(QtCore.QObject):
 
     # -- state --------------------------------------------------------------------------------
     def state(self) -> S.SessionState:
-        return S.SessionState(self.labels, self.review, dict(self.resolutions), self.frame)
+        return S.SessionState(self.labels, self.review, dict(self.resolutions), self.frame, self.base,
+                              dict(self.provenance))
 
     @property
     def dirty(self) -> bool:
@@ -158,12 +162,14 @@ class LabelDocument(QtCore.QObject):
         return sorted(self.review.frames) if self.review is not None else []
 
     def item(self, frame: int) -> ReviewItem | None:
-        if self.review is None:
-            return None
-        for it in self.review.items:
-            if it.frame == frame:
-                return it
-        return None
+        return self.review.item(frame) if self.review is not None else None
+
+    def frame_state(self, frame: int) -> str | None:
+        """``proposed`` / ``accepted`` / ``edited`` for a flagged frame (None when not flagged)."""
+        from fusionlabel.core.review import frame_state
+
+        it = self.item(frame)
+        return None if it is None else frame_state(it, self.labels.get(frame), frame in self.resolutions)
 
     def next_flagged(self, unresolved_only: bool = True, backwards: bool = False) -> int | None:
         """The next flagged frame after (before) the current one, wrapping; None when none left."""
@@ -186,10 +192,14 @@ class LabelDocument(QtCore.QObject):
 
     # -- files --------------------------------------------------------------------------------
     def save(self, timestamps_ns: dict[int, int] | None = None) -> Path:
-        """Save labels and review state to the label file; raises CorruptFileError / OSError."""
+        """Save labels and review state to the label file.
+
+        Raises ConcurrentEditError (the files changed on disk since they were read: nothing
+        written, the work stays here and in the autosave), CorruptFileError, OSError.
+        """
         if self.label_path is None:
             raise OSError("no label file for this session")
-        S.save(self.state(), self.label_path, timestamps_ns)
+        self.base = S.save(self.state(), self.label_path, timestamps_ns)
         self.undo_stack.setClean()
         self.restored = False
         if self.autosaver is not None:

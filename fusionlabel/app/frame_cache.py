@@ -134,7 +134,10 @@ class FrameCache:
             return sum(d.nbytes for d in self._data.values())
 
     def close(self) -> None:
+        """Cancel queued prefetches and stop the worker (waits for the frame being loaded)."""
         with self._lock:
-            for f in self._pending.values():
-                f.cancel()
+            pending = list(self._pending.values())  # cancel() runs _done, which pops from _pending
+            self._pending.clear()
+        for f in pending:
+            f.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -141,6 +141,10 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.autosave_timer.setInterval(30_000)
         self.autosave_timer.timeout.connect(self._timed_autosave)
         self.autosave_timer.start()
+        if not restored and state.frame == 0 and self.doc.review is not None:
+            first = self.doc.next_flagged()  # a pre-labelled recording opens on its first open flagged frame
+            if first is not None:
+                self.doc.frame = first
         if len(recording):
             self._show(self.doc.frame)
         else:
@@ -331,7 +335,11 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         try:
             ts = {i: int(t) for i, t in enumerate(self.rec.timestamps_ns)}
             p = self.doc.save(ts)
-        except (CorruptFileError, OSError) as exc:
+        except (DataError, OSError) as exc:
+            try:  # keep the work on disk: the autosave survives a refused save
+                self.doc.flush_autosave()
+            except OSError:
+                pass
             self.last_error = f"not saved: {exc}"
             self.message(self.last_error, 30000)
             if self.interactive:

@@ -216,7 +216,7 @@ class ReviewPanel(QtWidgets.QWidget):
         row.addWidget(self.next_btn)
         row.addWidget(self.resolve_btn)
         lay.addLayout(row)
-        for sig in (doc.frame_changed, doc.review_changed):
+        for sig in (doc.frame_changed, doc.review_changed, doc.labels_changed):
             sig.connect(self.refresh)
         self.refresh()
 
@@ -224,7 +224,9 @@ class ReviewPanel(QtWidgets.QWidget):
         fl = self.doc.flagged()
         done = sum(1 for f in fl if f in self.doc.resolutions)
         if fl:
-            self.summary.setText(f"review queue: {done}/{len(fl)} resolved")
+            states = [self.doc.frame_state(f) for f in fl]
+            counts = ", ".join(f"{states.count(s)} {s}" for s in ("proposed", "accepted", "edited") if states.count(s))
+            self.summary.setText(f"review queue: {done}/{len(fl)} resolved ({counts})")
         else:
             self.summary.setText("review queue: nothing flagged" if self.doc.review is not None
                                  else "review queue: none yet (pre-label with Ctrl+P)")
@@ -236,5 +238,6 @@ class ReviewPanel(QtWidgets.QWidget):
         for r in it.reasons:
             lines.append(f"  track {r.get('track_id', '?')}: {r.get('reason', '?')} ({float(r.get('severity', 0)):.2f})")
         res = self.doc.resolutions.get(it.frame)
+        lines.append(f"state: {self.doc.frame_state(it.frame)}")
         lines.append(f"resolved by {res.user} at {res.time}" if res else "open")
         self.reasons.setText("\n".join(lines))

@@ -5,6 +5,11 @@ recording report of ``fusionlabel info`` instead, so the README's first command 
 a headless machine too. ``--screenshot FILE`` renders the window once and saves a PNG (used
 for the README image and for checks under Xvfb); ``--select`` picks the track shown in the
 cuboid views (default for screenshots: the first box of the frame).
+
+``RECORDING`` may also be a ``fusionlabel prelabel`` output folder (``OUT/<name>``): its
+``report.json`` names the recording and its ``labels.json`` (with ``labels.review.json``) is the
+label file to edit, so ``fusionlabel open OUT/<name>`` opens the pre-labels with their review
+queue, on the first flagged frame.
 """
 
 from __future__ import annotations
@@ -45,6 +50,42 @@ def screenshot_window(win, path: Path, settle_ms: int = 600) -> None:  # noqa: A
         raise OSError(f"{path}: could not write the screenshot")
 
 
+def prelabel_output(path: Path) -> tuple[Path, Path] | None:
+    """``(recording, labels.json)`` when ``path`` is a ``fusionlabel prelabel`` output folder, else None."""
+    import json
+
+    from fusionlabel.core.errors import DataError
+
+    rep_path = path / "report.json"
+    if not (path.is_dir() and rep_path.is_file() and (path / "labels.json").is_file()):
+        return None
+    try:
+        rep = json.loads(rep_path.read_text(encoding="utf-8"))
+        rec = Path(rep["recording"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(rep_path, "not a readable prelabel report (no 'recording')") from None
+    if not rec.exists():
+        raise DataError(rep_path, f"the pre-labelled recording {rec} is not there any more")
+    return rec, path / "labels.json"
+
+
+def describe_session(rec, label_path: Path | None) -> list[str]:  # noqa: ANN001 - Recording
+    """Lines about the label file and its review queue (what the window would show)."""
+    from fusionlabel.core.review import Review, frame_status
+    from fusionlabel.io import session as S
+
+    path = Path(label_path) if label_path is not None else S.label_path_for(rec)
+    st = S.load(path)  # a broken file: a typed error naming it
+    lines = [f"label file to edit: {path}: {len(st.labels.track_ids())} tracks, {st.labels.num_boxes()} boxes "
+             f"in {len(st.labels.frames)} frames" + ("" if path.exists() else " (new)")]
+    if st.review is not None:
+        status = frame_status(Review(st.review, st.resolutions), st.labels)
+        open_ = [s.frame for s in status if s.open]
+        lines.append(f"review queue: {len(status)} flagged frames, {len(open_)} open"
+                     + (f"; the window opens on frame {min(open_)} (index)" if open_ else ""))
+    return lines
+
+
 def open_cmd(
     recording: Path = typer.Argument(None, help="Recording to open (default: the bundled sample)."),
     frame: int = typer.Option(0, "--frame", help="Frame to show first."),
@@ -59,18 +100,18 @@ def open_cmd(
     from fusionlabel.io.open import open_recording
 
     path = recording or SAMPLE
+    pre = prelabel_output(path)
+    if pre is not None:
+        path = pre[0]
+        labels = labels or pre[1]
     rec = open_recording(path)
     if not has_display():
         print("no display available ($DISPLAY is not set): reporting the recording instead of opening the window;"
               " run on a desktop or under `xvfb-run` to see it.")
         s = summarize(rec, check_frames(rec, list(range(min(len(rec), 20)))))
         print_summary(s)
-        if labels is not None:
-            from fusionlabel.io.native_labels import read_labels
-
-            ls = read_labels(labels)  # a broken file: a typed error naming it
-            print(f"label file to edit: {labels}: {len(ls.track_ids())} tracks, {ls.num_boxes()} boxes "
-                  f"in {len(ls.frames)} frames")
+        for line in describe_session(rec, labels):
+            print(line)
         return
     import numpy as np
     import vispy

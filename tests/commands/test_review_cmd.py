@@ -1,0 +1,90 @@
+"""`fusionlabel review`: the flagged frames, their reasons and states, and how many are open;
+`fusionlabel eval` reports review load and coverage on prelabel's output before and after a save."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fusionlabel.cli import build_app
+from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.edits import set_box
+from fusionlabel.io import session as S
+from fusionlabel.pipeline.batch import prelabel_one
+
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def prelabelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("pre") / "synth_seed0"
+    assert prelabel_one(str(SAMPLE), str(out), "geometric")["status"] == "ok"
+    return out
+
+
+def _review(*args: str) -> tuple[int, str]:
+    r = runner.invoke(build_app(), ["review", *args])
+    return r.exit_code, r.output
+
+
+def test_review_lists_flagged_frames_states_and_open_count(prelabelled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "synth_seed0"
+    shutil.copytree(prelabelled, out)
+    code, text = _review(str(out))
+    assert code == 0, text
+    d0 = json.loads(_review(str(out / "labels.json"), "--json")[1])
+    n = d0["flagged"]
+    assert n > 0 and d0["open"] == n and d0["states"] == {"proposed": n, "accepted": 0, "edited": 0}
+    assert [f["frame"] for f in d0["flagged_frames"]] == sorted(f["frame"] for f in d0["flagged_frames"])
+    assert all(f["reasons"] and f["open"] and f["resolution"] is None for f in d0["flagged_frames"])
+    assert f"{n} flagged frame(s) of 20" in text and f"{n} open" in text
+    # the annotator resolves one frame untouched and edits another
+    lp = out / "labels.json"
+    st = S.load(lp)
+    f0, f1 = d0["flagged_frames"][0]["frame"], d0["flagged_frames"][-1]["frame"]
+    st = S.resolve(st, f0, user="ann")
+    fl = st.labels.get(f1)
+    moved = set_box(st.labels, f1, int(fl.track_ids[0]), Boxes.from_array(fl.boxes.to_array()[:1] + [[1, 0, 0, 0, 0, 0, 0]]))
+    S.save(S.SessionState(moved, st.review, st.resolutions, 0, st.base, st.provenance), lp)
+    d1 = json.loads(_review(str(lp), "--json")[1])
+    by = {f["frame"]: f for f in d1["flagged_frames"]}
+    assert by[f0]["state"] == "accepted" and not by[f0]["open"] and by[f0]["resolution"]["user"] == "ann"
+    if f1 != f0:
+        assert by[f1]["state"] == "edited" and by[f1]["open"]
+        assert d1["open"] == n - 1 and not d1["done"]
+    # several label files: a JSON list, one object each
+    many = json.loads(_review(str(lp), str(prelabelled), "--json")[1])
+    assert isinstance(many, list) and len(many) == 2 and many[1]["open"] == n
+
+
+def test_review_errors_are_one_line(tmp_path: Path) -> None:
+    from fusionlabel.cli import main
+
+    (tmp_path / "labels.json").write_text('{"format": "fusionlabel.labels", "version": 1, "frames": []}')
+    assert main(["review", str(tmp_path / "labels.json")]) == 1
+    assert main(["review", str(tmp_path / "nope.json")]) == 1
+
+
+def test_eval_reports_the_review_before_and_after_the_app_saved(prelabelled: Path, tmp_path: Path) -> None:
+    out = tmp_path / "synth_seed0"
+    shutil.copytree(prelabelled, out)
+    lp = out / "labels.json"
+
+    def evaluate() -> dict:
+        r = runner.invoke(build_app(), ["eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(lp),
+                                        "--json"])
+        assert r.exit_code == 0, r.output
+        return json.loads(r.output)
+
+    before = evaluate()
+    assert before["review"]["queued_frames"] > 0 and before["review"]["total_frames"] == 20
+    assert 0 < before["review_load"] <= 0.1 + 1e-9
+    st = S.load(lp)
+    S.save(S.resolve(st, st.review.frames[0], user="ann"), lp)  # what the app's Ctrl+S writes
+    after = evaluate()
+    assert after["review"] == before["review"] and after["review_load"] == before["review_load"]
