@@ -53,21 +53,13 @@ def test_prelabel_review_merge_undo_redo_save_reopen(qtbot, make_window, sample_
         win = make_window(open_recording(sample_copy))
         gt_boxes = win.doc.labels.num_boxes()
         assert gt_boxes > 0 and win.doc.label_path == sample_copy / "labels.json"
-        # pre-label in the worker thread; the UI keeps processing events meanwhile
-        ticks = []
-        from PySide6 import QtCore
-
-        timer = QtCore.QTimer(interval=20, timeout=lambda: ticks.append(time.perf_counter()))
-        timer.start()
+        # pre-label in the worker thread (how long the window stalls meanwhile is measured by
+        # benchmarks/bench_app.py, not asserted here: a timing assertion fails on a loaded machine)
         with qtbot.waitSignal(win.prelabel_done, timeout=60000) as sig:
             assert win.prelabel("geometric")
             assert win.progress.isVisible()
-        timer.stop()
         assert sig.args == ["ok"]
         assert not win.progress.isVisible()
-        gaps = np.diff(ticks)
-        # the worker holds the GIL in places (numba compilation, big numpy calls): short stalls, no freeze
-        assert len(ticks) > 20 and gaps.max() < 1.0, f"UI froze for {gaps.max():.2f} s"
         res = win.last_result
         assert win.doc.labels.num_boxes() == res.labels.num_boxes()
         assert {r["state"] for r in win.tracks.rows} == {"proposed"}, [(r["id"], r["state"]) for r in win.tracks.rows]
