@@ -71,6 +71,12 @@ def export(
     strategy.write(out, imported.labels, ctx)
     typer.echo(f"wrote {out} ({strategy.name}): {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
                f"{len(imported.labels.track_ids())} tracks")
+    from fusionlabel.pipeline.review_status import open_frames_line, review_summary_if_any
+
+    review = review_summary_if_any(labels)
+    line = open_frames_line(review) if review is not None else None
+    if line:
+        typer.echo(line, err=True)
 
 
 def import_(

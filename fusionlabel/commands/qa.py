@@ -7,8 +7,10 @@
 Runs :func:`fusionlabel.quality.label_qa.check_labels`: size changes within a track, implausible
 speed, acceleration or yaw rate, overlapping boxes, IDs reused after a gap and, with
 ``--recording``, boxes with LiDAR rays passing through them and boxes far from the ground.
-Prints the findings ranked by score (``--json``: one JSON object). Exit status 0 whether or not
-there are findings; 1 with a one-line reason when the input cannot be read.
+Prints the findings ranked by score (``--json``: one JSON object). A native label file's review
+file (:mod:`fusionlabel.io.review_file`) is read too: findings on flagged frames still open are
+marked and the open count is printed (``--json``: a ``review`` object). Exit status 0 whether or
+not there are findings; 1 with a one-line reason when the input cannot be read.
 """
 
 from __future__ import annotations
@@ -42,12 +44,20 @@ def qa(
 
         rec = open_recording(recording)
     rep = check_labels(imported.labels, ctx.timestamps_ns, ctx.ego_poses, rec)
+    from fusionlabel.pipeline.review_status import open_frames_line, review_summary_if_any
+
+    review = review_summary_if_any(labels) if (fmt in (None, "native")) else None
+    open_frames = {f["frame"] for f in review["flagged_frames"] if f["open"]} if review else set()
     if report is not None:
         from fusionlabel.quality.report import write_qa_report
 
         write_qa_report(rep, imported.labels, report, title=f"label QA: {labels.name}")
     if as_json:
-        typer.echo(json.dumps(rep.to_dict(), allow_nan=False))
+        d = rep.to_dict()
+        if review is not None:
+            d["review"] = {k: review[k] for k in ("review_file", "flagged", "open", "resolved", "states")}
+            d["review"]["open_frames"] = sorted(open_frames)
+        typer.echo(json.dumps(d, allow_nan=False))
         return
     shown = rep.findings if top == 0 else rep.findings[:top]
     typer.echo(
@@ -56,11 +66,15 @@ def qa(
     )
     for i, f in enumerate(shown, 1):
         frames = f"{f.frames[0]}" if len(f.frames) == 1 else f"{f.frames[0]}-{f.frames[-1]}"
-        typer.echo(f"{i:4d}  score {f.score:6.2f}  track {f.track_id:<6d} frames {frames:<10s} {f.reason}")
+        on_open = " [on an open flagged frame]" if open_frames & set(int(k) for k in f.frames) else ""
+        typer.echo(f"{i:4d}  score {f.score:6.2f}  track {f.track_id:<6d} frames {frames:<10s} {f.reason}{on_open}")
     if len(shown) < len(rep.findings):
         typer.echo(f"... {len(rep.findings) - len(shown)} more (--top 0 shows all)")
     if report is not None:
         typer.echo(f"report: {report}")
+    if review is not None:
+        line = open_frames_line(review)
+        typer.echo(line or f"review: all {review['flagged']} flagged frame(s) resolved")
 
 
 def register(app: typer.Typer) -> None:

@@ -89,3 +89,26 @@ def review_summary(path: str | Path) -> dict[str, Any]:
             for st in status
         ],
     }
+
+
+def review_summary_if_any(path: str | Path) -> dict[str, Any] | None:
+    """:func:`review_summary` when ``path`` is a native label file with a review file beside it,
+    else None (other label formats carry no review). A broken review file still raises."""
+    from fusionlabel.io.review_file import find_review
+
+    p = Path(path)
+    if p.is_dir():
+        p = p / "labels.json"
+    if p.suffix != ".json" or not p.is_file() or find_review(p) is None:
+        return None
+    return review_summary(p)
+
+
+def open_frames_line(summary: dict[str, Any]) -> str | None:
+    """One line telling that flagged frames are still open, or None when the review is done."""
+    if summary["open"] == 0:
+        return None
+    frames = [f["frame"] for f in summary["flagged_frames"] if f["open"]]
+    shown = ", ".join(map(str, frames[:10])) + (" ..." if len(frames) > 10 else "")
+    return (f"note: {summary['open']} of {summary['flagged']} flagged frame(s) are still open in "
+            f"{summary['review_file']} (frames {shown}); `fusionlabel review {summary['labels']}` lists them")

@@ -88,3 +88,18 @@ def test_eval_reports_the_review_before_and_after_the_app_saved(prelabelled: Pat
     S.save(S.resolve(st, st.review.frames[0], user="ann"), lp)  # what the app's Ctrl+S writes
     after = evaluate()
     assert after["review"] == before["review"] and after["review_load"] == before["review_load"]
+
+
+def test_qa_and_export_read_the_same_review(prelabelled: Path, tmp_path: Path) -> None:
+    lp = prelabelled / "labels.json"
+    r = runner.invoke(build_app(), ["qa", str(lp), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    queue = json.loads((prelabelled / "labels.review.json").read_text())
+    assert d["review"]["open_frames"] == sorted(e["frame"] for e in queue["frames"])
+    r = runner.invoke(build_app(), ["qa", str(lp)])
+    assert "flagged frame(s) are still open" in r.output
+    r = runner.invoke(build_app(), ["export", "--format", "kitti", str(lp), "--recording", str(SAMPLE),
+                                    "--out", str(tmp_path / "k")])
+    assert r.exit_code == 0, r.output
+    assert "still open" in r.output
