@@ -1,5 +1,6 @@
 # The README's two commands: `make demo` (the main job on the sample recording: pre-label it,
-# score the pre-labels against its ground truth, open them for review) and `make test`.
+# list its review queue, score the pre-labels against its ground truth, open them for review)
+# and `make test`.
 # Both create .venv on first use (scripts/setup.sh).
 SAMPLE ?= sample_data/synth_seed0
 XVFB := $(shell command -v xvfb-run >/dev/null 2>&1 && echo 'xvfb-run -a -s "-screen 0 1920x1080x24"')
@@ -12,8 +13,9 @@ DEMO_OUT ?= out/demo
 
 demo: setup
 	.venv/bin/fusionlabel prelabel $(SAMPLE) --detector pillars --out $(DEMO_OUT)
+	.venv/bin/fusionlabel review $(DEMO_OUT)/$(notdir $(SAMPLE))
 	.venv/bin/fusionlabel eval --format native --gt $(SAMPLE) --results $(DEMO_OUT)/$(notdir $(SAMPLE))/labels.json
-	.venv/bin/fusionlabel open $(SAMPLE) --labels $(DEMO_OUT)/$(notdir $(SAMPLE))/labels.json
+	.venv/bin/fusionlabel open $(DEMO_OUT)/$(notdir $(SAMPLE))
 
 test: setup
 	$(XVFB) .venv/bin/python -m pytest -q
