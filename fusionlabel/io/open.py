@@ -22,6 +22,7 @@ READERS: list[tuple[str, str, str]] = [
     ("kitti-object", "fusionlabel.io.kitti", "open_kitti_object"),
     ("nuscenes", "fusionlabel.io.nuscenes", "open_nuscenes"),
     ("argoverse2", "fusionlabel.io.argoverse", "open_argoverse2"),
+    ("dgp", "fusionlabel.io.dgp", "open_dgp"),
     ("rosbag", "fusionlabel.io.rosbag", "open_bag"),
     ("continental-radar", "fusionlabel.io.radar", "open_continental"),
     ("pointcloud", "fusionlabel.io.pointcloud", "open_point_cloud_file"),
