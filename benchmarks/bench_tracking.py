@@ -5,7 +5,7 @@ Usage::
     .venv/bin/python benchmarks/bench_tracking.py [--classes Car,Pedestrian,Cyclist] [--no-reference] [--no-cv]
     .venv/bin/python benchmarks/bench_tracking.py --fit-review      # print the fitted error models
 
-For each class it runs ``fusionlabel track`` (:func:`fusionlabel.commands.track.track_kitti`) on
+For each class it runs ``fusionlabel track`` (:func:`fusionlabel.track.kitti.track_kitti`) on
 the PointRCNN detections, scores the results with ``fusionlabel eval``
 (:func:`fusionlabel.quality.evaluation.evaluate_kitti`, AB3DMOT's evaluation rules) and prints,
 side by side with AB3DMOT's reference figures from the split's README:
@@ -106,7 +106,7 @@ def run_tracker(seqs: list[tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]]
                 backend: str = "batch") -> float:
     """Seconds for the tracker over all sequences: every step, ``finish`` (interpolation, scores,
     ambiguity, review queue) and the KITTI result rows (:func:`kitti_results_from_table`)."""
-    from fusionlabel.commands.track import kitti_config
+    from fusionlabel.track.kitti import kitti_config
     from fusionlabel.io.kitti import DEFAULT_IMAGE_SIZE
     from fusionlabel.io.kitti_mot import kitti_results_from_table
     from fusionlabel.track.tracker import Tracker
@@ -127,7 +127,7 @@ def run_tracker(seqs: list[tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 def track_all(root: Path, cls: str, out: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Track every sequence into ``out`` (results + review files); returns name -> TrackingResult."""
-    from fusionlabel.commands.track import track_kitti_sequence
+    from fusionlabel.track.kitti import track_kitti_sequence
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
 
     out.mkdir(parents=True, exist_ok=True)
@@ -216,7 +216,7 @@ def cross_validate(root: Path, classes: list[str], verbose: bool = False) -> lis
     from fusionlabel.quality.evaluation import evaluate_sequences
     from fusionlabel.quality.kitti_eval import load_kitti
     from fusionlabel.track.ambiguity import REASONS
-    from fusionlabel.track.tracker import TrackerConfig
+    from fusionlabel.track import TrackerConfig
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -332,9 +332,9 @@ def main(argv: list[str]) -> int:
               "set FUSIONLABEL_SHARED to the folder holding kitti_tracking/. Nothing measured.")
         return 0
     try:
-        from fusionlabel.commands.track import POINTRCNN_OPERATING_POINTS, track_kitti
+        from fusionlabel.track.kitti import POINTRCNN_OPERATING_POINTS, track_kitti
         from fusionlabel.quality.evaluation import evaluate_kitti
-        from fusionlabel.track.tracker import TrackerConfig
+        from fusionlabel.track import TrackerConfig
     except ImportError as exc:  # the tracker is not in this checkout yet
         print(f"bench_tracking: tracker not available ({exc}); nothing measured.")
         return 0

@@ -51,7 +51,7 @@ from fusionlabel.core.errors import FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import ReviewItem, ReviewQueue
-from fusionlabel.track.tracker import FrameDetections, RadarMeasurements, Tracker, TrackerConfig, TrackingResult
+from fusionlabel.track import FrameDetections, RadarMeasurements, Tracker, TrackerConfig, TrackingResult
 
 Progress = Callable[[int, int], None]
 

@@ -51,40 +51,36 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any, Iterable, NamedTuple, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import Boxes
-from fusionlabel.core.calibration import Camera
-from fusionlabel.core.frames import RadarDetections
-from fusionlabel.core.labels import FrameLabels, LabelSet
+from fusionlabel.core.labels import FrameLabels
 from fusionlabel.core.projection import visible_fraction
 from fusionlabel.core.transforms import Transform
 from fusionlabel.track._fast import young_hypotheses
-from fusionlabel.track.ambiguity import (
-    REASONS,
-    AmbiguityConfig,
-    AmbiguityRows,
-    FrameAmbiguity,
-    TrackHistory,
-    score_rows,
-)
+from fusionlabel.track.ambiguity import REASONS, AmbiguityRows, TrackHistory, score_rows
 from fusionlabel.track.association import METRICS, Assignment, affinity_matrix, associate
-from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotionFilter
-from fusionlabel.track.egomotion import EgoRotationConfig, EgoRotationFilter
-from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, MotionModel, wrap_pi
-from fusionlabel.core.review import ReviewQueue
+from fusionlabel.track.birth_prior import SceneMotionFilter
+from fusionlabel.track.egomotion import EgoRotationFilter
+from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, wrap_pi
 from fusionlabel.track.review import review_queue_from_rows
 from fusionlabel.track.smoother import smooth_tracks
+from fusionlabel.track.types import (
+    OUTPUT_BOXES,
+    FrameDetections,
+    RadarMeasurements,
+    TrackerConfig,
+    TrackingResult,
+    TrackRows,
+    TrackTable,
+    radar_from_arrays,
+)
 
 #: Kalman backends of :class:`Tracker`
 BACKENDS = ("batch", "filterpy")
-#: what :meth:`Tracker.finish` reports as each box (see :attr:`TrackerConfig.output_box`)
-OUTPUT_BOXES = ("smoothed", "filtered", "detection")
 
 
 class _FrameRecord(NamedTuple):
@@ -104,236 +100,6 @@ class _FrameRecord(NamedTuple):
     scores: NDArray[np.float64]  # (N,)
     cat_codes: NDArray[np.int64]  # (N,)
     extras: NDArray[np.float64] | None  # (N, E) or None
-
-
-@dataclass(frozen=True)
-class RadarMeasurements:
-    """Radar detections of one frame, ready for fusion.
-
-    Attributes
-    ----------
-    xyz : (M, 3) float64, metres, ego frame
-    radial_velocity : (M,) float64, m/s, range rate relative to the sensor (positive = away)
-    sensor_xyz : (3,) float64, metres, radar origin in the ego frame
-    """
-
-    xyz: NDArray[np.float64]
-    radial_velocity: NDArray[np.float64]
-    sensor_xyz: NDArray[np.float64]
-
-    @classmethod
-    def from_detections(cls, radar: RadarDetections, T_ego_radar: Transform) -> RadarMeasurements:
-        """From radar-frame detections and the radar's mounting ``T_ego_radar``."""
-        return cls(T_ego_radar.apply(radar.xyz), np.asarray(radar.radial_velocity, float), T_ego_radar.translation.copy())
-
-
-@dataclass(frozen=True)
-class FrameDetections:
-    """The tracker's input for one frame.
-
-    Attributes
-    ----------
-    boxes : N detections, ego frame
-    scores : (N,) float64 detector confidence (any monotone scale; higher = surer)
-    categories : N category names
-    radar : optional radar range rates of the frame
-    T_world_ego : optional ego pose; when given for every frame, tracking runs in the world frame
-    extras : optional (N, K) float64 per-detection values carried to the output (e.g. 2D boxes),
-        returned as the ``"extras"`` attribute of each output box
-    """
-
-    boxes: Boxes
-    scores: NDArray[np.float64]
-    categories: Sequence[str]
-    radar: RadarMeasurements | None = None
-    T_world_ego: Transform | None = None
-    extras: NDArray[np.float64] | None = None
-
-
-@dataclass(frozen=True)
-class TrackerConfig:
-    """Tracker parameters (one set per object class).
-
-    Attributes
-    ----------
-    metric : association affinity, ``"giou"``, ``"iou"`` or ``"dist"``
-    threshold : a match needs affinity > threshold (GIoU/IoU units, or minus metres for dist)
-    gate_distance : m, pairs with centres farther apart are never matched
-    min_hits : detections a track needs before it is reported
-    max_age : frames a track may go unmatched before it dies
-    birth_score : detections scoring below this update tracks but start none
-    output_box : the boxes :meth:`Tracker.finish` reports: ``"smoothed"`` the RTS-smoothed state
-        from all of the track's detections, before and after (:mod:`.smoother`; the offline
-        estimate labelling wants), ``"filtered"`` the online Kalman posterior, ``"detection"``
-        the matched detection (both linearly interpolated across coasting gaps)
-    score_mix : reported score = ``(1 - score_mix) * detection score + score_mix * track mean score``
-    radar_sigma : m/s, range-rate noise
-    radar_margin : m, radar points within a track's box grown by this much belong to it
-    motion : the Kalman model
-    ego_rotation : the estimate of the ego's rotation from the tracks, used when no ego poses are
-        given (:mod:`fusionlabel.track.egomotion`)
-    birth_prior : the second motion hypothesis of young tracks, "moving with the scene"
-        (:mod:`fusionlabel.track.birth_prior`)
-    ambiguity : thresholds of the ambiguity reasons and the error model
-    view : the camera whose picture the annotation guideline labels (KITTI labels what
-        ``image_02`` shows), or None (everything the detector sees, the default). With a view,
-        :meth:`Tracker.finish` starts and ends each track at its first and last detected box with
-        at least ``min_visible`` of its image extent inside the picture
-        (:func:`fusionlabel.core.projection.visible_fraction`), and drops the tracks left with
-        fewer than ``min_hits`` detected boxes
-    min_visible : see ``view``; 0.3 was chosen on the KITTI development split (0.2-0.5 give
-        the same correction effort there; 0.6 loses boxes the labels keep)
-    review_fraction : the review budget: the queue holds at most this fraction of the frames
-    review_min_score : frames whose error probability is below this are never queued (0: the
-        budget is filled by the frames that have a reason, most suspicious first)
-    output_threshold : the pre-labels' operating point: tracks whose confidence (mean reported
-        score) is below it are not delivered. It is in the detector's score units, so the
-        defaults deliver everything; ``fusionlabel track --format kitti`` sets the PointRCNN
-        points chosen by cross-validation (``fusionlabel.commands.track.POINTRCNN_OPERATING_POINTS``)
-    """
-
-    metric: str = "giou"
-    threshold: float = -0.2
-    gate_distance: float = 6.0
-    min_hits: int = 3
-    max_age: int = 6
-    birth_score: float = -np.inf
-    output_box: str = "smoothed"
-    score_mix: float = 0.5
-    radar_sigma: float = 0.3
-    radar_margin: float = 0.5
-    motion: MotionModel = field(default_factory=MotionModel)
-    ego_rotation: EgoRotationConfig = field(default_factory=EgoRotationConfig)
-    birth_prior: BirthPriorConfig = field(default_factory=BirthPriorConfig)
-    ambiguity: AmbiguityConfig = field(default_factory=AmbiguityConfig)
-    view: Camera | None = None
-    min_visible: float = 0.3
-    review_fraction: float = 0.1
-    review_min_score: float = 0.0
-    output_threshold: float = -np.inf
-
-    def for_length(self, num_frames: int) -> TrackerConfig:
-        """This config for a recording of ``num_frames`` frames: ``min_hits`` is capped at the
-        length, so a 1- or 2-frame recording still gets pre-labels (every other setting as is)."""
-        n = max(1, int(num_frames))
-        return self if self.min_hits <= n else replace(self, min_hits=n)
-
-    @classmethod
-    def for_class(cls, name: str, **overrides: Any) -> TrackerConfig:
-        """Defaults for ``Car``, ``Pedestrian`` or ``Cyclist`` (other names get the Car set)."""
-        # no operating point here: it is in the detector's score units (see
-        # fusionlabel.commands.track.POINTRCNN_OPERATING_POINTS for the KITTI PointRCNN ones)
-        if name == "Pedestrian":
-            cfg = cls(
-                metric="giou",
-                threshold=-0.4,
-                gate_distance=3.0,
-                motion=MotionModel(sigma_accel=2.0, meas_sigma_pos=0.2, init_sigma_vel=3.0),
-            )
-        elif name == "Cyclist":
-            cfg = cls(
-                metric="giou",
-                threshold=-0.4,
-                gate_distance=4.0,
-                score_mix=0.0,  # dev split: the per-box detection score ranks Cyclist boxes best
-                motion=MotionModel(sigma_accel=3.0, meas_sigma_pos=0.25, init_sigma_vel=6.0),
-            )
-        else:
-            cfg = cls()
-        return replace(cfg, **overrides)
-
-
-@dataclass(frozen=True)
-class TrackTable:
-    """The offline output as flat rows (R rows, sorted by frame then track id).
-
-    frame, track_id : (R,) int64
-    category : (R,) str category names
-    box : (R, 7) float64 ``[x, y, z, l, w, h, yaw]``, each frame's ego frame (m, rad)
-    score : (R,) float64 reported box score
-    track_score : (R,) float64 the track's confidence (mean of its ``score``)
-    matched : (R,) bool, False for boxes interpolated across a coasting gap
-    delivered : (R,) bool, the track reaches the operating point (a pre-label)
-    extras : (R, K) float64 carried detection values (NaN where unmatched) or None
-    """
-
-    frame: NDArray[np.int64]
-    track_id: NDArray[np.int64]
-    category: NDArray[np.str_]
-    box: NDArray[np.float64]
-    score: NDArray[np.float64]
-    track_score: NDArray[np.float64]
-    matched: NDArray[np.bool_]
-    delivered: NDArray[np.bool_]
-    extras: NDArray[np.float64] | None
-
-    def __len__(self) -> int:
-        return len(self.frame)
-
-    @classmethod
-    def empty(cls) -> TrackTable:
-        z = np.zeros(0)
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, str), np.zeros((0, 7)), z, z,
-                   np.zeros(0, bool), np.zeros(0, bool), None)
-
-    def to_labels(self, mask: NDArray[np.bool_] | None = None) -> LabelSet:
-        """The rows (all, or those where ``mask``) as a :class:`LabelSet` with per-box attributes
-        ``interpolated`` and, where matched, ``extras``."""
-        idx = np.arange(len(self)) if mask is None else np.flatnonzero(mask)
-        labels: dict[int, FrameLabels] = {}
-        if not len(idx):
-            return LabelSet(labels)
-        fr = self.frame[idx]
-        bounds = np.flatnonzero(np.diff(fr)) + 1
-        ex = self.extras
-        for grp in np.split(idx, bounds):
-            attrs = []
-            for r in grp.tolist():
-                a: dict[str, Any] = {"interpolated": not bool(self.matched[r])}
-                if ex is not None and self.matched[r]:
-                    a["extras"] = ex[r].tolist()
-                attrs.append(a)
-            labels[int(self.frame[grp[0]])] = FrameLabels(
-                self.track_id[grp], tuple(self.category[grp].tolist()), Boxes.from_array(self.box[grp]),
-                self.score[grp], tuple(attrs),
-            )
-        return LabelSet(labels)
-
-
-@dataclass(frozen=True)
-class TrackingResult:
-    """What :meth:`Tracker.finish` returns.
-
-    table : every reported box as flat rows (:class:`TrackTable`)
-    rows : per-box reasons and error probabilities of the pre-labels (:class:`AmbiguityRows`)
-    review : frames ordered by how likely they hold an ID error (within the review budget)
-    num_frames : frames processed
-    output_threshold : the operating point on the track confidence
-
-    ``labels`` (the pre-labels), ``scored_labels`` (every scored track) and ``ambiguity``
-    (frame -> :class:`FrameAmbiguity`) are built on first access.
-    """
-
-    table: TrackTable
-    rows: AmbiguityRows
-    review: ReviewQueue
-    num_frames: int
-    output_threshold: float = -np.inf
-
-    @cached_property
-    def labels(self) -> LabelSet:
-        """The pre-labels: tracks whose confidence reaches the operating point (ego frame)."""
-        return self.table.to_labels(self.table.delivered)
-
-    @cached_property
-    def scored_labels(self) -> LabelSet:
-        """Every reported track with its scores, delivered or not (for score sweeps)."""
-        return self.table.to_labels()
-
-    @cached_property
-    def ambiguity(self) -> dict[int, FrameAmbiguity]:
-        """Frame index -> per-track confidence and reasons (frames with pre-labels only)."""
-        return self.rows.to_dict()
 
 
 class Tracker:
@@ -612,48 +378,44 @@ class Tracker:
         )
 
     # -- the offline result -----------------------------------------------------------------------
-    def _rows(self) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
-        """One row per live track per frame::
-
-            [frame, id, det_index, affinity, margin, flipped, posterior box (7), detection box (7),
-             score, -, vx, vy, category, detection category]
-
-        (NaN where not applicable: unmatched rows have no detection), and the matching rows of
-        the detections' extras (or None).
-        """
-        out = []
-        ex_out: list[NDArray[np.float64]] = []
+    def _rows(self) -> TrackRows:
+        """One row per live track per frame (:class:`TrackRows`; NaN where not applicable:
+        unmatched rows have no detection)."""
+        parts = []
         has_extras = any(r.extras is not None for r in self._rec)
         n_ex = next((r.extras.shape[1] for r in self._rec if r.extras is not None), 0)
         for f, ids, x, cat, mt, md, a, flipped, n_trk, born, boxes, scores, codes, extras in self._rec:
             n = len(ids)
-            rec = np.full((n, 26), np.nan)
-            rec[:, 0] = f
-            rec[:, 1] = ids
-            rec[:, 6:13] = x[:, :7]
-            rec[:, 22:24] = x[:, 7:9]
-            rec[:, 24] = cat
+            nan = np.full(n, np.nan)
+            det_index, affinity, margin, flip = nan.copy(), nan.copy(), nan.copy(), nan.copy()
+            detection = np.full((n, 7), np.nan)
+            score, det_category = nan.copy(), nan.copy()
             rows = np.concatenate([mt, np.arange(n_trk, n)])
             dets = np.concatenate([md, born])
             if len(rows):
-                rec[rows, 2] = dets
-                rec[rows, 13:20] = boxes[dets]
-                rec[rows, 20] = scores[dets]
-                rec[rows, 25] = codes[dets]
-                rec[n_trk:, 4] = np.inf
-                rec[n_trk:, 5] = 0.0
+                det_index[rows] = dets
+                detection[rows] = boxes[dets]
+                score[rows] = scores[dets]
+                det_category[rows] = codes[dets]
+                margin[n_trk:] = np.inf  # births: no competitor
+                flip[n_trk:] = 0.0
                 if len(mt):
                     assert a is not None  # matches come from an association
-                    rec[mt, 3] = a.affinity
-                    rec[mt, 4] = a.margin
-                    rec[mt, 5] = flipped
-            out.append(rec)
+                    affinity[mt] = a.affinity
+                    margin[mt] = a.margin
+                    flip[mt] = flipped
+            e = None
             if has_extras:
                 e = np.full((n, n_ex), np.nan)
                 if extras is not None and len(rows):
                     e[rows] = extras[dets]
-                ex_out.append(e)
-        return np.concatenate(out), (np.concatenate(ex_out) if has_extras else None)
+            parts.append(TrackRows(
+                frame=np.full(n, f, np.int64), track_id=np.asarray(ids, np.int64), det_index=det_index,
+                affinity=affinity, margin=margin, flipped=flip, posterior=x[:, :7].copy(), detection=detection,
+                score=score, velocity=x[:, 7:9].copy(), category=np.asarray(cat, np.int64), det_category=det_category,
+                extras=e,
+            ))
+        return TrackRows.concat(parts)
 
     def finish(self) -> TrackingResult:
         """Tracks, ambiguity and review queue of everything stepped so far (see the module docstring)."""
@@ -662,38 +424,34 @@ class Tracker:
         names = np.array(sorted(self._cat_code, key=self._cat_code.__getitem__) or [""])
         if not self._rec:
             return self._empty_result(nf)
-        rec, extras = self._rows()
-        order = np.lexsort((rec[:, 0], rec[:, 1]))
-        rec = rec[order]
-        if extras is not None:
-            extras = extras[order]
-        matched = ~np.isnan(rec[:, 2])
-        tid = rec[:, 1].astype(np.int64)
+        rows = self._rows()
+        rows = rows.take(np.lexsort((rows.frame, rows.track_id)))
+        matched = rows.matched
+        tid = rows.track_id
         # per-track hit count and span of matched frames (rows are sorted by track, frame)
         starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]
         ti = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(tid)]))
         hits = np.add.reduceat(matched.astype(np.int64), starts)
-        first = np.minimum.reduceat(np.where(matched, rec[:, 0], np.inf), starts)
-        last = np.maximum.reduceat(np.where(matched, rec[:, 0], -np.inf), starts)
-        keep = (hits[ti] >= cfg.min_hits) & (rec[:, 0] >= first[ti]) & (rec[:, 0] <= last[ti])
+        first = np.minimum.reduceat(np.where(matched, rows.frame, np.inf), starts)
+        last = np.maximum.reduceat(np.where(matched, rows.frame, -np.inf), starts)
+        keep = (hits[ti] >= cfg.min_hits) & (rows.frame >= first[ti]) & (rows.frame <= last[ti])
         if not keep.any():  # no track reached min_hits (a short recording, a rare class)
             return self._empty_result(nf)
-        rec = rec[keep]
-        if extras is not None:
-            extras = extras[keep]
-        matched = matched[keep]
-        tid = tid[keep]
+        rows = rows.take(keep)
+        matched = rows.matched
+        tid = rows.track_id
+        frames = rows.frame
         t_starts = np.r_[0, np.flatnonzero(np.diff(tid)) + 1]  # first row of each track
         # box: RTS-smoothed state (every row, gaps included), or the online posterior / the
         # detection at matched frames with linear interpolation across coasted gaps
-        velocity = rec[:, 22:24]
+        velocity = rows.velocity
         if cfg.output_box == "smoothed":
-            steps = np.r_[1, np.diff(rec[:, 0])].astype(np.int64)
-            xs = smooth_tracks(np.r_[t_starts, len(tid)], steps, rec[:, 13:20], cfg.motion)
+            steps = np.r_[1, np.diff(frames)].astype(np.int64)
+            xs = smooth_tracks(np.r_[t_starts, len(tid)], steps, rows.detection, cfg.motion)
             box, velocity = xs[:, :7], xs[:, 7:9]
         else:
-            box = rec[:, 6:13].copy() if cfg.output_box == "filtered" else rec[:, 13:20].copy()
-        score = rec[:, 20].copy()
+            box = (rows.posterior if cfg.output_box == "filtered" else rows.detection).copy()
+        score = rows.score.copy()
         gap = ~matched
         if gap.any():
             mi = np.flatnonzero(matched)
@@ -701,14 +459,13 @@ class Tracker:
             pos = np.searchsorted(mi, gi)
             prev, nxt = mi[pos - 1], mi[pos]  # previous and next matched row of the same track
             if cfg.output_box != "smoothed":
-                w = ((rec[gi, 0] - rec[prev, 0]) / (rec[nxt, 0] - rec[prev, 0]))[:, None]
+                w = ((frames[gi] - frames[prev]) / (frames[nxt] - frames[prev]))[:, None]
                 b0, b1 = box[prev], box[nxt]
                 dyaw = wrap_pi(b1[:, YAW] - b0[:, YAW])
                 dyaw = np.where(np.abs(dyaw) > np.pi / 2, dyaw - np.pi * np.sign(dyaw), dyaw)
                 box[gi] = b0 + w * (b1 - b0)
                 box[gi, YAW] = wrap_pi(b0[:, YAW] + w[:, 0] * dyaw)
             score[gi] = np.minimum(score[prev], score[nxt])
-        frames = rec[:, 0].astype(np.int64)
         # back to each frame's ego frame
         ego = self._to_ego(frames, box) if self._world else box.copy()
         if cfg.view is not None:
@@ -722,23 +479,21 @@ class Tracker:
             end_in = visible_fraction(Boxes.from_array(ego[ends]), cfg.view, T_cam_ego) >= cfg.min_visible
             work = ~(end_in[: len(t_starts)] & end_in[len(t_starts) :])
             vis = np.ones(len(tid))
-            rows = np.flatnonzero(work[t_of])
-            vis[rows] = visible_fraction(Boxes.from_array(ego[rows]), cfg.view, T_cam_ego)
+            todo = np.flatnonzero(work[t_of])
+            vis[todo] = visible_fraction(Boxes.from_array(ego[todo]), cfg.view, T_cam_ego)
             ok = matched & (vis >= cfg.min_visible)
             lo = np.minimum.reduceat(np.where(ok, frames, np.iinfo(np.int64).max), t_starts)[t_of]
             hi = np.maximum.reduceat(np.where(ok, frames, -1), t_starts)[t_of]
             inside = (frames >= lo) & (frames <= hi)
             n_ok = np.add.reduceat((matched & inside).astype(np.int64), t_starts)[t_of]
             sel = inside & (n_ok >= cfg.min_hits)
-            rec, box, velocity, score, ego = rec[sel], box[sel], velocity[sel], score[sel], ego[sel]
-            matched, tid, frames = matched[sel], tid[sel], frames[sel]
-            if extras is not None:
-                extras = extras[sel]
-            if not len(rec):
+            rows, box, velocity, score, ego = rows.take(sel), box[sel], velocity[sel], score[sel], ego[sel]
+            matched, tid, frames = rows.matched, rows.track_id, rows.frame
+            if not len(rows):
                 return self._empty_result(nf)
         # reported score: mix of the box's and the track's mean detection score
         _, inv, cnt = np.unique(tid, return_inverse=True, return_counts=True)
-        msum = np.bincount(inv, weights=np.where(matched, rec[:, 20], 0.0))
+        msum = np.bincount(inv, weights=np.where(matched, rows.score, 0.0))
         mcnt = np.bincount(inv, weights=matched.astype(float))
         tmean = (msum / np.maximum(mcnt, 1))[inv]
         score = (1.0 - cfg.score_mix) * score + cfg.score_mix * tmean
@@ -758,13 +513,13 @@ class Tracker:
             box=box[d],
             ego_xy=ego[d, :2],
             matched=matched[d],
-            margin=rec[d, 4],
-            affinity=rec[d, 3],
-            flipped=rec[d, 5] == 1.0,
-            det_box=rec[d, 13:20],
+            margin=rows.margin[d],
+            affinity=rows.affinity[d],
+            flipped=rows.flipped[d] == 1.0,
+            det_box=rows.detection[d],
             velocity=velocity[d],
-            category=rec[d, 24].astype(np.int64),
-            det_category=np.where(np.isnan(rec[d, 25]), -1, rec[d, 25]).astype(np.int64),
+            category=rows.category[d],
+            det_category=np.where(np.isnan(rows.det_category[d]), -1, rows.det_category[d]).astype(np.int64),
             first_frame=0,
             dt=cfg.motion.dt,
         )
@@ -775,13 +530,13 @@ class Tracker:
         table = TrackTable(
             frame=frames[o],
             track_id=new_id[o].astype(np.int64),
-            category=names[rec[o, 24].astype(np.int64)],
+            category=names[rows.category[o]],
             box=ego[o],
             score=score[o],
             track_score=tconf[o],
             matched=matched[o],
             delivered=delivered[o],
-            extras=None if extras is None else extras[o],
+            extras=None if rows.extras is None else rows.extras[o],
         )
         return TrackingResult(table, amb, review, nf, cfg.output_threshold)
 
@@ -830,25 +585,4 @@ def track_sequence(
     return trk.finish()
 
 
-def radar_from_arrays(xyz: ArrayLike, radial_velocity: ArrayLike, sensor_xyz: ArrayLike = (0.0, 0.0, 0.0)) -> RadarMeasurements:
-    """Build :class:`RadarMeasurements` from ego-frame arrays ((M, 3) m, (M,) m/s, (3,) m)."""
-    return RadarMeasurements(
-        np.asarray(xyz, dtype=np.float64).reshape(-1, 3),
-        np.asarray(radial_velocity, dtype=np.float64).reshape(-1),
-        np.asarray(sensor_xyz, dtype=np.float64).reshape(3),
-    )
-
-
-__all__ = [
-    "FrameDetections",
-    "RadarMeasurements",
-    "TrackerConfig",
-    "Tracker",
-    "TrackingResult",
-    "TrackTable",
-    "BACKENDS",
-    "track_sequence",
-    "radar_from_arrays",
-    "POS",
-    "VEL",
-]
+__all__ = ["BACKENDS", "POS", "VEL", "Tracker", "track_sequence"]

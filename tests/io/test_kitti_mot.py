@@ -18,7 +18,7 @@ from fusionlabel.io.kitti_mot import (
     read_seqmap,
     write_kitti_results,
 )
-from fusionlabel.track.tracker import Tracker, TrackerConfig
+from fusionlabel.track import Tracker, TrackerConfig
 
 
 def test_real_detections_and_seqmap(kitti_tracking_dev: Path) -> None:

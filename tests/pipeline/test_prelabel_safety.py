@@ -19,7 +19,7 @@ from fusionlabel.io.native_labels import read_labels, write_labels
 from fusionlabel.io.review_file import read_review
 from fusionlabel.pipeline import prelabel
 from fusionlabel.pipeline.batch import Job, expected_config, output_status, prelabel_one
-from fusionlabel.track.tracker import TrackerConfig
+from fusionlabel.track import TrackerConfig
 from tests.pipeline.test_prelabel import SAMPLE, OracleDetector
 
 

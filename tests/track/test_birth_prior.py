@@ -9,7 +9,7 @@ from fusionlabel.core.transforms import Transform
 from fusionlabel.track._fast import merge_hypotheses, scene_update
 from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotion, SceneMotionFilter, scene_hypothesis
 from fusionlabel.track.egomotion import fit_rigid
-from fusionlabel.track.tracker import FrameDetections, Tracker, TrackerConfig
+from fusionlabel.track import FrameDetections, Tracker, TrackerConfig
 
 DT = 0.1
 PARKED = np.array([[22.0, -6.0], [30.0, 7.0], [45.0, -9.0], [26.0, 12.0], [55.0, 4.0], [38.0, -15.0]])

@@ -11,7 +11,7 @@ from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.calibration import Camera
 from fusionlabel.track.kalman import YAW, BatchKalman, MotionModel, wrap_pi
 from fusionlabel.track.smoother import smooth_track_filterpy, smooth_tracks
-from fusionlabel.track.tracker import FrameDetections, Tracker, TrackerConfig, track_sequence
+from fusionlabel.track import FrameDetections, Tracker, TrackerConfig, track_sequence
 
 
 def _track(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -115,7 +115,7 @@ def test_tracker_reports_the_smoothed_boxes_by_default() -> None:
 
 
 def _kitti_run(root: Path, out: Path, output_box: str, seqs: tuple[str, ...]) -> dict[str, float]:
-    from fusionlabel.commands.track import track_kitti_sequence
+    from fusionlabel.track.kitti import track_kitti_sequence
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
     from fusionlabel.quality.evaluation import evaluate_kitti
 
@@ -180,7 +180,7 @@ def test_view_trims_track_ends_outside_the_camera_picture() -> None:
 
 def test_kitti_view_lowers_the_correction_effort(kitti_tracking_dev: Path, tmp_path: Path) -> None:
     """KITTI labels what image_02 shows: track tails the detector follows out of the picture cost deletes."""
-    from fusionlabel.commands.track import track_kitti_sequence
+    from fusionlabel.track.kitti import track_kitti_sequence
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
     from fusionlabel.quality.evaluation import evaluate_kitti
 

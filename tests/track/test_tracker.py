@@ -7,7 +7,7 @@ import numpy as np
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.transforms import Transform
 from fusionlabel.track.ambiguity import REASONS
-from fusionlabel.track.tracker import FrameDetections, Tracker, TrackerConfig, radar_from_arrays, track_sequence
+from fusionlabel.track import FrameDetections, Tracker, TrackerConfig, radar_from_arrays, track_sequence
 
 
 def _fd(rows: list[list[float]], **kw: object) -> FrameDetections:
