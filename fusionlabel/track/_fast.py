@@ -194,6 +194,13 @@ _PI = np.pi
 _TWO_PI = 2.0 * np.pi
 
 
+@njit(cache=True, inline="always")
+def wrap_scalar(a: float) -> float:
+    """One angle wrapped to (-pi, pi]: the compiled twin of :func:`fusionlabel.core.boxes.wrap_angle`."""
+    w = a - _TWO_PI * np.floor((a + _PI) / _TWO_PI)
+    return _PI if w == -_PI else w
+
+
 @njit(cache=True)
 def kf_predict(x: NDArray[np.float64], P: NDArray[np.float64], F: NDArray[np.float64], Q: NDArray[np.float64]) -> None:
     """In place for every row: ``x = F x``, ``P = F P F' + Q`` ((N, 10) and (N, 10, 10))."""
@@ -225,7 +232,7 @@ def kf_update(
     for k in range(idx.shape[0]):
         i = idx[k]
         d = z[k, 6] - x[i, 6]
-        d = d - _TWO_PI * np.floor((d + _PI) / _TWO_PI)
+        d = wrap_scalar(d)
         fl = abs(d) > _PI / 2.0
         if fl:
             d = d - _PI * np.sign(d)
@@ -245,7 +252,7 @@ def kf_update(
         I_KH[:, :m] -= K
         KR = K * R_diag
         P[i] = I_KH @ Pi @ np.ascontiguousarray(I_KH.T) + KR @ np.ascontiguousarray(K.T)
-        x[i, 6] = x[i, 6] - _TWO_PI * np.floor((x[i, 6] + _PI) / _TWO_PI)
+        x[i, 6] = wrap_scalar(x[i, 6])
 
 
 @njit(cache=True)
@@ -260,7 +267,7 @@ def kf_rotate(x: NDArray[np.float64], P: NDArray[np.float64], phi: float) -> Non
         x[i, 0] = c * x0 - s * x1
         x[i, 1] = s * x0 + c * x1
         yw = x[i, 6] + phi
-        x[i, 6] = yw - _TWO_PI * np.floor((yw + _PI) / _TWO_PI)
+        x[i, 6] = wrap_scalar(yw)
         for j in range(n):  # rows: G P
             a, b = P[i, 0, j], P[i, 1, j]
             P[i, 0, j] = c * a - s * b
@@ -346,7 +353,6 @@ def scene_hypothesis_kernel(
     :func:`fusionlabel.track.birth_prior.scene_hypothesis`)."""
     c, s = np.cos(angle), np.sin(angle)
     out = x.copy()
-    two_pi = 2.0 * np.pi
     for i in range(x.shape[0]):
         k = float(steps[i])
         p0x = x[i, 0] - k * dt * x[i, 7]
@@ -356,7 +362,7 @@ def scene_hypothesis_kernel(
         out[i, 0] = p0x + k * dx
         out[i, 1] = p0y + k * dy
         a = x[i, 6] + k * angle
-        out[i, 6] = a - two_pi * np.floor((a + np.pi) / two_pi)
+        out[i, 6] = wrap_scalar(a)
         out[i, 7] = dx / dt
         out[i, 8] = dy / dt
     return out

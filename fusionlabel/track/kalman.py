@@ -61,6 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from fusionlabel.core.boxes import wrap_angle
 from fusionlabel.track._fast import kf_predict, kf_rotate, kf_update
 
 #: state and measurement sizes
@@ -74,13 +75,8 @@ SIZE = slice(3, 6)
 VEL = slice(7, 10)
 
 
-_TWO_PI = 2.0 * np.pi
 
 
-def wrap_pi(a: ArrayLike) -> NDArray[np.float64]:
-    """Wrap angles to [-pi, pi) (radians): ``a - 2 pi floor((a + pi) / 2 pi)``."""
-    a = np.asarray(a, dtype=np.float64)
-    return a - _TWO_PI * np.floor((a + np.pi) / _TWO_PI)
 
 
 def align_yaw(z_yaw: ArrayLike, x_yaw: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
@@ -105,7 +101,7 @@ def align_yaw(z_yaw: ArrayLike, x_yaw: ArrayLike) -> tuple[NDArray[np.float64], 
     flipped : (N,) bool, True where the detection heading was flipped by pi
     """
     x_yaw = np.asarray(x_yaw, dtype=np.float64)
-    d = wrap_pi(np.asarray(z_yaw, dtype=np.float64) - x_yaw)
+    d = wrap_angle(np.asarray(z_yaw, dtype=np.float64) - x_yaw)
     flipped = np.abs(d) > np.pi / 2.0
     d = np.where(flipped, d - np.pi * np.sign(d), d)
     return x_yaw + d, flipped
@@ -229,7 +225,7 @@ def rotate_state(x: NDArray[np.float64], P: NDArray[np.float64], phi: float) -> 
     G = np.eye(STATE_DIM)
     G[0, 0], G[0, 1], G[1, 0], G[1, 1] = c, -s, s, c
     xn = G @ x
-    xn[YAW] = wrap_pi(x[YAW] + phi)
+    xn[YAW] = wrap_angle(x[YAW] + phi)
     return xn, G @ P @ G.T
 
 
@@ -254,7 +250,7 @@ class FilterpyTrack:
         z = np.asarray(z0, dtype=np.float64).reshape(MEAS_DIM)
         self.kf.x = np.zeros((STATE_DIM, 1))
         self.kf.x[:MEAS_DIM, 0] = z
-        self.kf.x[YAW, 0] = wrap_pi(z[YAW])
+        self.kf.x[YAW, 0] = wrap_angle(z[YAW])
         if v0 is not None:
             self.kf.x[VEL, 0] = np.asarray(v0, dtype=np.float64).reshape(3)
 
@@ -278,7 +274,7 @@ class FilterpyTrack:
         za, flipped = align_yaw(z[YAW : YAW + 1], self.kf.x[YAW : YAW + 1, 0])
         z[YAW] = za[0]
         self.kf.update(z.reshape(MEAS_DIM, 1))
-        self.kf.x[YAW, 0] = wrap_pi(self.kf.x[YAW, 0])
+        self.kf.x[YAW, 0] = wrap_angle(self.kf.x[YAW, 0])
         return bool(flipped[0])
 
     def rotate(self, phi: float) -> None:
@@ -301,7 +297,7 @@ class FilterpyTrack:
         )
         z_eff = vr - h[0] + float(J[0] @ self.x)
         self.kf.update(np.array([[z_eff]]), R=np.array([[sigma * sigma]]), H=J)
-        self.kf.x[YAW, 0] = wrap_pi(self.kf.x[YAW, 0])
+        self.kf.x[YAW, 0] = wrap_angle(self.kf.x[YAW, 0])
 
 
 class BatchKalman:
@@ -334,7 +330,7 @@ class BatchKalman:
         m = len(z)
         xn = np.zeros((m, STATE_DIM))
         xn[:, :MEAS_DIM] = z
-        xn[:, YAW] = wrap_pi(z[:, YAW])
+        xn[:, YAW] = wrap_angle(z[:, YAW])
         if v0 is not None:
             xn[:, VEL] = np.asarray(v0, dtype=np.float64).reshape(m, 3)
         n0 = len(self.x)
@@ -417,7 +413,7 @@ class BatchKalman:
         # P = (I - K J) P (I - K J)' + K r K'
         I_KH = self._I[None] - K[:, :, None] * J[:, None, :]
         P = I_KH @ P @ I_KH.transpose(0, 2, 1) + (sigma * sigma) * K[:, :, None] * K[:, None, :]
-        x[:, YAW] = wrap_pi(x[:, YAW])
+        x[:, YAW] = wrap_angle(x[:, YAW])
         self.x[idx] = x
         self.P[idx] = P
 

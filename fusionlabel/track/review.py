@@ -30,6 +30,7 @@ import numpy as np
 from fusionlabel.core.review import ReviewItem, ReviewQueue
 from fusionlabel.track.ambiguity import REASONS, AmbiguityRows, FrameAmbiguity
 
+
 def build_review_queue(
     ambiguity: Mapping[int, FrameAmbiguity], num_frames: int, max_fraction: float = 0.1, min_score: float = 0.2
 ) -> ReviewQueue:

@@ -63,10 +63,11 @@ import numpy as np
 from numba import njit
 from numpy.typing import NDArray
 
-from fusionlabel.track.kalman import MEAS_DIM, STATE_DIM, YAW, MotionModel, wrap_pi
+from fusionlabel.core.boxes import wrap_angle
+from fusionlabel.track._fast import wrap_scalar
+from fusionlabel.track.kalman import MEAS_DIM, STATE_DIM, YAW, MotionModel
 
 _PI = np.pi
-_TWO_PI = 2.0 * np.pi
 
 
 @njit(cache=True)
@@ -107,7 +108,7 @@ def _rts_axis(
         x[:] = 0.0
         x[0] = z[a]
         if is_yaw:
-            x[0] = x[0] - _TWO_PI * np.floor((x[0] + _PI) / _TWO_PI)
+            x[0] = wrap_scalar(x[0])
         P[:, :] = 0.0
         for i in range(d):
             for j in range(d):
@@ -151,7 +152,7 @@ def _rts_axis(
             if k > 0 and not np.isnan(z[rr]):
                 y = z[rr] - x[0]
                 if is_yaw:  # innovation aligned modulo pi (kalman.align_yaw); state left unwrapped
-                    y = y - _TWO_PI * np.floor((y + _PI) / _TWO_PI)
+                    y = wrap_scalar(y)
                     if abs(y) > _PI / 2.0:
                         y = y - _PI * np.sign(y)
                 # K = P H' / (H P H' + r), H = [1, 0]; x = x + K y
@@ -200,7 +201,7 @@ def _rts_axis(
             out_p[a + k] = s0
         if is_yaw:
             for k in range(a, b):
-                out_p[k] = out_p[k] - _TWO_PI * np.floor((out_p[k] + _PI) / _TWO_PI)
+                out_p[k] = wrap_scalar(out_p[k])
 
 
 def _blocks(model: MotionModel) -> list[tuple[int, int | None]]:
@@ -280,7 +281,7 @@ def smooth_track_filterpy(steps: NDArray[np.int64], z: NDArray[np.float64], mode
     kf.F, kf.H, kf.Q, kf.R, kf.P = F, model.H(), Q, model.R(), model.P0()
     kf.x = np.zeros((STATE_DIM, 1))
     kf.x[:MEAS_DIM, 0] = z[0]
-    kf.x[YAW, 0] = wrap_pi(z[0, YAW])
+    kf.x[YAW, 0] = wrap_angle(z[0, YAW])
     xs = np.zeros((n, STATE_DIM, 1))
     Ps = np.zeros((n, STATE_DIM, STATE_DIM))
     Fs = np.zeros((n, STATE_DIM, STATE_DIM))
@@ -295,7 +296,7 @@ def smooth_track_filterpy(steps: NDArray[np.int64], z: NDArray[np.float64], mode
             Fs[k], Qs[k] = Fk, Qk
             if not np.isnan(z[k, 0]):
                 zk = z[k].copy()
-                d = float(wrap_pi(zk[YAW] - kf.x[YAW, 0]))
+                d = float(wrap_angle(zk[YAW] - kf.x[YAW, 0]))
                 if abs(d) > np.pi / 2:
                     d -= np.pi * np.sign(d)
                 zk[YAW] = kf.x[YAW, 0] + d
@@ -303,7 +304,7 @@ def smooth_track_filterpy(steps: NDArray[np.int64], z: NDArray[np.float64], mode
         xs[k], Ps[k] = kf.x, kf.P
     x_s, _, _, _ = kf.rts_smoother(xs, Ps, Fs, Qs)
     out = x_s[:, :, 0].copy()
-    out[:, YAW] = wrap_pi(out[:, YAW])
+    out[:, YAW] = wrap_angle(out[:, YAW])
     return out
 
 

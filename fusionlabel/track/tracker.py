@@ -40,8 +40,7 @@ the reference for equality tests and speed comparisons.
 Example
 -------
 >>> import numpy as np
->>> from fusionlabel.core.boxes import Boxes
->>> trk = Tracker(TrackerConfig(min_hits=2))
+>>> >>> trk = Tracker(TrackerConfig(min_hits=2))
 >>> for k in range(5):
 ...     _ = trk.step(FrameDetections(Boxes.from_array([[10 + k, 0, 1, 4, 1.8, 1.5, 0]]), np.ones(1), ("Car",)))
 >>> res = trk.finish()
@@ -56,7 +55,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.boxes import Boxes, wrap_angle
 from fusionlabel.core.labels import FrameLabels
 from fusionlabel.core.projection import visible_fraction
 from fusionlabel.core.transforms import Transform
@@ -65,7 +64,7 @@ from fusionlabel.track.ambiguity import REASONS, AmbiguityRows, TrackHistory, sc
 from fusionlabel.track.association import METRICS, Assignment, affinity_matrix, associate
 from fusionlabel.track.birth_prior import SceneMotionFilter
 from fusionlabel.track.egomotion import EgoRotationFilter
-from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank, wrap_pi
+from fusionlabel.track.kalman import POS, VEL, YAW, BatchKalman, FilterpyBank
 from fusionlabel.track.review import review_queue_from_rows
 from fusionlabel.track.smoother import smooth_tracks
 from fusionlabel.track.types import (
@@ -76,7 +75,6 @@ from fusionlabel.track.types import (
     TrackingResult,
     TrackRows,
     TrackTable,
-    radar_from_arrays,
 )
 
 #: Kalman backends of :class:`Tracker`
@@ -164,7 +162,7 @@ class Tracker:
             T = det.T_world_ego
             self._poses[self.frame] = T
             boxes[:, :3] = T.apply(boxes[:, :3])
-            boxes[:, YAW] = wrap_pi(boxes[:, YAW] + T.yaw)
+            boxes[:, YAW] = wrap_angle(boxes[:, YAW] + T.yaw)
         extras = None if det.extras is None else np.asarray(det.extras, dtype=np.float64).reshape(len(boxes), -1)
         radar = self._radar_arrays(det.radar, det.T_world_ego) if det.radar is not None else None
         self.step_arrays(boxes, np.asarray(det.scores, np.float64), self.category_codes(det.categories), extras, radar)
@@ -461,10 +459,10 @@ class Tracker:
             if cfg.output_box != "smoothed":
                 w = ((frames[gi] - frames[prev]) / (frames[nxt] - frames[prev]))[:, None]
                 b0, b1 = box[prev], box[nxt]
-                dyaw = wrap_pi(b1[:, YAW] - b0[:, YAW])
+                dyaw = wrap_angle(b1[:, YAW] - b0[:, YAW])
                 dyaw = np.where(np.abs(dyaw) > np.pi / 2, dyaw - np.pi * np.sign(dyaw), dyaw)
                 box[gi] = b0 + w * (b1 - b0)
-                box[gi, YAW] = wrap_pi(b0[:, YAW] + w[:, 0] * dyaw)
+                box[gi, YAW] = wrap_angle(b0[:, YAW] + w[:, 0] * dyaw)
             score[gi] = np.minimum(score[prev], score[nxt])
         # back to each frame's ego frame
         ego = self._to_ego(frames, box) if self._world else box.copy()
@@ -557,7 +555,7 @@ class Tracker:
         yaw = np.array([T.yaw for T in Ts])[inv]
         out = box.copy()
         out[:, :3] = np.einsum("rij,rj->ri", Rm, box[:, :3]) + tv
-        out[:, YAW] = wrap_pi(box[:, YAW] + yaw)
+        out[:, YAW] = wrap_angle(box[:, YAW] + yaw)
         return out
 
 

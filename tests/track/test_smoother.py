@@ -9,7 +9,8 @@ import pytest
 
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.calibration import Camera
-from fusionlabel.track.kalman import YAW, BatchKalman, MotionModel, wrap_pi
+from fusionlabel.core.boxes import wrap_angle
+from fusionlabel.track.kalman import YAW, BatchKalman, MotionModel
 from fusionlabel.track.smoother import smooth_track_filterpy, smooth_tracks
 from fusionlabel.track import FrameDetections, Tracker, TrackerConfig, track_sequence
 
@@ -22,7 +23,7 @@ def _track(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     z = np.column_stack([
         10 + 8 * np.cos(yaw) * t, -5 + 8 * np.sin(yaw) * t, 0.8 + rng.normal(0, 0.1, n),
         4 + rng.normal(0, 0.2, n), 1.8 + rng.normal(0, 0.1, n), 1.5 + rng.normal(0, 0.1, n),
-        wrap_pi(yaw + rng.normal(0, 0.1, n)),
+        wrap_angle(yaw + rng.normal(0, 0.1, n)),
     ])
     z[:, :2] += rng.normal(0, 0.3, (n, 2))
     z[rng.random(n) < 0.2, YAW] += np.pi  # the detector turned the box around
@@ -46,7 +47,7 @@ def test_compiled_smoother_equals_filterpy_rts(seed: int) -> None:
         ref = smooth_track_filterpy(s, zt, model)
         mine = got[a : a + len(zt)]
         np.testing.assert_allclose(np.delete(mine, YAW, axis=1), np.delete(ref, YAW, axis=1), atol=1e-9, rtol=0)
-        np.testing.assert_allclose(wrap_pi(mine[:, YAW] - ref[:, YAW] + 1.0) - 1.0, 0.0, atol=1e-9)
+        np.testing.assert_allclose(wrap_angle(mine[:, YAW] - ref[:, YAW] + 1.0) - 1.0, 0.0, atol=1e-9)
 
 
 def test_smoother_removes_the_lag_of_the_online_filter() -> None:
