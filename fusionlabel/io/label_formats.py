@@ -172,7 +172,7 @@ class NativeFormat(LabelFormat):
         write_labels(labels, path, times or None)
 
     def read(self, path: Path, context: LabelContext) -> ImportedLabels:
-        from fusionlabel.io.migrations import read_native_labels
+        from fusionlabel.io.native_labels import read_native_labels
 
         labels, times = read_native_labels(path)
         return ImportedLabels(labels, times)

@@ -1,13 +1,15 @@
 """Versions of the native label file and the migrations between them.
 
 The native label file (:mod:`fusionlabel.io.native_labels`) carries an integer ``version``.
-Reading goes through :func:`migrate`: a file of an older version is lifted one step at a time
-by the functions in :data:`MIGRATIONS` (``MIGRATIONS[v]`` turns a version ``v`` document into a
-version ``v + 1`` document) until it reaches :data:`CURRENT`, then parsed by
+Reading goes through :func:`migrate` (the project's one versioned-file reader,
+:func:`fusionlabel.io.versioned.migrate_document`): a file of an older version is lifted one step
+at a time by the functions in :data:`MIGRATIONS` (``MIGRATIONS[v]`` turns a version ``v``
+document into a version ``v + 1`` document) until it reaches :data:`CURRENT`, then parsed by
 :func:`fusionlabel.io.native_labels.labels_from_dict`. Files are never rewritten behind the
-user's back: :func:`upgrade_file` does that on request (atomically).
+user's back: :func:`fusionlabel.io.native_labels.upgrade_file` does that on request (atomically).
+This module owns the format's name and versions; it imports nothing of the label reader.
 
-Adding version 2 later: bump ``native_labels.VERSION`` to 2, write ``_v1_to_v2(d, path) -> d``,
+Adding version 2 later: bump :data:`CURRENT` to 2, write ``_v1_to_v2(d, path) -> d``,
 register it as ``MIGRATIONS[1]``, and add a test that reads a version 1 file. Each step is a
 pure function of a JSON document, so steps compose and each one is tested on its own.
 
@@ -37,19 +39,18 @@ Example
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fusionlabel.core.atomic import atomic_write_text
 from fusionlabel.core.errors import CorruptFileError
-from fusionlabel.core.labels import LabelSet
-from fusionlabel.io.native_labels import FORMAT, VERSION, labels_from_dict
+from fusionlabel.io.versioned import VersionedFormat, migrate_document
 
+#: the ``format`` tag of native label files
+FORMAT = "fusionlabel.labels"
 #: the version this FusionLabel writes
-CURRENT = VERSION
+CURRENT = 1
 
 Migration = Callable[[dict[str, Any], Path], dict[str, Any]]
 
@@ -98,6 +99,11 @@ def _v0_to_v1(d: dict[str, Any], path: Path) -> dict[str, Any]:
 MIGRATIONS: dict[int, Migration] = {0: _v0_to_v1}
 
 
+def label_format(migrations: dict[int, Migration] | None = None, target: int = CURRENT) -> VersionedFormat:
+    """The native label file as a :class:`~fusionlabel.io.versioned.VersionedFormat`."""
+    return VersionedFormat(FORMAT, target, MIGRATIONS if migrations is None else migrations, what="label file")
+
+
 def migrate(
     d: Any, path: str | Path = "<labels>", migrations: dict[int, Migration] | None = None, target: int = CURRENT
 ) -> dict[str, Any]:
@@ -108,69 +114,11 @@ def migrate(
     CorruptFileError : not a label document, a version newer than ``target``, or an older version
         with no migration path (naming the missing step)
     """
-    path = Path(path)
-    steps = MIGRATIONS if migrations is None else migrations
     if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise CorruptFileError(path, f'not a FusionLabel label file (missing "format": "{FORMAT}")')
-    v = d.get("version")
-    if not isinstance(v, int) or isinstance(v, bool):
-        raise CorruptFileError(path, "label file has no integer 'version'")
-    if v > target:
-        raise CorruptFileError(
-            path, f"label file version {v} was written by a newer FusionLabel (this one reads <= {target})"
-        )
-    while v < target:
-        if v not in steps:
-            raise CorruptFileError(path, f"label file version {v} cannot be read: no migration from version {v}")
-        d = steps[v](d, path)
-        nv = d.get("version")
-        if nv != v + 1:  # a broken step must not loop or skip silently
-            raise CorruptFileError(path, f"migration from version {v} produced version {nv!r}, expected {v + 1}")
-        v = nv
-    return d
+        raise CorruptFileError(Path(path), f'not a FusionLabel label file (missing "format": "{FORMAT}")')
+    return migrate_document(d, label_format(migrations, target), path)
 
 
 def timestamps_from_dict(d: dict[str, Any]) -> dict[int, int]:
     """Frame index -> ``timestamp_ns`` of a current-version document (frames without one omitted)."""
     return {int(f["index"]): int(f["timestamp_ns"]) for f in d.get("frames") or [] if "timestamp_ns" in f}
-
-
-def _load_json(path: Path) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise CorruptFileError(path, f"cannot read label file: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise CorruptFileError(path, "label file is not UTF-8 text") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(path, f"invalid JSON at line {exc.lineno}: {exc.msg}") from None
-
-
-def read_native_labels(path: str | Path) -> tuple[LabelSet, dict[int, int]]:
-    """Read a native label file of any known version: (labels, frame -> timestamp ns).
-
-    Raises
-    ------
-    CorruptFileError : naming the file (bad JSON, unknown or newer version, bad content)
-    """
-    path = Path(path)
-    d = migrate(_load_json(path), path)
-    labels = labels_from_dict(d, path)
-    try:
-        times = timestamps_from_dict(d)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(path, f"bad timestamp_ns: {exc}") from None
-    return labels, times
-
-
-def upgrade_file(path: str | Path, out: str | Path | None = None) -> int:
-    """Rewrite a label file at the current version (in place unless ``out``); returns the old version."""
-    path = Path(path)
-    raw = _load_json(path)
-    old = raw.get("version") if isinstance(raw, dict) else None
-    d = migrate(raw, path)
-    labels_from_dict(d, path)  # refuse to write something we could not read back
-    atomic_write_text(Path(out) if out is not None else path, json.dumps(d, indent=1, allow_nan=False))
-    return int(old) if isinstance(old, int) else CURRENT

@@ -29,9 +29,10 @@ from fusionlabel.core.atomic import atomic_write_text
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.errors import CorruptFileError
 from fusionlabel.core.labels import FrameLabels, LabelSet
+from fusionlabel.io.migrations import CURRENT, FORMAT, migrate, timestamps_from_dict
 
-FORMAT = "fusionlabel.labels"
-VERSION = 1
+#: the version this FusionLabel writes (:data:`fusionlabel.io.migrations.CURRENT`)
+VERSION = CURRENT
 
 
 def labels_to_dict(labels: LabelSet, timestamps_ns: dict[int, int] | None = None) -> dict[str, Any]:
@@ -63,19 +64,8 @@ def labels_to_dict(labels: LabelSet, timestamps_ns: dict[int, int] | None = None
 
 def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
     """Parse a label document of any version this FusionLabel can migrate (see ``io/migrations.py``)."""
-    from fusionlabel.io.migrations import migrate  # local: migrations imports this module
-
     path = Path(path)
     d = migrate(d, path)
-    if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise CorruptFileError(path, f"not a FusionLabel label file (missing \"format\": \"{FORMAT}\")")
-    version = d.get("version")
-    if not isinstance(version, int):
-        raise CorruptFileError(path, "label file has no integer 'version'")
-    if version > VERSION:
-        raise CorruptFileError(
-            path, f"label file version {version} was written by a newer FusionLabel (this one reads <= {VERSION})"
-        )
     out: dict[int, FrameLabels] = {}
     for fi, fr in enumerate(d.get("frames") or []):
         try:
@@ -99,10 +89,42 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
 
 def read_labels(path: str | Path) -> LabelSet:
     """Read a native label file; :class:`CorruptFileError` naming the file on any defect."""
+    path = Path(path)
+    return labels_from_dict(_read_document(path), path)
+
+
+def _read_document(path: Path) -> Any:
     from fusionlabel.core.textfile import read_json
 
+    return read_json(path, "label file")
+
+
+def read_native_labels(path: str | Path) -> tuple[LabelSet, dict[int, int]]:
+    """Read a native label file of any known version: (labels, frame -> timestamp ns).
+
+    Raises
+    ------
+    CorruptFileError : naming the file (bad JSON, unknown or newer version, bad content)
+    """
     path = Path(path)
-    return labels_from_dict(read_json(path, "label file"), path)
+    d = migrate(_read_document(path), path)
+    labels = labels_from_dict(d, path)
+    try:
+        times = timestamps_from_dict(d)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptFileError(path, f"bad timestamp_ns: {exc}") from None
+    return labels, times
+
+
+def upgrade_file(path: str | Path, out: str | Path | None = None) -> int:
+    """Rewrite a label file at the current version (in place unless ``out``); returns the old version."""
+    path = Path(path)
+    raw = _read_document(path)
+    old = raw.get("version") if isinstance(raw, dict) else None
+    d = migrate(raw, path)
+    labels_from_dict(d, path)  # refuse to write something we could not read back
+    atomic_write_text(Path(out) if out is not None else path, json.dumps(d, indent=1, allow_nan=False))
+    return int(old) if isinstance(old, int) else CURRENT
 
 
 def write_labels(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, int] | None = None) -> None:

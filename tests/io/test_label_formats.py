@@ -24,7 +24,8 @@ from fusionlabel.io.label_formats import (
     sniff_label_format,
     write_label_file,
 )
-from fusionlabel.io.migrations import MIGRATIONS, migrate, read_native_labels, upgrade_file
+from fusionlabel.io.migrations import MIGRATIONS, migrate
+from fusionlabel.io.native_labels import read_native_labels, upgrade_file
 from fusionlabel.io.native_labels import read_labels
 from fusionlabel.io.open import open_recording
 
