@@ -23,7 +23,7 @@ from fusionlabel.core.errors import FusionLabelError
 #: sub-command modules, registered in this order (``fusionlabel --help`` lists them)
 COMMAND_MODULES = (
     "fusionlabel.commands.info",
-    "fusionlabel.commands.open",
+    "fusionlabel.app.command",  # `fusionlabel open`: the app's own command
     "fusionlabel.commands.synth",
     "fusionlabel.commands.track",
     "fusionlabel.commands.evaluate",

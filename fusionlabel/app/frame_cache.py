@@ -10,7 +10,7 @@ frame ready.
 Example
 -------
 >>> from fusionlabel.io.open import open_recording
->>> from fusionlabel.commands.open import SAMPLE
+>>> from fusionlabel.io.open import SAMPLE
 >>> cache = FrameCache(open_recording(SAMPLE), capacity=4)
 >>> cache.get(0).index
 0

@@ -49,6 +49,9 @@ MANIFEST = "recording.json"
 FORMAT = "fusionlabel.recording"
 VERSION = 1
 RADAR_HEADER = "x,y,z,radial_velocity,rcs"
+#: a synthetic recording (:func:`fusionlabel.synth.generate.generate`) carries this file beside
+#: its manifest: seed, scenario and generator settings
+SYNTH_INFO = "synth.json"
 
 
 def sniff(path: Path) -> bool:

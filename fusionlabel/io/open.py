@@ -14,6 +14,10 @@ from pathlib import Path
 from fusionlabel.core.errors import DataError, UnsupportedFormatError
 from fusionlabel.core.recording import Recording
 
+#: the small synthetic recording bundled in a source checkout (``sample_data/synth_seed0``): what
+#: ``fusionlabel open`` shows without an argument and what the README's demo runs on
+SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
+
 #: (format name, module, opener function); order matters: most specific first
 READERS: list[tuple[str, str, str]] = [
     ("native", "fusionlabel.io.native", "open_native"),

@@ -7,7 +7,7 @@ Example
 -------
 >>> import tempfile
 >>> from pathlib import Path
->>> from fusionlabel.commands.open import SAMPLE
+>>> from fusionlabel.io.open import SAMPLE
 >>> from fusionlabel.pipeline.batch import prelabel_one
 >>> out = Path(tempfile.mkdtemp())
 >>> rep = prelabel_one(str(SAMPLE), str(out / "s"), "geometric")   # doctest: +SKIP

@@ -95,7 +95,7 @@ def sample_copy(tmp_path: Path) -> Path:
     """A private copy of the bundled sample recording (so saving never touches the repository)."""
     import shutil
 
-    from fusionlabel.commands.open import SAMPLE
+    from fusionlabel.io.open import SAMPLE
 
     dst = tmp_path / "synth_seed0"
     shutil.copytree(SAMPLE, dst)

@@ -24,7 +24,7 @@ def test_screenshot_of_the_main_window_on_kitti(qtbot, make_window, real_data, t
     """The same code as `fusionlabel open <drive> --screenshot FILE` (docs/screenshot_kitti.png)."""
     import cv2
 
-    from fusionlabel.commands.open import screenshot_window
+    from fusionlabel.app.command import screenshot_window
     from fusionlabel.io.open import open_recording
 
     rec = open_recording(real_data / KITTI_DRIVE)

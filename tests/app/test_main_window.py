@@ -126,7 +126,7 @@ def test_help_overlay_lists_every_shortcut_once(qtbot, window) -> None:  # noqa:
 
 
 def test_screenshot_shows_the_scene(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
-    from fusionlabel.commands.open import screenshot_window
+    from fusionlabel.app.command import screenshot_window
 
     out = tmp_path / "shot.png"
     screenshot_window(window, out, settle_ms=200)

@@ -40,7 +40,7 @@ def _strip_colour(win, frame: int) -> tuple[int, int, int]:  # noqa: ANN001
 def test_prelabel_output_opens_with_its_queue_on_the_timeline(qtbot, make_window, prelabelled, tmp_path) -> None:  # noqa: ANN001
     import shutil
 
-    from fusionlabel.commands.open import prelabel_output
+    from fusionlabel.app.command import prelabel_output
     from fusionlabel.io.open import open_recording
     from fusionlabel.pipeline.review_status import review_summary
 

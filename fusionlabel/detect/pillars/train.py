@@ -168,7 +168,7 @@ def samples_from_recording(path: str | Path, config: PillarsConfig, min_points: 
 
 def is_synthetic(path: str | Path) -> bool:
     """Whether ``path`` is a recording written by :func:`fusionlabel.synth.generate`."""
-    from fusionlabel.synth.generate import SYNTH_INFO
+    from fusionlabel.io.native import SYNTH_INFO
 
     return (Path(path) / SYNTH_INFO).is_file()
 

@@ -1,4 +1,5 @@
-"""``fusionlabel open [RECORDING]``: open a recording in the desktop app.
+"""``fusionlabel open [RECORDING]``: open a recording in the desktop app (the app's own command:
+the CLI registers it, the app package owns it, so no command module imports Qt).
 
 Without a display (no ``$DISPLAY``/``$WAYLAND_DISPLAY`` on Linux) it says so and prints the
 recording report of ``fusionlabel info`` instead, so the README's first command is useful on
@@ -20,8 +21,7 @@ from pathlib import Path
 
 import typer
 
-#: the bundled sample recording (relative to the repository root)
-SAMPLE = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
+from fusionlabel.io.open import SAMPLE
 
 
 def has_display() -> bool:
@@ -96,8 +96,8 @@ def open_cmd(
     prelabel: str = typer.Option(None, "--prelabel", help="Pre-label with this detector (e.g. geometric) on opening."),
 ) -> None:
     """Open a recording in the FusionLabel window (or report it when there is no display)."""
-    from fusionlabel.commands.info import check_frames, print_summary, summarize
     from fusionlabel.io.open import open_recording
+    from fusionlabel.pipeline.inspect import check_frames, print_summary, summarize
 
     path = recording or SAMPLE
     pre = prelabel_output(path)
