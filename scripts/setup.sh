@@ -40,8 +40,9 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing fusionlabel[gui,torch,dev,cluster] into .venv"
   $PIP install -e ".[gui,torch,dev,cluster]"
   # The consumers' own tools, for the export tests: nuscenes-devkit pins numpy<2 and shapely~=2.0.3,
-  # vcd pins the full opencv-python (which clashes with opencv-python-headless); both run on what the
-  # project installs, so they come without their pins (their other dependencies are in the dev extra).
-  $PIP install --no-deps "nuscenes-devkit==1.2.0" "vcd==6.0.3"
+  # vcd and TrackEval pull the full opencv-python (which clashes with opencv-python-headless and
+  # PySide6); all three run on what the project installs, so they come without their pins (their
+  # other dependencies are in the dev extra).
+  $PIP install --no-deps "nuscenes-devkit==1.2.0" "vcd==6.0.3" "trackeval==1.3.0"
   touch "$stamp"
 fi

@@ -2,13 +2,17 @@
 
 ::
 
-    fusionlabel export --format openlabel|kitti|nuscenes|native LABELS --recording R --out PATH [--recompute-2d]
+    fusionlabel export --format openlabel|kitti|nuscenes|nuscenes-tracking|native LABELS --recording R --out PATH
+                       [--recompute-2d] [--nuscenes-version V] [--identity-pose] [--copy-images]
     fusionlabel import --format openlabel|kitti|nuscenes|native PATH [--recording R] --out LABELS [--force]
 
 ``LABELS`` is a native label file (any version: older ones are migrated on read). ``--recording``
 gives the frame times, ego poses (nuScenes: required), the rig (OpenLABEL streams) and the KITTI
 camera frame. ``export --format kitti --out DIR`` writes ``DIR/label_02/0000.txt`` and
-``DIR/calib/0000.txt``; ``--out FILE.txt`` the label file only. ``import`` reads the whole input
+``DIR/calib/0000.txt``; ``--out FILE.txt`` the label file only. ``export --format nuscenes --out
+DIR`` writes a nuScenes dataroot (``DIR/<version>/`` with the 13 tables, ``DIR/samples/``, a map)
+that ``nuscenes.NuScenes(version, DIR)`` loads; ``--format nuscenes-tracking --out FILE.json`` the
+pre-labels as the devkit's tracking results (same sample tokens). ``import`` reads the whole input
 (validating it) before it writes ``--out`` once, atomically: a bad file leaves nothing behind.
 It refuses to replace an existing ``--out`` without ``--force``. Formats: ``docs/label_formats.md``.
 """
@@ -48,29 +52,49 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None):  # -> (Imp
 
 def export(
     labels: Path = typer.Argument(..., help="Native label file (any version)."),
-    fmt: str = typer.Option(..., "--format", help="openlabel, kitti, nuscenes or native."),
+    fmt: str = typer.Option(..., "--format", help="openlabel, kitti, nuscenes, nuscenes-tracking or native."),
     recording: Path | None = typer.Option(None, "--recording", help="Recording the labels belong to."),
-    out: Path = typer.Option(..., "--out", help="Output file (openlabel, native, kitti *.txt) or folder (nuscenes, kitti)."),
+    out: Path = typer.Option(..., "--out", help="Output file (openlabel, native, nuscenes-tracking, kitti *.txt) "
+                             "or folder (nuscenes dataroot, kitti)."),
     recompute_2d: bool = typer.Option(
-        False, "--recompute-2d", help="KITTI: compute alpha and the 2D box from the geometry even where stored."
+        False, "--recompute-2d", help="KITTI: compute alpha, the 2D box, truncation and occlusion from the geometry "
+        "even where the labels carry them."
     ),
+    scores: bool | None = typer.Option(None, "--scores/--no-scores", help="KITTI: write the score column (default: "
+                                       "for pre-labels, i.e. proposed boxes or scores other than 1)."),
+    nuscenes_version: str | None = typer.Option(None, "--nuscenes-version", help="nuScenes: the version folder "
+                                                "(default v1.0-fusionlabel)."),
+    identity_pose: bool = typer.Option(False, "--identity-pose", help="nuScenes: a recording without ego poses is "
+                                       "exported with the ego frame as the global frame (refused otherwise)."),
+    copy_images: bool = typer.Option(False, "--copy-images", help="nuScenes: copy camera images instead of linking."),
 ) -> None:
     """Export labels to an interchange format."""
     from dataclasses import replace
 
-    from fusionlabel.io.label_formats import get_format
+    from fusionlabel.io.label_formats import NuScenesTablesFormat, NuScenesTrackingFormat, get_format
 
     try:
         strategy = get_format(fmt)
     except ValueError as exc:
         raise UnsupportedFormatError(out, str(exc)) from None
+    if isinstance(strategy, NuScenesTablesFormat):
+        strategy = NuScenesTablesFormat(version=nuscenes_version, identity_pose=identity_pose, copy_images=copy_images)
+    elif isinstance(strategy, NuScenesTrackingFormat):
+        strategy = NuScenesTrackingFormat(identity_pose=identity_pose)
     imported, ctx = load_labels(labels, "native", recording)
-    ctx = replace(ctx, recompute_kitti_2d=recompute_2d, name=recording.name if recording else labels.stem)
+    ctx = replace(ctx, recompute_kitti_2d=recompute_2d, name=recording.name if recording else labels.stem,
+                  kitti_scores=scores)
     if imported.dont_care and not ctx.dont_care:
         ctx = replace(ctx, dont_care=imported.dont_care)
     strategy.write(out, imported.labels, ctx)
     typer.echo(f"wrote {out} ({strategy.name}): {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
                f"{len(imported.labels.track_ids())} tracks")
+    report = getattr(strategy, "report", None)
+    for problem in getattr(report, "problems", ()) or ():
+        typer.echo(f"warning: {problem}", err=True)
+    left_out = int(getattr(strategy, "left_out", 0))
+    if left_out:
+        typer.echo(f"note: {left_out} box(es) of classes outside nuScenes' tracking classes left out", err=True)
     from fusionlabel.pipeline.review_status import open_frames_line, review_summary_if_any
 
     review = review_summary_if_any(labels)

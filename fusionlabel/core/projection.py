@@ -123,6 +123,86 @@ def project_points(
     return Projection(uv=uv, depth=z, valid=front & in_field & inside)
 
 
+def normalised_to_pixels(xy: ArrayLike, camera: Camera) -> NDArray[np.float64]:
+    """(N, 2) normalised image coordinates ``(x/z, y/z)`` -> (N, 2) pixels through the lens model.
+
+    ``u = K distort(x, y)``; beyond the lens model's trusted field the plain pinhole model is used
+    (those points are outside the image anyway, see :func:`project_points`).
+    """
+    return _pixels(np.asarray(xy, dtype=np.float64).reshape(-1, 2), camera)
+
+
+def pixels_to_normalised(uv: ArrayLike, camera: Camera, iterations: int = 30) -> NDArray[np.float64]:
+    """(N, 2) pixels -> (N, 2) undistorted normalised coordinates ``(x, y)``: the ray ``(x, y, 1)``.
+
+    ``x_d = K^-1 (u, v, 1)``, then the fixed-point iteration ``x <- x - (distort(x) - x_d)``
+    (converges for the mild distortion of automotive cameras; exact in one step without
+    distortion). Rows where it has not converged to 1e-6 are NaN.
+
+    Example
+    -------
+    >>> cam = Camera("c", K=[[100, 0, 50], [0, 100, 50], [0, 0, 1]], width=100, height=100, D=[-0.1, 0.01, 0, 0])
+    >>> xy = pixels_to_normalised([[80.0, 20.0]], cam)
+    >>> np.allclose(normalised_to_pixels(xy, cam), [[80.0, 20.0]])
+    True
+    """
+    p = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+    K = camera.K
+    yd = (p[:, 1] - K[1, 2]) / K[1, 1]
+    xd = (p[:, 0] - K[0, 2] - K[0, 1] * yd) / K[0, 0]
+    target = np.stack([xd, yd], axis=1)
+    if len(camera.D) == 0 or not np.any(camera.D):
+        return target
+    xy = target.copy()
+    for _ in range(iterations):
+        step = distort(xy, camera) - target  # x <- x - (distort(x) - x_d)
+        xy = xy - step
+        if not np.any(np.abs(step) > 1e-12):
+            break
+    bad = ~(np.max(np.abs(distort(xy, camera) - target), axis=1) <= 1e-6)
+    xy[bad] = np.nan
+    return xy
+
+
+def clipped_box_edges(
+    boxes: Boxes, T_cam_src: Transform | None = None, near: float = NEAR, samples: int = 2
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """The 12 edges of each cuboid in the camera frame, clipped to the near plane ``z = near``.
+
+    Returns
+    -------
+    points : (N, 12, S, 3) float64, ``S = samples`` points evenly spaced along each clipped edge
+        (end points included), camera frame, metres; ``z >= near`` everywhere
+    visible : (N, 12) bool, False for edges entirely behind the near plane (their points are
+        meaningless)
+
+    An edge crossing the plane has its behind end point moved onto the plane, so the points of
+    the visible edges are exactly the vertices (and edge samples) of the cuboid cut by the
+    half-space ``z >= near``, a convex polyhedron.
+    """
+    n = len(boxes)
+    corners: NDArray[np.float64] = boxes.corners().reshape(-1, 3)  # (8N, 3), then (N, 8, 3)
+    if T_cam_src is not None:
+        corners = T_cam_src.apply(corners)
+    corners = corners.reshape(n, 8, 3)
+    a = corners[:, BOX_EDGES[:, 0]]  # (N, 12, 3)
+    b = corners[:, BOX_EDGES[:, 1]]
+    za, zb = a[..., 2], b[..., 2]
+    vis = (za > near) | (zb > near)
+    # clip: move the behind endpoint onto the near plane
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # fraction along the edge where it crosses z = near (edges parallel to the plane: 0)
+        t = np.clip(np.nan_to_num((near - za) / (zb - za), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+        t2 = np.clip(np.nan_to_num((near - zb) / (za - zb), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
+    a_c = np.where((za <= near)[..., None], a + (b - a) * t[..., None], a)
+    b_c = np.where((zb <= near)[..., None], b + (a - b) * t2[..., None], b)
+    a_c[..., 2] = np.maximum(a_c[..., 2], near)
+    b_c[..., 2] = np.maximum(b_c[..., 2], near)
+    s = np.linspace(0.0, 1.0, samples)
+    pts = a_c[:, :, None, :] + (b_c - a_c)[:, :, None, :] * s[None, None, :, None]  # (N,12,S,3)
+    return pts, vis
+
+
 @dataclass(frozen=True)
 class BoxProjection:
     """Projected cuboid wireframes.
@@ -150,25 +230,7 @@ def project_boxes(
     become curves, so the 2D box is computed from ``samples`` points along each clipped edge.
     """
     n = len(boxes)
-    corners: NDArray[np.float64] = boxes.corners().reshape(-1, 3)  # (8N, 3), then (N, 8, 3)
-    if T_cam_src is not None:
-        corners = T_cam_src.apply(corners)
-    corners = corners.reshape(n, 8, 3)
-    a = corners[:, BOX_EDGES[:, 0]]  # (N, 12, 3)
-    b = corners[:, BOX_EDGES[:, 1]]
-    za, zb = a[..., 2], b[..., 2]
-    vis = (za > near) | (zb > near)
-    # clip: move the behind endpoint onto the near plane
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # fraction along the edge where it crosses z = near (edges parallel to the plane: 0)
-        t = np.clip(np.nan_to_num((near - za) / (zb - za), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
-        t2 = np.clip(np.nan_to_num((near - zb) / (za - zb), nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
-    a_c = np.where((za <= near)[..., None], a + (b - a) * t[..., None], a)
-    b_c = np.where((zb <= near)[..., None], b + (a - b) * t2[..., None], b)
-    a_c[..., 2] = np.maximum(a_c[..., 2], near)
-    b_c[..., 2] = np.maximum(b_c[..., 2], near)
-    s = np.linspace(0.0, 1.0, samples)
-    pts = a_c[:, :, None, :] + (b_c - a_c)[:, :, None, :] * s[None, None, :, None]  # (N,12,S,3)
+    pts, vis = clipped_box_edges(boxes, T_cam_src, near, samples)
     flat = pts.reshape(-1, 3)
     uv = _pixels(flat[:, :2] / flat[:, 2:3], camera).reshape(n, 12, samples, 2)
     segments = uv[:, :, [0, -1], :]

@@ -41,7 +41,7 @@ from __future__ import annotations
 import calendar
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -358,8 +358,9 @@ class KittiLabels:
     frame : (N,) int64 frame numbers (object files: 0)
     track_id : (N,) int64 (-1 for DontCare; object files: -1)
     type : N class names (``Car``, ``Van``, ``Pedestrian``, ``DontCare``...)
-    truncated : (N,) float64 (tracking: 0, 1, 2; object: 0..1; -1 for DontCare)
-    occluded : (N,) int64, 0 visible .. 3 unknown
+    truncated : (N,) float64 (KITTI's tracking files: levels 0, 1, 2; object files and FusionLabel's
+        tracking export: the fraction 0..1 outside the image; -1 for DontCare)
+    occluded : (N,) int64, 0 fully visible, 1 partly, 2 largely occluded, 3 unknown
     alpha : (N,) float64 radians, observation angle
     bbox : (N, 4) float64 pixels ``x1 y1 x2 y2`` in image_02
     hwl : (N, 3) float64 metres ``h w l``
@@ -457,8 +458,23 @@ def _f(v: float) -> str:
     return "%f" % (round(float(v), 6) + 0.0)  # + 0.0 turns -0.0 into 0.0
 
 
+def _truncation_text(v: float) -> str:
+    """``truncated`` as text: an integer as ``%d`` (KITTI's levels, -1 for DontCare, 1 for a box
+    wholly outside the image), a fraction in (0, 1) as ``%.2f`` capped at ``0.99``.
+
+    Every KITTI tracking evaluator reads the field as ``int(float(x))`` (the devkit, AB3DMOT,
+    TrackEval), so a partly visible box reads as level 0 and is evaluated; the cap keeps
+    ``0.996`` from printing as ``1.00`` and turning a visible box into an ignored one.
+    """
+    v = float(v)
+    if v == round(v):
+        return str(round(v))
+    return f"{min(v, 0.99) if 0.0 < v < 1.0 else v:.2f}"
+
+
 def format_kitti_tracking_labels(labels: KittiLabels) -> str:
-    """KITTI tracking label text, as the devkit writes it: ``%d %d %s %d %d`` then ``%f`` fields.
+    """KITTI tracking label text, as the devkit writes it: ``%d %d %s`` then ``truncated``
+    (:func:`_truncation_text`), ``%d`` occluded and ``%f`` fields.
 
     ``frame track_id type truncated occluded alpha x1 y1 x2 y2 h w l x y z rotation_y [score]``.
     """
@@ -469,7 +485,7 @@ def format_kitti_tracking_labels(labels: KittiLabels) -> str:
             vals.append(labels.score[i])
         out.append(
             f"{int(labels.frame[i])} {int(labels.track_id[i])} {labels.type[i]} "
-            f"{round(float(labels.truncated[i]))} {int(labels.occluded[i])} " + " ".join(_f(v) for v in vals)
+            f"{_truncation_text(labels.truncated[i])} {int(labels.occluded[i])} " + " ".join(_f(v) for v in vals)
         )
     return "\n".join(out) + ("\n" if out else "")
 
@@ -537,18 +553,30 @@ def labelset_to_kitti_labels(
     T_rect_velo: Transform,
     dont_care: Mapping[int, NDArray[np.float64]] | None = None,
     camera: Camera | None = None,
+    points: Callable[[int], NDArray[np.float64]] | None = None,
+    scores: bool = False,
 ) -> KittiLabels:
     """Ego-frame labels -> KITTI tracking rows (inverse of :func:`kitti_labels_to_labelset`).
 
     ``alpha``, ``truncated``, ``occluded`` and ``bbox_2d`` come from each box's attributes when
     present; otherwise alpha is computed (:func:`~fusionlabel.core.conventions.kitti_alpha`),
-    truncated = 0, occluded = 3 (unknown) and the 2D box is the projection into ``camera``
-    (``image_02``). Per frame, DontCare rows come first, then boxes in track order.
+    the 2D box is the projection into ``camera`` (``image_02``), and ``truncated`` (the fraction
+    of the silhouette outside the image) and ``occluded`` (KITTI level 0-2 of the hidden
+    fraction, 3 when no part is in the image) are computed in ``camera`` by
+    :func:`fusionlabel.core.occlusion.image_visibility`: the frame's other boxes and, when
+    ``points`` is given, ``points(frame)`` ((M, 3) LiDAR points in that frame's ego frame) occlude.
+    Without a camera: truncated 0, occluded 3 (unknown). Per frame, DontCare rows come first,
+    then boxes in track order.
+
+    ``scores=True`` gives the rows the 18th field (the box scores) as KITTI tracking *results*
+    have it, and leaves the DontCare rows out (results carry none: evaluators would read them as
+    result boxes with the duplicate id -1).
 
     Raises
     ------
     ValueError : a box has no ``bbox_2d`` attribute and no ``camera`` is given
     """
+    from fusionlabel.core.occlusion import image_visibility
     from fusionlabel.core.projection import project_boxes
 
     cols: dict[str, list[Any]] = {
@@ -565,8 +593,8 @@ def labelset_to_kitti_labels(
     T_cam_velo = None
     if camera is not None:
         T_cam_velo = camera.T_ego_cam.inverse()
-    for f in sorted(set(labels.frames) | set(dont_care)):
-        for bb in dont_care.get(f, np.zeros((0, 4))):
+    for f in sorted(set(labels.frames) | (set() if scores else set(dont_care))):
+        for bb in dont_care.get(f, np.zeros((0, 4))) if not scores else ():
             # the tracking benchmark's DontCare filler (object files use h w l = -1, xyz = -1000, ry = -10)
             add(f, -1, "DontCare", -1, -1, -10.0, bb, [-1000.0] * 3, [-10.0, -1.0, -1.0], -1.0, 1.0)
         fl = labels.get(f)
@@ -575,6 +603,13 @@ def labelset_to_kitti_labels(
         xyz, hwl, ry = boxes_to_kitti_camera(fl.boxes, T_rect_velo)
         alpha = kitti_alpha(xyz, ry)
         proj = project_boxes(fl.boxes, camera, T_cam_velo).bbox if camera is not None else None
+        trunc, occl = np.zeros(len(fl)), np.full(len(fl), 3, np.int64)
+        if camera is not None and any("truncated" not in a or "occluded" not in a for a in fl.attributes):
+            vis = image_visibility(fl.boxes, camera, T_cam_velo, points(f) if points is not None else None)
+            trunc, occl = vis.truncation, vis.level
+            if proj is not None:
+                # no 2D box where the silhouette misses the picture (its bounding box may touch a corner)
+                proj = np.where(vis.in_image[:, None], proj, np.nan)
         for j in range(len(fl)):
             a = fl.attributes[j]
             if "bbox_2d" in a:
@@ -589,8 +624,8 @@ def labelset_to_kitti_labels(
                 f,
                 int(fl.track_ids[j]),
                 fl.categories[j],
-                float(a.get("truncated", 0)),
-                int(a.get("occluded", 3)),
+                float(a.get("truncated", trunc[j])),
+                int(a.get("occluded", occl[j])),
                 float(a.get("alpha", alpha[j])),
                 bb,
                 hwl[j],
@@ -611,5 +646,5 @@ def labelset_to_kitti_labels(
         hwl=np.asarray(cols["hwl"], np.float64).reshape(n, 3),
         xyz=np.asarray(cols["xyz"], np.float64).reshape(n, 3),
         rotation_y=np.asarray(cols["ry"], np.float64),
-        score=None,
+        score=np.asarray(cols["sc"], np.float64) if scores else None,
     )

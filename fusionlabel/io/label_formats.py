@@ -32,7 +32,7 @@ Example
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -47,7 +47,7 @@ from fusionlabel.core.recording import Recording
 from fusionlabel.core.transforms import Transform
 
 #: attributes the KITTI writer takes as given; dropped when it must recompute them
-KITTI_DERIVED = ("alpha", "bbox_2d")
+KITTI_DERIVED = ("alpha", "bbox_2d", "truncated", "occluded")
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,12 @@ class LabelContext:
     kitti_camera : camera whose image the KITTI 2D boxes are in (default: ``image_02`` or the first)
     source : where the context came from (the recording), for error messages
     dont_care : frame -> KITTI DontCare regions to write back
-    recompute_kitti_2d : recompute ``alpha`` and ``bbox_2d`` from the geometry even where the
-        labels carry them (after editing imported KITTI boxes)
+    recompute_kitti_2d : recompute ``alpha``, ``bbox_2d``, ``truncated`` and ``occluded`` from the
+        geometry even where the labels carry them (after editing imported KITTI boxes)
+    kitti_points : frame -> (M, 3) float64 LiDAR points in that frame's ego frame, metres, that
+        occlude boxes in the KITTI camera (:mod:`fusionlabel.core.occlusion`); None: boxes alone
+    kitti_scores : write KITTI's 18th (score) field: True / False force it; None writes it for
+        pre-labels (any box with ``state == "proposed"`` or any score other than 1.0)
     """
 
     name: str = "labels"
@@ -89,10 +93,13 @@ class LabelContext:
     source: Path | None = None
     dont_care: Mapping[int, NDArray[np.float64]] = field(default_factory=dict)
     recompute_kitti_2d: bool = False
+    kitti_points: Callable[[int], NDArray[np.float64]] | None = None
+    kitti_scores: bool | None = None
 
     @classmethod
     def from_recording(cls, rec: Recording, name: str | None = None) -> LabelContext:
-        """Times, poses and rig of ``rec``; KITTI recordings also give ``T_rect_velo`` and DontCare regions."""
+        """Times, poses and rig of ``rec``; KITTI recordings also give ``T_rect_velo`` and DontCare
+        regions; the recording's LiDAR sweeps (read when the KITTI writer asks) occlude boxes."""
         t = rec.timestamps_ns
         times = {k: int(t[k]) for k in range(len(t))}
         frame_poses = getattr(rec, "frame_poses", None) or {}
@@ -111,6 +118,7 @@ class LabelContext:
             T_rect_ego=T_rect if isinstance(T_rect, Transform) else None,
             source=Path(rec.path),
             dont_care=dont_care,
+            kitti_points=_recording_points(rec),
         )
 
     # -- KITTI helpers ------------------------------------------------------------------------
@@ -137,6 +145,9 @@ class LabelFormat(abc.ABC):
 
     name: ClassVar[str]
     summary: ClassVar[str]
+    #: False for formats that keep only part of the labels by design (tracking results keep the
+    #: consumer's tracking classes only): they are left out of the round-trip guarantee
+    round_trip: ClassVar[bool] = True
 
     @abc.abstractmethod
     def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
@@ -182,7 +193,13 @@ class NativeFormat(LabelFormat):
 
 
 class OpenLabelFormat(LabelFormat):
-    """ASAM OpenLABEL 1.0 JSON (:mod:`fusionlabel.io.openlabel`)."""
+    """ASAM OpenLABEL 1.0 JSON (:mod:`fusionlabel.io.openlabel`).
+
+    Export writes the context's rig as camera/LiDAR/radar streams and a coordinate-system tree
+    (``odom`` -> ``vehicle-iso8855`` -> sensors) that ASAM's reference library ``vcd`` builds
+    its cameras from; the ego poses become per-frame transforms. Import reads cuboids in any
+    coordinate system of the file's tree and brings them into the ego frame.
+    """
 
     name = "openlabel"
     summary = "ASAM OpenLABEL 1.0 JSON (validated against the official schema)"
@@ -211,7 +228,14 @@ class KittiTrackingFormat(LabelFormat):
     ``path`` is a label file (``*.txt``) or a folder, which gets ``label_02/<seq>.txt`` and
     ``calib/<seq>.txt`` (``seq`` = the folder's ``kitti_sequence`` or ``0000``) so it reads back
     without the recording. Reading a label file uses the context's camera frame, else
-    ``../calib/<stem>.txt`` beside ``label_02``.
+    ``../calib/<stem>.txt`` beside ``label_02``; 17- and 18-field (scored) files both read.
+
+    Writing computes what the boxes do not carry (``docs/label_formats.md``): ``truncated`` (the
+    fraction of the silhouette outside the KITTI camera's image) and ``occluded`` (KITTI level of
+    the fraction hidden by nearer boxes and the context's LiDAR points,
+    :mod:`fusionlabel.core.occlusion`). Every box is written, also those wholly outside the
+    image (``truncated`` 1, ``occluded`` 3, 2D box ``-1``), which KITTI evaluators ignore. Pre-labels
+    (:attr:`LabelContext.kitti_scores`) get the score as the 18th field and no DontCare rows.
     """
 
     name = "kitti"
@@ -236,8 +260,11 @@ class KittiTrackingFormat(LabelFormat):
                 raise DataError(path, f"frame {k}: category {bad[0]!r} cannot be written in a KITTI text field")
         if context.recompute_kitti_2d:
             labels = _drop_attributes(labels, KITTI_DERIVED)
+        scores = context.kitti_scores if context.kitti_scores is not None else _kitti_prelabels(labels)
         try:
-            rows = labelset_to_kitti_labels(labels, T_rect_ego, context.dont_care, camera)
+            rows = labelset_to_kitti_labels(
+                labels, T_rect_ego, context.dont_care, camera, context.kitti_points, scores=scores
+            )
         except ValueError as exc:
             raise DataError(path, f"cannot export to KITTI: {exc}") from None
         # a box that does not project into the camera (behind it) has no 2D box: KITTI's filler -1
@@ -289,16 +316,60 @@ class KittiTrackingFormat(LabelFormat):
 
 
 class NuScenesTablesFormat(LabelFormat):
-    """nuScenes-style ``sample_annotation`` / ``instance`` tables (:mod:`fusionlabel.io.nuscenes_export`)."""
+    """A nuScenes dataroot that ``nuscenes.NuScenes(version, dataroot)`` loads (:mod:`fusionlabel.io.nuscenes_export`).
+
+    ``path`` is the dataroot: the export writes ``path/<version>/`` (the 13 tables and a custom
+    split), ``path/maps/`` and ``path/samples/<CHANNEL>/`` (LiDAR and radar converted to nuScenes'
+    files, camera images linked). Reading takes the dataroot, the version folder, or the older flat
+    folder of six tables. The registry builds it with the defaults; the keywords configure it:
+
+    version : the version folder (default ``nuscenes_export.DEFAULT_VERSION``, ``"v1.0-fusionlabel"``)
+    recording : the recording for the sensor files and point counts (default: the context's
+        ``source`` opened again; without a source the tables are written without sensor data)
+    identity_pose : the recording has no ego poses: export with ``T_world_ego = I`` (otherwise refused)
+    copy_images : copy camera images instead of linking them
+
+    After ``write``, :attr:`report` holds the :class:`~fusionlabel.io.nuscenes_export.NuScenesExportReport`
+    (its ``problems`` list what could not be exported as asked, e.g. sensor files missing on disk).
+    """
 
     name = "nuscenes"
-    summary = "nuScenes-style JSON tables (global frame through ego poses, w l h)"
+    summary = "nuScenes dataroot (13 tables + sensor files; loads in the nuScenes devkit)"
+
+    def __init__(
+        self,
+        version: str | None = None,
+        recording: Recording | None = None,
+        identity_pose: bool = False,
+        copy_images: bool = False,
+    ) -> None:
+        self.version = version
+        self.recording = recording
+        self.identity_pose = identity_pose
+        self.copy_images = copy_images
+        self.report: Any = None
 
     def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
-        from fusionlabel.io.nuscenes_export import write_nuscenes_tables
+        from fusionlabel.io.nuscenes_export import DEFAULT_VERSION, write_nuscenes_tables
 
+        rec = self.recording
+        if rec is None and context.source is not None:
+            from fusionlabel.io.open import open_recording
+
+            rec = open_recording(context.source)
         try:
-            write_nuscenes_tables(path, labels, context.timestamps_ns, context.ego_poses, context.name)
+            self.report = write_nuscenes_tables(
+                path,
+                labels,
+                context.timestamps_ns,
+                context.ego_poses,
+                context.name,
+                version=self.version or DEFAULT_VERSION,
+                recording=rec,
+                rig=context.rig,
+                identity_pose=self.identity_pose,
+                copy_images=self.copy_images,
+            )
         except ValueError as exc:
             where = context.source or path
             raise DataError(where, f"cannot export to nuScenes tables: {exc}") from None
@@ -307,8 +378,8 @@ class NuScenesTablesFormat(LabelFormat):
         from fusionlabel.io.nuscenes_export import read_nuscenes_tables
 
         if not path.is_dir():
-            raise DataError(path, "nuScenes tables are a folder (with sample_annotation.json, instance.json ...)")
-        labels, times = read_nuscenes_tables(path, context.ego_poses or None)
+            raise DataError(path, "nuScenes tables are a folder (a dataroot, a version folder or flat tables)")
+        labels, times = read_nuscenes_tables(path, context.ego_poses or None, self.version)
         return ImportedLabels(labels, times)
 
     def sniff(self, path: Path) -> bool:
@@ -317,9 +388,65 @@ class NuScenesTablesFormat(LabelFormat):
         return sniff_nuscenes_tables(path)
 
 
+class NuScenesTrackingFormat(LabelFormat):
+    """nuScenes tracking-results JSON (:func:`fusionlabel.io.nuscenes_export.write_nuscenes_tracking`).
+
+    ``{"meta": {...}, "results": {sample_token: [sample_result, ...]}}``: pre-labels in the form the
+    devkit's ``TrackingEval`` reads, with the sample tokens of the ``nuscenes`` export of the same
+    recording (both derive them from ``context.name`` and the frames). Only the 7 nuScenes tracking
+    classes are written; other tracks are left out (:attr:`left_out` counts their boxes). Reading
+    needs the recording's context (name, times, poses) to place the sample tokens.
+
+    identity_pose : as for :class:`NuScenesTablesFormat`
+    meta : the ``meta`` block (default ``use_lidar`` True, the other ``use_*`` False)
+    """
+
+    name = "nuscenes-tracking"
+    summary = "nuScenes tracking-results JSON (pre-labels for the devkit's tracking evaluation)"
+    round_trip = False
+
+    def __init__(self, identity_pose: bool = False, meta: Mapping[str, Any] | None = None) -> None:
+        self.identity_pose = identity_pose
+        self.meta = meta
+        self.left_out = 0
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.io.nuscenes_export import write_nuscenes_tracking
+
+        try:
+            self.left_out = write_nuscenes_tracking(
+                path,
+                labels,
+                context.timestamps_ns,
+                context.ego_poses,
+                context.name,
+                identity_pose=self.identity_pose,
+                meta=self.meta,
+            )
+        except ValueError as exc:
+            where = context.source or path
+            raise DataError(where, f"cannot export nuScenes tracking results: {exc}") from None
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        from fusionlabel.io.nuscenes_export import read_nuscenes_tracking
+
+        if not context.timestamps_ns:
+            raise DataError(path, "nuScenes tracking results name samples by token: give the recording they belong to")
+        poses = context.ego_poses
+        if self.identity_pose and not poses:
+            poses = {k: Transform.identity() for k in context.timestamps_ns}
+        labels, times = read_nuscenes_tracking(path, context.timestamps_ns, poses, context.name)
+        return ImportedLabels(labels, times)
+
+    def sniff(self, path: Path) -> bool:
+        from fusionlabel.io.nuscenes_export import sniff_nuscenes_tracking
+
+        return sniff_nuscenes_tracking(path)
+
+
 #: format name -> strategy class
 FORMATS: dict[str, type[LabelFormat]] = {
-    c.name: c for c in (NativeFormat, OpenLabelFormat, KittiTrackingFormat, NuScenesTablesFormat)
+    c.name: c for c in (NativeFormat, OpenLabelFormat, KittiTrackingFormat, NuScenesTablesFormat, NuScenesTrackingFormat)
 }
 
 
@@ -363,6 +490,29 @@ def _drop_attributes(labels: LabelSet, names: tuple[str, ...]) -> LabelSet:
         attrs = tuple({a: v for a, v in d.items() if a not in names} for d in fl.attributes)
         out[k] = replace(fl, attributes=attrs)
     return LabelSet(out)
+
+
+def _kitti_prelabels(labels: LabelSet) -> bool:
+    """Pre-labels (a detector's or tracker's output): some box is ``"proposed"`` or scored other than 1."""
+    for fl in labels.frames.values():
+        if np.any(fl.scores != 1.0) or any((a or {}).get("state") == "proposed" for a in fl.attributes):
+            return True
+    return False
+
+
+def _recording_points(rec: Recording) -> Callable[[int], NDArray[np.float64]]:
+    """frame -> (M, 3) float64 ego-frame points of all the recording's LiDARs in that frame
+    (read on call; (0, 3) for a frame without LiDAR or outside the recording)."""
+
+    def points(k: int) -> NDArray[np.float64]:
+        out = [np.zeros((0, 3))]
+        if 0 <= k < len(rec):
+            for name, pc in rec.frame(k).lidar.items():
+                T = rec.rig.T_ego_sensor(name) if name in rec.rig.lidars else Transform.identity()
+                out.append(T.apply(pc.finite().xyz.astype(np.float64)))
+        return np.vstack(out)
+
+    return points
 
 
 def _kitti_calib_text(T_rect_ego: Transform, rig: Rig | None) -> str:

@@ -138,4 +138,32 @@ def write_labels(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, in
     if path.exists():
         read_labels(path)  # raises on a corrupt or newer file
     d = labels_to_dict(labels, timestamps_ns)
-    atomic_write_text(path, json.dumps(d, indent=1, allow_nan=False))
+    try:
+        text = json.dumps(d, indent=1, allow_nan=False)
+    except ValueError:
+        raise CorruptFileError(path, f"not written: {_first_non_finite(d)} is not a finite number") from None
+    atomic_write_text(path, text)
+
+
+def _first_non_finite(d: dict[str, Any]) -> str:
+    """Where the first NaN or infinity of a label document is (frame, track, field)."""
+    import math
+
+    def bad(v: Any) -> bool:
+        if isinstance(v, float):
+            return not math.isfinite(v)
+        if isinstance(v, dict):
+            return any(bad(x) for x in v.values())
+        if isinstance(v, (list, tuple)):
+            return any(bad(x) for x in v)
+        return False
+
+    for fr in d.get("frames", []):
+        for o in fr["objects"]:
+            for key in ("box", "score"):
+                if bad(o[key]):
+                    return f"frame {fr['index']}, track {o['track_id']}: {key}"
+            for name, v in o["attributes"].items():
+                if bad(v):
+                    return f"frame {fr['index']}, track {o['track_id']}: attribute {name!r}"
+    return "a value"

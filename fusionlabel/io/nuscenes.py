@@ -34,8 +34,9 @@ blobs under the paths that ``sample_data.filename`` gives relative to the dataro
   is kept in ``attributes["instance_token"]`` (and the annotation's in ``"annotation_token"``).
 * Categories map onto :data:`~fusionlabel.core.labels.CATEGORIES` through
   :data:`CATEGORY_MAP` (``vehicle.car`` -> ``Car``, ``human.pedestrian.*`` -> ``Pedestrian``,
-  ``vehicle.bicycle`` -> ``Cyclist`` ...); unmapped names pass through unchanged. The dataset's
-  name is kept in ``attributes["source_category"]``.
+  ``vehicle.bicycle`` -> ``Cyclist`` ...); FusionLabel's own ``fusionlabel.<name>`` (classes its
+  export writes outside the nuScenes taxonomy) become ``<name>``; other names pass through
+  unchanged. The dataset's name is kept in ``attributes["source_category"]``.
 * Blobs need not exist: tables without blobs (like the Lyft sample) open; loading a frame whose
   file is missing raises :class:`DataError` naming the file.
 * A broken reference (a token that is not in the table it points to) raises
@@ -134,12 +135,26 @@ CATEGORY_MAP: dict[str, str] = {
 _MODALITY_KIND: dict[str, SensorKind] = {"lidar": "lidar", "camera": "camera", "radar": "radar"}
 
 
+def _finite_list(v: Any) -> list[float] | None:
+    """A list of finite floats, or None when absent or any value is unknown (NaN / inf)."""
+    if v is None:
+        return None
+    out = [float(x) for x in v]
+    return out if out and all(math.isfinite(x) for x in out) else None
+
+
 def canonical_category(name: str) -> str:
-    """Canonical category of a nuScenes / Lyft / mmdet3d class name (unknown names pass through)."""
+    """Canonical category of a nuScenes / Lyft / mmdet3d class name (unknown names pass through).
+
+    ``fusionlabel.<name>``, how FusionLabel's nuScenes export writes classes nuScenes has no name
+    for (:mod:`fusionlabel.io.nuscenes_export`), maps back to ``<name>``.
+    """
     if name in CATEGORY_MAP:
         return CATEGORY_MAP[name]
     if name.startswith("human.pedestrian."):
         return "Pedestrian"
+    if name.startswith("fusionlabel.") and len(name) > len("fusionlabel."):
+        return name[len("fusionlabel.") :]
     return name
 
 
@@ -792,7 +807,8 @@ def open_mmdet3d_info(json_path: str | Path, dataroot: str | Path | None = None)
                     "num_lidar_pts": int(r.get("num_lidar_pts", -1)),
                     "num_radar_pts": int(r.get("num_radar_pts", -1)),
                     "valid": bool(r.get("bbox_3d_isvalid", True)),
-                    "velocity_lidar": [float(v) for v in (r.get("velocity") or [])],
+                    # nuScenes leaves a velocity unknown (NaN) where an object was seen once
+                    "velocity_lidar": _finite_list(r.get("velocity")),
                 }
                 for i, r in enumerate(inst)
             )

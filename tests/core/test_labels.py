@@ -179,7 +179,7 @@ def test_failed_write_leaves_no_temp_file(tmp_path: Path) -> None:
     p = tmp_path / "labels.json"
     bad = LabelSet({0: FrameLabels(np.array([1]), ("Car",), Boxes.from_array([[0, 0, 0, 1, 1, 1, 0]]))})
     object.__setattr__(bad.get(0), "scores", np.array([np.nan]))  # not serialisable (allow_nan=False)
-    with pytest.raises(ValueError):
+    with pytest.raises(CorruptFileError, match="frame 0, track 1: score is not a finite number"):
         write_labels(bad, p)
     assert os.listdir(tmp_path) == []
 

@@ -245,6 +245,9 @@ def test_category_mapping() -> None:
     assert canonical_category("human.pedestrian.some_new_kind") == "Pedestrian"
     assert canonical_category("vehicle.bicycle") == "Cyclist"
     assert canonical_category("movable_object.trafficcone") == "movable_object.trafficcone"
+    # FusionLabel's export writes classes outside the nuScenes taxonomy as fusionlabel.<name>
+    assert canonical_category("fusionlabel.Tram") == "Tram"
+    assert canonical_category("fusionlabel.") == "fusionlabel."
 
 
 # -- the single-keyframe nuScenes sample with its mmdet3d info --------------------------------
