@@ -62,7 +62,7 @@ def prelabel_cmd(
     failed = 0
     reports = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=con, disable=as_json) as progress:
+                  console=con, disable=as_json or not todo) as progress:
         task = progress.add_task(f"pre-labeling with {detector}", total=len(todo))
 
         def on_done(job, rep):  # noqa: ANN001
