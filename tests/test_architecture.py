@@ -44,3 +44,21 @@ def test_cli_help_is_light() -> None:
     code = "import sys\nfrom fusionlabel.cli import build_app\nbuild_app()\nprint(','.join(m for m in ('PySide6','vispy','torch','open3d','cv2') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_import_contracts_hold() -> None:
+    """The layers, sibling independence, no cycles (function-level imports included), Qt only in
+    the app, torch only in the learned detectors: import-linter's contracts in pyproject.toml."""
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    pytest.importorskip("importlinter", reason="import-linter is not installed (pip install -e '.[dev]')")
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    assert exe is not None
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([exe, "--config", str(repo / "pyproject.toml"), "--no-cache"], cwd=repo,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
+    assert "0 broken" in out.stdout

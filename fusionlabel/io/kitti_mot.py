@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -46,8 +46,28 @@ from fusionlabel.core.textfile import read_text
 from fusionlabel.core.transforms import Transform
 from fusionlabel.io.kitti import KittiLabels, format_kitti_tracking_labels, read_kitti_labels
 
-if TYPE_CHECKING:
-    from fusionlabel.track.tracker import TrackTable
+
+
+class TrackedBoxes(Protocol):
+    """What :func:`kitti_results_from_table` reads: the tracker's flat output
+    (:class:`fusionlabel.track.types.TrackTable` has these fields; io does not import it)."""
+
+    @property
+    def frame(self) -> NDArray[np.int64]: ...
+    @property
+    def track_id(self) -> NDArray[np.int64]: ...
+    @property
+    def category(self) -> NDArray[np.str_]: ...
+    @property
+    def box(self) -> NDArray[np.float64]: ...
+    @property
+    def score(self) -> NDArray[np.float64]: ...
+    @property
+    def matched(self) -> NDArray[np.bool_]: ...
+    @property
+    def extras(self) -> NDArray[np.float64] | None: ...
+
+    def __len__(self) -> int: ...
 
 #: AB3DMOT's detection type codes
 DET_TYPES: Mapping[int, str] = {1: "Pedestrian", 2: "Car", 3: "Cyclist"}
@@ -268,12 +288,12 @@ def labels_to_kitti_results(
 
 
 def kitti_results_from_table(
-    table: TrackTable,
+    table: TrackedBoxes,
     T_rect_velo: Transform,
     P2: NDArray[np.float64],
     image_size: tuple[int, int],
 ) -> KittiLabels:
-    """The tracker's flat output (:class:`fusionlabel.track.tracker.TrackTable`, ego frame) as
+    """The tracker's flat output (:class:`fusionlabel.track.types.TrackTable`, ego frame) as
     KITTI tracking results, every scored track included (the rules of
     :func:`labels_to_kitti_results`: the carried 2D box where matched, else the clipped
     projection), in one vectorised pass.

@@ -24,7 +24,7 @@ from fusionlabel.core.calibration import Camera
 from fusionlabel.core.projection import distort
 from fusionlabel.core.transforms import Transform
 from fusionlabel.synth.geometry import Snapshot, cast, dot3, rotate, surface
-from fusionlabel.synth.scenario import Scenario
+from fusionlabel.synth.world import Scenario
 
 #: name -> (position in the ego frame (m), yaw (deg, left +), pitch (deg, down +), horizontal FOV (deg), distortion)
 CAMERA_PRESETS: dict[str, tuple[tuple[float, float, float], float, float, float, tuple[float, ...]]] = {

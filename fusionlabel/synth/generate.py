@@ -55,11 +55,13 @@ from fusionlabel.core.calibration import Lidar, Radar, Rig
 from fusionlabel.core.frames import PointCloud
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.transforms import Transform
+from fusionlabel.io.native import SYNTH_INFO
 from fusionlabel.synth.camera import encode_jpeg, make_camera, pixel_rays, render
 from fusionlabel.synth.geometry import build_snapshot, static_mesh, visibility
 from fusionlabel.synth.lidar import LidarModel, simulate_sweep
 from fusionlabel.synth.radar import RadarModel, simulate_scan
-from fusionlabel.synth.scenario import Scenario, make_scenario
+from fusionlabel.synth.scenario import make_scenario
+from fusionlabel.synth.world import Scenario
 
 START_NS = 1_700_000_000_000_000_000
 LIDAR_NAME = "lidar_top"
@@ -70,7 +72,6 @@ RADAR_MOUNT = (3.7, 0.0, 0.55)
 CAMERA_OFFSET_NS = {"cam_front": 4_000_000, "cam_front_left": 6_000_000, "cam_front_right": 7_000_000, "cam_back": -3_000_000}
 RADAR_START_OFFSET_NS = 11_000_000
 POSE_RATE_HZ = 100.0
-SYNTH_INFO = "synth.json"
 
 
 def make_rig(cameras: Sequence[str] = ("cam_front",), image_size: tuple[int, int] = (640, 360)) -> Rig:

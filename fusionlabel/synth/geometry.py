@@ -7,7 +7,7 @@ world at one instant: the ground quad (geometry 0), all static structures (geome
 geometry per actor, with a material and an RGB colour per triangle. The ground's material
 (asphalt, lane markings, zebra crossings, sidewalk, gravel) is a function of the hit position.
 
-All coordinates are in the road frame (see :mod:`fusionlabel.synth.scenario`), metres.
+All coordinates are in the road frame (see :mod:`fusionlabel.synth.world`), metres.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusionlabel.synth.scenario import (
+from fusionlabel.synth.world import (
     CROSSWALK_HALF_W,
     LEFT_KERB_Y,
     LEFT_SIDEWALK,

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from fusionlabel.core.transforms import Transform
 from fusionlabel.synth.geometry import REFLECTIVITY, Snapshot, cast, dot3, rotate, surface
-from fusionlabel.synth.scenario import Scenario
+from fusionlabel.synth.world import Scenario
 
 #: beam elevation tables, degrees
 LIDAR_MODELS: dict[str, tuple[float, ...]] = {

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 from fusionlabel.core.frames import RadarDetections
 from fusionlabel.core.transforms import Transform
 from fusionlabel.synth.geometry import BUILDING, CONCRETE, FOLIAGE, METAL, WOOD, Snapshot, cast, surface
-from fusionlabel.synth.scenario import Actor, Scenario, State
+from fusionlabel.synth.world import Actor, Scenario, State
 
 RCS_DBSM = {"Car": 10.0, "Truck": 20.0, "Pedestrian": -5.0, "Cyclist": 0.0}
 MAX_DETECTIONS = {"Car": 3, "Truck": 4, "Pedestrian": 1, "Cyclist": 2}
