@@ -26,7 +26,7 @@ Example
 -------
 >>> fmt = get_format("openlabel")
 >>> fmt.name, sorted(FORMATS)
-('openlabel', ['kitti', 'native', 'nuscenes', 'openlabel'])
+('openlabel', ['kitti', 'native', 'nuscenes', 'nuscenes-tracking', 'openlabel'])
 """
 
 from __future__ import annotations

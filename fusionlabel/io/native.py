@@ -248,9 +248,17 @@ def open_native(path: str | Path) -> NativeRecording:
 class NativeWriter:
     """Write a native recording frame by frame (used by the synthesiser and converters).
 
-    >>> w = NativeWriter(out_dir, rig, reference="lidar_top")        # doctest: +SKIP
-    >>> w.add_lidar("lidar_top", t_ns, cloud); w.add_image("cam", t_ns, jpeg_bytes, ".jpg")
-    >>> w.finish(ego_poses=(t, poses), labels=labelset)
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from fusionlabel.core.calibration import Lidar, Rig
+    >>> from fusionlabel.core.frames import PointCloud
+    >>> from fusionlabel.core.transforms import Transform
+    >>> rig = Rig({}, {"lidar_top": Lidar("lidar_top", Transform.identity())}, {})
+    >>> w = NativeWriter(Path(tempfile.mkdtemp()) / "rec", rig, reference="lidar_top")
+    >>> for k in range(2):
+    ...     w.add_lidar("lidar_top", 1_000_000_000 + k * 100_000_000, PointCloud(np.zeros((5, 3), np.float32)))
+    >>> len(open_native(w.finish()))
+    2
     """
 
     root: Path

@@ -26,8 +26,8 @@ prelabel`` compares it before it touches an existing output.
 
 Example
 -------
->>> from fusionlabel.io.open import open_recording               # doctest: +SKIP
->>> res = prelabel(open_recording("sample_data/synth_seed0"), "geometric")
+>>> from fusionlabel.io.open import SAMPLE, open_recording
+>>> res = prelabel(open_recording(SAMPLE), "geometric")
 >>> res.labels.num_boxes() > 0, res.review.load <= 0.1
 (True, True)
 """

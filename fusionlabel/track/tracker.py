@@ -40,7 +40,9 @@ the reference for equality tests and speed comparisons.
 Example
 -------
 >>> import numpy as np
->>> >>> trk = Tracker(TrackerConfig(min_hits=2))
+>>> from fusionlabel.core.boxes import Boxes
+>>> from fusionlabel.track.types import FrameDetections, TrackerConfig
+>>> trk = Tracker(TrackerConfig(min_hits=2))
 >>> for k in range(5):
 ...     _ = trk.step(FrameDetections(Boxes.from_array([[10 + k, 0, 1, 4, 1.8, 1.5, 0]]), np.ones(1), ("Car",)))
 >>> res = trk.finish()
