@@ -35,6 +35,33 @@ def _as_matrix(m: ArrayLike) -> NDArray[np.float64]:
     return a
 
 
+
+def quaternions_to_matrices(q_wxyz: ArrayLike) -> NDArray[np.float64]:
+    """(K, 4) quaternions ``(w, x, y, z)`` (normalised here) -> (K, 3, 3) rotation matrices.
+
+    The vectorised form of pyquaternion's ``Quaternion.rotation_matrix``:
+    ``R = I + 2 w [v]x + 2 [v]x^2`` with ``v = (x, y, z)``.
+
+    >>> quaternions_to_matrices([[np.cos(np.pi / 4), 0, 0, np.sin(np.pi / 4)]]).round(6)[0, :2, :2].tolist()
+    [[0.0, -1.0], [1.0, 0.0]]
+    """
+    q = np.asarray(q_wxyz, dtype=np.float64).reshape(-1, 4)
+    n = np.linalg.norm(q, axis=1, keepdims=True)
+    if not np.all(np.isfinite(n)) or np.any(n < 1e-12):
+        raise ValueError("a quaternion has no rotation (zero or non-finite norm)")
+    w, x, y, z = (q / n).T
+    R = np.empty((len(q), 3, 3))
+    R[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    R[:, 0, 1] = 2 * (x * y - w * z)
+    R[:, 0, 2] = 2 * (x * z + w * y)
+    R[:, 1, 0] = 2 * (x * y + w * z)
+    R[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    R[:, 1, 2] = 2 * (y * z - w * x)
+    R[:, 2, 0] = 2 * (x * z - w * y)
+    R[:, 2, 1] = 2 * (y * z + w * x)
+    R[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return R
+
 @dataclass(frozen=True)
 class Transform:
     """A rigid (or, for KITTI's rectification, near-rigid) 4x4 homogeneous transform.

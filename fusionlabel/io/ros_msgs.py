@@ -329,10 +329,10 @@ def camera_from_camera_info(
 # =============================================================================================
 def _matrices(v: NDArray[np.float64]) -> NDArray[np.float64]:
     """(K, 7) rows ``(qw, qx, qy, qz, x, y, z)`` -> (K, 4, 4) ``T_parent_child`` (quaternions normalised)."""
-    from scipy.spatial.transform import Rotation
+    from fusionlabel.core.transforms import quaternions_to_matrices
 
     M = np.tile(np.eye(4), (len(v), 1, 1))
-    M[:, :3, :3] = Rotation.from_quat(v[:, [1, 2, 3, 0]]).as_matrix()  # scipy wants (x, y, z, w)
+    M[:, :3, :3] = quaternions_to_matrices(v[:, :4])
     M[:, :3, 3] = v[:, 4:7]
     return M
 
@@ -375,12 +375,16 @@ class _TfEdge:
         t, v = self.samples
         if self.rigid or len(t) == 1:
             return np.broadcast_to(self.first, (len(t_ns), 4, 4))
-        from scipy.spatial.transform import Rotation, Slerp
+        from pyquaternion import Quaternion
 
         x = (t - t[0]).astype(np.float64)  # relative times keep nanosecond precision in float64
         xq = (np.clip(t_ns, t[0], t[-1]) - t[0]).astype(np.float64)
         M = np.tile(np.eye(4), (len(t_ns), 1, 1))
-        M[:, :3, :3] = Slerp(x, Rotation.from_quat(v[:, [1, 2, 3, 0]]))(xq).as_matrix()
+        # slerp between the samples around each query (pyquaternion takes the short arc)
+        j = np.clip(np.searchsorted(x, xq, side="right") - 1, 0, len(x) - 2)
+        frac = np.clip((xq - x[j]) / np.maximum(x[j + 1] - x[j], 1e-300), 0.0, 1.0)
+        qs = [Quaternion(*v[k, :4]).normalised for k in range(len(v))]
+        M[:, :3, :3] = [Quaternion.slerp(qs[a], qs[a + 1], float(f)).rotation_matrix for a, f in zip(j.tolist(), frac)]
         M[:, :3, 3] = np.stack([np.interp(xq, x, v[:, 4 + k]) for k in range(3)], axis=1)
         return M
 

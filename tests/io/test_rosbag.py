@@ -370,7 +370,7 @@ def test_synthetic_bag_round_trip(tmp_path: Path, kind: str) -> None:
     assert "/cam_jpeg/image_raw/compressed" not in rec.rig.cameras
 
     # ego poses: T_map_ego = T_map_odom(t) @ T_odom_ego(t) at the odom -> base_link samples,
-    # map -> odom interpolated (pyquaternion slerp here, scipy in the reader)
+    # map -> odom interpolated (slerp: core.transforms.interpolate here, the reader its own vectorised walk)
     from fusionlabel.core.transforms import interpolate
 
     assert rec.ego_poses is not None and len(rec.ego_poses) == len(ODOM_T)
