@@ -31,7 +31,7 @@ def compare(
     top: int = typer.Option(30, "--top", min=0, help="Disagreements to print (0: all)."),
 ) -> None:
     """Compare two label sets: box IoU, ID consistency, missing/extra objects, consensus."""
-    from fusionlabel.commands.export import load_labels
+    from fusionlabel.io.label_formats import load_labels
     from fusionlabel.quality.compare import compare_labels
 
     la, ctx = load_labels(a, fmt, recording)

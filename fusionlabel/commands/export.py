@@ -24,30 +24,7 @@ from pathlib import Path
 import typer
 
 from fusionlabel.core.errors import DataError, UnsupportedFormatError
-
-
-def load_labels(path: Path, fmt: str | None, recording: Path | None):  # -> (ImportedLabels, LabelContext)
-    """Read labels in any registered format (sniffed when ``fmt`` is None) with the recording's context."""
-    from fusionlabel.io.label_formats import LabelContext, get_format, sniff_label_format
-
-    ctx = LabelContext()
-    if recording is not None:
-        from fusionlabel.io.open import open_recording
-
-        ctx = LabelContext.from_recording(open_recording(recording))
-    if not path.exists():
-        raise DataError(path, "no such file or folder")
-    name = fmt or sniff_label_format(path)
-    try:
-        strategy = get_format(name)
-    except ValueError as exc:
-        raise UnsupportedFormatError(path, str(exc)) from None
-    imported = strategy.read(path, ctx)
-    if not ctx.timestamps_ns and imported.timestamps_ns:
-        from dataclasses import replace
-
-        ctx = replace(ctx, timestamps_ns=dict(imported.timestamps_ns))
-    return imported, ctx
+from fusionlabel.io.label_formats import load_labels
 
 
 def export(

@@ -32,7 +32,7 @@ def qa(
     top: int = typer.Option(50, "--top", min=0, help="Findings to print (0: all)."),
 ) -> None:
     """Rank the labels that are statistically unlikely."""
-    from fusionlabel.commands.export import load_labels
+    from fusionlabel.io.label_formats import load_labels
     from fusionlabel.quality.label_qa import check_labels
 
     if report is not None and report.suffix.lower() not in (".html", ".htm", ".png"):

@@ -553,3 +553,29 @@ def frame_labels_equal(a: FrameLabels, b: FrameLabels, atol: float = 1e-6) -> bo
     da, db = a.boxes.to_array()[ia], b.boxes.to_array()[ib]
     dyaw = np.angle(np.exp(1j * (da[:, 6] - db[:, 6])))
     return bool(np.allclose(da[:, :6], db[:, :6], atol=atol) and np.all(np.abs(dyaw) <= atol))
+
+def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[ImportedLabels, LabelContext]:
+    """Read labels in any registered format (sniffed when ``fmt`` is None) with the context of
+    ``recording`` (frame times, ego poses, rig) when one is given: what ``fusionlabel export``,
+    ``import``, ``qa`` and ``compare`` read their input with.
+
+    Raises
+    ------
+    DataError : the path does not exist, the format is unknown, or the file is broken (naming it)
+    """
+    ctx = LabelContext()
+    if recording is not None:
+        from fusionlabel.io.open import open_recording
+
+        ctx = LabelContext.from_recording(open_recording(recording))
+    if not Path(path).exists():
+        raise DataError(path, "no such file or folder")
+    name = fmt or sniff_label_format(path)
+    try:
+        strategy = get_format(name)
+    except ValueError as exc:
+        raise UnsupportedFormatError(path, str(exc)) from None
+    imported = strategy.read(Path(path), ctx)
+    if not ctx.timestamps_ns and imported.timestamps_ns:
+        ctx = replace(ctx, timestamps_ns=dict(imported.timestamps_ns))
+    return imported, ctx
