@@ -554,6 +554,7 @@ def frame_labels_equal(a: FrameLabels, b: FrameLabels, atol: float = 1e-6) -> bo
     dyaw = np.angle(np.exp(1j * (da[:, 6] - db[:, 6])))
     return bool(np.allclose(da[:, :6], db[:, :6], atol=atol) and np.all(np.abs(dyaw) <= atol))
 
+
 def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[ImportedLabels, LabelContext]:
     """Read labels in any registered format (sniffed when ``fmt`` is None) with the context of
     ``recording`` (frame times, ego poses, rig) when one is given: what ``fusionlabel export``,
