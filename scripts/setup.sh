@@ -4,7 +4,7 @@
 #  - as root on Debian/Ubuntu: installs the system libraries Qt, OpenGL (Mesa) and open3d need,
 #    plus Xvfb for headless GUI tests (skipped when they are all present);
 #  - installs torch *before* the project so pip takes the pinned CPU build (see README);
-#  - installs the project editable with the gui and dev extras.
+#  - installs the locked dependencies (requirements/lock.txt) and the project editable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,9 +36,17 @@ if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
   $PIP install "torch==$TORCH_VERSION"
 fi
 stamp=.venv/.fusionlabel-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-  echo "setup: installing fusionlabel[gui,torch,dev,cluster] into .venv"
-  $PIP install -e ".[gui,torch,dev,cluster]"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/lock.txt -nt "$stamp" ]; then
+  # the exact versions CI runs with (requirements/lock.txt, from pyproject.toml by pip-compile),
+  # then the project itself; FUSIONLABEL_NO_LOCK=1 resolves the ranges of pyproject.toml instead
+  if [ -z "${FUSIONLABEL_NO_LOCK:-}" ]; then
+    echo "setup: installing the locked dependencies (requirements/lock.txt) into .venv"
+    $PIP install -r requirements/lock.txt
+    $PIP install --no-deps -e .
+  else
+    echo "setup: installing fusionlabel[gui,torch,dev,cluster,reference] into .venv"
+    $PIP install -e ".[gui,torch,dev,cluster,reference]"
+  fi
   # The consumers' own tools, for the export tests: nuscenes-devkit pins numpy<2 and shapely~=2.0.3,
   # vcd and TrackEval pull the full opencv-python (which clashes with opencv-python-headless and
   # PySide6); all three run on what the project installs, so they come without their pins (their
