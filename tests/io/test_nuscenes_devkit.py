@@ -685,7 +685,7 @@ def test_argoverse2_export_loads_in_devkit_with_point_counts(av2: Export, tmp_pa
 
 
 def test_radar_files_read_by_the_devkit_and_by_us(tmp_path: Path) -> None:
-    from fusionlabel.io.nuscenes_export import _write_radar_pcd
+    from fusionlabel.io.nuscenes_sensors import _write_radar_pcd
     from fusionlabel.io.pcd import read_radar_pcd
 
     xyz = np.array([[10.0, 2.0, 0.5], [30.0, -5.0, 1.0], [0.0, 0.0, 2.0]], dtype=np.float32)
