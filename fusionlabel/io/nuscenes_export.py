@@ -68,7 +68,6 @@ Example
 from __future__ import annotations
 
 import datetime
-import io
 import itertools
 import json
 import math
@@ -161,11 +160,12 @@ def _source_count(attrs: Mapping[str, Any], keys: Sequence[str]) -> int | None:
 
 def _map_png() -> bytes:
     """An 8 x 8 all-background map mask (PNG, 8-bit grey)."""
-    from PIL import Image
+    import cv2
 
-    buf = io.BytesIO()
-    Image.new("L", (8, 8), 0).save(buf, format="PNG")
-    return buf.getvalue()
+    ok, png = cv2.imencode(".png", np.zeros((8, 8), np.uint8))
+    if not ok:  # pragma: no cover - OpenCV always encodes a PNG
+        raise RuntimeError("OpenCV could not encode a PNG")
+    return png.tobytes()
 
 
 # -- the tables ------------------------------------------------------------------------------------

@@ -98,14 +98,15 @@ def _find_blob(dataroot: Path, channel: str, name: str) -> Path:
 
 
 def _image_size(p: Path) -> tuple[int, int] | None:
-    """(width, height) from the image header (PIL reads only the header); None when unreadable."""
-    from PIL import Image, UnidentifiedImageError
+    """(width, height) of an image file (decoded once with OpenCV, the project's image library);
+    None when it cannot be read."""
+    import cv2
 
     try:
-        with Image.open(p) as im:
-            return int(im.size[0]), int(im.size[1])
-    except (OSError, UnidentifiedImageError):
+        img = cv2.imdecode(np.fromfile(str(p), dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except (OSError, ValueError, cv2.error):
         return None
+    return None if img is None else (int(img.shape[1]), int(img.shape[0]))
 
 
 #: nuScenes camera resolution, used only when no image is on disk to read it from
