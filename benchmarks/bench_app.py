@@ -41,8 +41,7 @@ def main() -> None:
     rec = open_recording(drive)
     n = len(rec)
     bins = sorted((drive / "velodyne_points" / "data").glob("*.bin"))
-    print(f"recording: {drive} ({n} frames, cameras with images: "
-          f"{[c for c in rec.rig.cameras if c in rec.streams]})")
+    print(f"recording: {drive} ({n} frames, cameras with images: {[c for c in rec.rig.cameras if c in rec.streams]})")
     labels = prelabel(rec, "geometric").labels
     print(f"labels: {labels.num_boxes()} boxes from the geometric detector")
 
@@ -110,8 +109,10 @@ def main() -> None:
                 app.processEvents()
         print(f"frame switch, cold (load+project+visuals)   {med(cold)}   target < 100 ms")
         print(f"frame switch, prefetched (compose+visuals)  {med(warm)}")
-        print(f"3D view render (canvas.render, {len(win.current_points())} points, "
-              f"{win.cloud.canvas.size} px)  {med(render)}  [software GL under Xvfb: not a GPU figure]")
+        print(
+            f"3D view render (canvas.render, {len(win.current_points())} points, "
+            f"{win.cloud.canvas.size} px)  {med(render)}  [software GL under Xvfb: not a GPU figure]"
+        )
         win.close()
 
 

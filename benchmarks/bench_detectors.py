@@ -25,24 +25,31 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import shared_dir, timeit  # noqa: E402
+from _common import shared_dir, timeit
 
 CLASSES = {"Car": 0.5, "Pedestrian": 0.25, "Cyclist": 0.25}
 SEEDS = (9001, 9002, 9003)
 
 
-def _gt_frame(labels, k: int, max_range: float = 60.0):  # noqa: ANN001
+def _gt_frame(labels, k: int, max_range: float = 60.0):
     g = labels.get(k)
-    ign = np.array(
-        [a.get("num_lidar_points", a.get("num_lidar_pts", a.get("num_interior_pts", 99))) < 5 for a in g.attributes],
-        dtype=bool,
-    ) if len(g) else np.zeros(0, bool)
+    ign = (
+        np.array(
+            [
+                a.get("num_lidar_points", a.get("num_lidar_pts", a.get("num_interior_pts", 99))) < 5
+                for a in g.attributes
+            ],
+            dtype=bool,
+        )
+        if len(g)
+        else np.zeros(0, bool)
+    )
     if len(g):
         ign |= np.hypot(g.boxes.center[:, 0], g.boxes.center[:, 1]) > max_range
     return (g.boxes, list(g.categories), ign)
 
 
-def _run(detector, recordings):  # noqa: ANN001
+def _run(detector, recordings):
     from fusionlabel.detect.runner import DetectorRunner
 
     runner = DetectorRunner(detector)
@@ -66,7 +73,7 @@ def _run(detector, recordings):  # noqa: ANN001
     return dets, gts, (n / t_total if t_total else 0.0)
 
 
-def _ap_table(name: str, dets, gts) -> None:  # noqa: ANN001
+def _ap_table(name: str, dets, gts) -> None:
     from fusionlabel.quality.detection_ap import average_precision
 
     cells = []
@@ -77,7 +84,7 @@ def _ap_table(name: str, dets, gts) -> None:  # noqa: ANN001
     print(f"    {name:10s} " + " | ".join(cells))
 
 
-def _detectors():  # noqa: ANN202
+def _detectors():
     from fusionlabel.detect.errors import PluginError
     from fusionlabel.detect.registry import create_detector
 
@@ -99,7 +106,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         synth = [open_recording(generate(Path(tmp) / f"s{s}", frames=15, seed=s)) for s in SEEDS]
-        print(f"synthetic: {len(SEEDS)} recordings x 15 frames (seeds {SEEDS}), generated in {time.perf_counter() - t0:.0f} s")
+        print(
+            f"synthetic: {len(SEEDS)} recordings x 15 frames (seeds {SEEDS}), generated in {time.perf_counter() - t0:.0f} s"
+        )
         print("  AP (%), per detector:")
         for name, det in dets.items():
             d, g, fps = _run(det, synth)
@@ -109,8 +118,10 @@ def main() -> None:
         for name, det in dets.items():
             res = prelabel(synth[0], det)
             r = res.report
-            print(f"    {name:10s} {r.fps:6.2f} frames/s (detect {r.seconds_detect:.2f} s, track {r.seconds_track:.2f} s), "
-                  f"{r.tracks} tracks, review load {res.review.load * 100:.0f}%")
+            print(
+                f"    {name:10s} {r.fps:6.2f} frames/s (detect {r.seconds_detect:.2f} s, track {r.seconds_track:.2f} s), "
+                f"{r.tracks} tracks, review load {res.review.load * 100:.0f}%"
+            )
 
     real = shared_dir() / "real_data"
     if not real.is_dir():
@@ -135,9 +146,11 @@ def main() -> None:
     base, _ = timeit(lambda: np.fromfile(kitti_bin, dtype=np.float32), repeat=11)
     print(f"speed on the KITTI frame ({len(fr.lidar['velodyne'])} points); baseline numpy.fromfile {base * 1e3:.2f} ms")
     for name, det in dets.items():
-        med, best = timeit(lambda: det.detect(fr, rec.rig), repeat=7, warmup=2)
-        print(f"  {name:10s} {1 / med:6.1f} fps (median {med * 1e3:.0f} ms, best {best * 1e3:.0f} ms, "
-              f"{med / base:.0f}x the file read)")
+        med, best = timeit(lambda det=det: det.detect(fr, rec.rig), repeat=7, warmup=2)
+        print(
+            f"  {name:10s} {1 / med:6.1f} fps (median {med * 1e3:.0f} ms, best {best * 1e3:.0f} ms, "
+            f"{med / base:.0f}x the file read)"
+        )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import shared_dir, timeit  # noqa: E402
+from _common import shared_dir, timeit
 
 
 def bench_kitti() -> None:
@@ -57,8 +57,19 @@ def bench_kitti() -> None:
     valid = int(project_points(pts, cam, T_cam_lidar).valid.sum())
     print(f"  project {len(pts)} points into {cam_name}: {pr_t * 1e3:8.2f} ms ({valid} in the image)")
     rng = np.random.default_rng(0)
-    boxes = Boxes.from_array(np.column_stack([rng.uniform(5, 40, 100), rng.uniform(-10, 10, 100), rng.uniform(-1, 0, 100),
-                                              np.full(100, 4.0), np.full(100, 1.8), np.full(100, 1.5), rng.uniform(-3, 3, 100)]))
+    boxes = Boxes.from_array(
+        np.column_stack(
+            [
+                rng.uniform(5, 40, 100),
+                rng.uniform(-10, 10, 100),
+                rng.uniform(-1, 0, 100),
+                np.full(100, 4.0),
+                np.full(100, 1.8),
+                np.full(100, 1.5),
+                rng.uniform(-3, 3, 100),
+            ]
+        )
+    )
     T_cam_ego = cam.T_ego_cam.inverse()
     bx_t, _ = timeit(lambda: project_boxes(boxes, cam, T_cam_ego), repeat=21)
     print(f"  project 100 cuboids into {cam_name}: {bx_t * 1e3:8.2f} ms")
@@ -121,7 +132,11 @@ def make_long_recording(root: Path, frames: int = 10_000, base_frames: int = 10)
                 new_files.append(rel)
         if s["kind"] == "lidar":
             ts, new_files = ts[:frames], new_files[:frames]
-        out_streams[name] = {"kind": s["kind"], "timestamps_ns": ts, "pattern": f"{Path(files[0]).parent}/{{index:06d}}{Path(files[0]).suffix}"}
+        out_streams[name] = {
+            "kind": s["kind"],
+            "timestamps_ns": ts,
+            "pattern": f"{Path(files[0]).parent}/{{index:06d}}{Path(files[0]).suffix}",
+        }
     m["streams"] = out_streams
     m.pop("labels", None)
     m.pop("ego_poses", None)
@@ -132,13 +147,19 @@ def make_long_recording(root: Path, frames: int = 10_000, base_frames: int = 10)
 def bench_memory() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rec_dir = make_long_recording(Path(tmp))
-        out = subprocess.run([sys.executable, "-c", MEMORY_CHILD, str(rec_dir)], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", MEMORY_CHILD, str(rec_dir)], capture_output=True, text=True, check=True
+        )
         r = json.loads(out.stdout)
     print(f"10,000-frame synthetic recording ({r['frames']} frames)")
-    print(f"  open (index only): {r['open_s']:.2f} s, RSS +{r['after_open_mb'] - r['before_mb']:.1f} MB "
-          f"(interpreter + imports before: {r['before_mb']:.0f} MB)")
-    print(f"  stream all frames: {r['stream_s']:.1f} s ({r['frames'] / r['stream_s']:.0f} frames/s), "
-          f"peak RSS {r['peak_stream_mb']:.0f} MB = +{r['peak_stream_mb'] - r['after_open_mb']:.1f} MB over the opened recording")
+    print(
+        f"  open (index only): {r['open_s']:.2f} s, RSS +{r['after_open_mb'] - r['before_mb']:.1f} MB "
+        f"(interpreter + imports before: {r['before_mb']:.0f} MB)"
+    )
+    print(
+        f"  stream all frames: {r['stream_s']:.1f} s ({r['frames'] / r['stream_s']:.0f} frames/s), "
+        f"peak RSS {r['peak_stream_mb']:.0f} MB = +{r['peak_stream_mb'] - r['after_open_mb']:.1f} MB over the opened recording"
+    )
 
 
 if __name__ == "__main__":

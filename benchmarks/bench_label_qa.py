@@ -97,12 +97,26 @@ def main() -> None:
     for seq in ("0001", "0016"):
         lp = real / "label_02" / f"{seq}.txt"
         if lp.is_file():
-            results.append(run(f"KITTI {seq} (real_data)", kitti_labelset(lp, real / "calib" / f"{seq}.txt"), LABEL_ONLY, a.seeds, a.per_kind))
+            results.append(
+                run(
+                    f"KITTI {seq} (real_data)",
+                    kitti_labelset(lp, real / "calib" / f"{seq}.txt"),
+                    LABEL_ONLY,
+                    a.seeds,
+                    a.per_kind,
+                )
+            )
     dev = shared_dir() / "kitti_tracking"
     if not a.no_dev and (dev / "label").is_dir():
         for lp in sorted((dev / "label").glob("*.txt")):
             results.append(
-                run(f"KITTI {lp.stem} (dev)", kitti_labelset(lp, dev / "calib" / lp.name), LABEL_ONLY, a.seeds, a.per_kind)
+                run(
+                    f"KITTI {lp.stem} (dev)",
+                    kitti_labelset(lp, dev / "calib" / lp.name),
+                    LABEL_ONLY,
+                    a.seeds,
+                    a.per_kind,
+                )
             )
     if results:
         w = np.array([r["n"] for r in results], dtype=float)

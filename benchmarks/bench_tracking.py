@@ -48,6 +48,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import itertools
+
 from _common import shared_dir
 
 CLASSES = ("Car", "Pedestrian", "Cyclist")
@@ -96,19 +98,28 @@ def load_frames(root: Path, cls: str) -> list[tuple[list[tuple[np.ndarray, np.nd
         order = np.argsort(d.frame, kind="stable")
         boxes = detections_to_ego(d, T).to_array()[order]
         starts = np.searchsorted(d.frame[order], np.arange(n + 1))
-        frames = [(boxes[starts[k] : starts[k + 1]], d.score[order][starts[k] : starts[k + 1]],
-                   d.bbox[order][starts[k] : starts[k + 1]]) for k in range(n)]
+        frames = [
+            (
+                boxes[starts[k] : starts[k + 1]],
+                d.score[order][starts[k] : starts[k + 1]],
+                d.bbox[order][starts[k] : starts[k + 1]],
+            )
+            for k in range(n)
+        ]
         seqs.append((frames, T, cal["P2"].reshape(3, 4)))
     return seqs
 
 
-def run_tracker(seqs: list[tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], Any, np.ndarray]], cls: str,
-                backend: str = "batch") -> float:
+def run_tracker(
+    seqs: list[tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]], Any, np.ndarray]],
+    cls: str,
+    backend: str = "batch",
+) -> float:
     """Seconds for the tracker over all sequences: every step, ``finish`` (interpolation, scores,
     ambiguity, review queue) and the KITTI result rows (:func:`kitti_results_from_table`)."""
-    from fusionlabel.track.kitti import kitti_config
     from fusionlabel.io.kitti import DEFAULT_IMAGE_SIZE
     from fusionlabel.io.kitti_mot import kitti_results_from_table
+    from fusionlabel.track.kitti import kitti_config
     from fusionlabel.track.tracker import Tracker
 
     t0 = time.perf_counter()
@@ -127,8 +138,8 @@ def run_tracker(seqs: list[tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray]]
 
 def track_all(root: Path, cls: str, out: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Track every sequence into ``out`` (results + review files); returns name -> TrackingResult."""
-    from fusionlabel.track.kitti import track_kitti_sequence
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
+    from fusionlabel.track.kitti import track_kitti_sequence
 
     out.mkdir(parents=True, exist_ok=True)
     res = {}
@@ -194,8 +205,15 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, l2: float = 1.0) -> tuple[float, 
     return float(r.x[0]), r.x[1:]
 
 
-def queue_metrics(results: dict[str, Any], names: list[str], events: list[Any], bias: float, w: np.ndarray,
-                  fraction: float, min_score: float) -> Any:
+def queue_metrics(
+    results: dict[str, Any],
+    names: list[str],
+    events: list[Any],
+    bias: float,
+    w: np.ndarray,
+    fraction: float,
+    min_score: float,
+) -> Any:
     """Review metrics of the queues rebuilt with the error model ``(bias, w)``."""
     from fusionlabel.quality.review_metrics import review_metrics
     from fusionlabel.track.ambiguity import AmbiguityRows
@@ -205,8 +223,9 @@ def queue_metrics(results: dict[str, Any], names: list[str], events: list[Any], 
     for n in names:
         r = results[n].rows
         prob = 1.0 / (1.0 + np.exp(-(bias + r.severity @ w)))
-        q = review_queue_from_rows(AmbiguityRows(r.frame, r.track_id, r.severity, prob), results[n].num_frames,
-                                   fraction, min_score)
+        q = review_queue_from_rows(
+            AmbiguityRows(r.frame, r.track_id, r.severity, prob), results[n].num_frames, fraction, min_score
+        )
         queues[n] = (set(q.frames), q.num_frames)
     return review_metrics(events, queues)
 
@@ -215,8 +234,8 @@ def cross_validate(root: Path, classes: list[str], verbose: bool = False) -> lis
     """Two-fold cross-validation of the operating points and the review model (see the docstring)."""
     from fusionlabel.quality.evaluation import evaluate_sequences
     from fusionlabel.quality.kitti_eval import load_kitti
-    from fusionlabel.track.ambiguity import REASONS
     from fusionlabel.track import TrackerConfig
+    from fusionlabel.track.ambiguity import REASONS
 
     out = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -229,7 +248,7 @@ def cross_validate(root: Path, classes: list[str], verbose: bool = False) -> lis
             thr, data = {}, {}
             for cls in classes:
                 seqs = runs[cls]
-                thr[cls], cost = choose_threshold([s for s in seqs if s.name in tune])
+                thr[cls], _cost = choose_threshold([s for s in seqs if s.name in tune])
                 d = Path(tmp) / f"fold{k}_{cls}"
                 res = track_all(root, cls, d, {"output_threshold": thr[cls]})
                 data[cls] = (load_kitti(root / "label", d, root / "seqmap" / "dev.seqmap", cls), res)
@@ -242,22 +261,37 @@ def cross_validate(root: Path, classes: list[str], verbose: bool = False) -> lis
             bias, w = fit_logistic(np.concatenate(X), np.concatenate(y))
             if verbose:
                 print(f"thresholds {thr}; positives {int(sum(v.sum() for v in y))} of {sum(len(v) for v in y)} boxes")
-                print(f"fold tune={'/'.join(tune)}: bias {bias:.3f}, weights "
-                      + ", ".join(f"{r} {v:.3f}" for r, v in zip(REASONS, w)))
+                print(
+                    f"fold tune={'/'.join(tune)}: bias {bias:.3f}, weights "
+                    + ", ".join(f"{r} {v:.3f}" for r, v in zip(REASONS, w))
+                )
             for cls in classes:
                 seqs, res = data[cls]
                 test_seqs = [s for s in seqs if s.name in test]
                 cfg = TrackerConfig.for_class(cls)
                 _, _, ev = labelled_rows(test_seqs, res, thr[cls])
-                rm = queue_metrics(res, [s.name for s in test_seqs], ev, bias, w, cfg.review_fraction,
-                                   cfg.review_min_score)
+                rm = queue_metrics(
+                    res, [s.name for s in test_seqs], ev, bias, w, cfg.review_fraction, cfg.review_min_score
+                )
                 rep = evaluate_sequences(test_seqs, cls=cls, prelabel_thresholds={s.name: thr[cls] for s in test_seqs})
                 s = rep.summary()
-                out.append(dict(fold="A -> B" if k == 0 else "B -> A", cls=cls,
-                                threshold=thr[cls], sAMOTA=s["sAMOTA"], MOTA=s["MOTA"], IDS=s["IDS"],
-                                edit=s["edit_ops"], keyfr=s["keyframe_ops"], ratio=s["edit_ratio"],
-                                load=rm.review_load, cover=rm.error_coverage, events=rm.error_events,
-                                ident=f"{rm.identity_covered}/{rm.identity_events}"))
+                out.append(
+                    {
+                        "fold": "A -> B" if k == 0 else "B -> A",
+                        "cls": cls,
+                        "threshold": thr[cls],
+                        "sAMOTA": s["sAMOTA"],
+                        "MOTA": s["MOTA"],
+                        "IDS": s["IDS"],
+                        "edit": s["edit_ops"],
+                        "keyfr": s["keyframe_ops"],
+                        "ratio": s["edit_ratio"],
+                        "load": rm.review_load,
+                        "cover": rm.error_coverage,
+                        "events": rm.error_events,
+                        "ident": f"{rm.identity_covered}/{rm.identity_events}",
+                    }
+                )
     return out
 
 
@@ -297,15 +331,21 @@ def oracle_effort(root: Path, cls: str, fills: tuple[int, ...]) -> list[Any]:
                 for tid in np.unique(gt.track_id):
                     gi = np.flatnonzero(gt.track_id == tid)
                     have = np.flatnonzero([(int(f), int(tid)) in rows for f in gt.frame[gi]])
-                    for a, b in zip(have[:-1], have[1:]):
+                    for a, b in itertools.pairwise(have):
                         if 1 < b - a <= fill + 1:
                             for j in gi[a + 1 : b]:
-                                filled[(int(gt.frame[j]), int(tid))] = (gt.bbox[j], gt.hwl[j], gt.xyz[j],
-                                                                        gt.rotation_y[j])
+                                filled[(int(gt.frame[j]), int(tid))] = (
+                                    gt.bbox[j],
+                                    gt.hwl[j],
+                                    gt.xyz[j],
+                                    gt.rotation_y[j],
+                                )
                 with open(d / f"{e.name}.txt", "w") as fh:
                     for (f, t), (bb, hwl, xyz, ry) in sorted(filled.items()):
-                        fh.write(f"{f} {t + 1} {cls} 0 0 0 {bb[0]} {bb[1]} {bb[2]} {bb[3]} {hwl[0]} {hwl[1]} "
-                                 f"{hwl[2]} {xyz[0]} {xyz[1]} {xyz[2]} {ry} 1\n")
+                        fh.write(
+                            f"{f} {t + 1} {cls} 0 0 0 {bb[0]} {bb[1]} {bb[2]} {bb[3]} {hwl[0]} {hwl[1]} "
+                            f"{hwl[2]} {xyz[0]} {xyz[1]} {xyz[2]} {ry} 1\n"
+                        )
         return [evaluate_kitti(root / "label", d, root / "seqmap" / "dev.seqmap", cls).edit for d in dirs]
 
 
@@ -328,13 +368,15 @@ def main(argv: list[str]) -> int:
     needed = [root / "label", root / "calib", root / "seqmap" / "dev.seqmap", root / "detection"]
     missing = [str(p) for p in needed if not p.exists()]
     if missing:
-        print(f"bench_tracking: KITTI development split not found ({', '.join(missing)}); "
-              "set FUSIONLABEL_SHARED to the folder holding kitti_tracking/. Nothing measured.")
+        print(
+            f"bench_tracking: KITTI development split not found ({', '.join(missing)}); "
+            "set FUSIONLABEL_SHARED to the folder holding kitti_tracking/. Nothing measured."
+        )
         return 0
     try:
-        from fusionlabel.track.kitti import POINTRCNN_OPERATING_POINTS, track_kitti
         from fusionlabel.quality.evaluation import evaluate_kitti
         from fusionlabel.track import TrackerConfig
+        from fusionlabel.track.kitti import POINTRCNN_OPERATING_POINTS, track_kitti
     except ImportError as exc:  # the tracker is not in this checkout yet
         print(f"bench_tracking: tracker not available ({exc}); nothing measured.")
         return 0
@@ -365,14 +407,23 @@ def main(argv: list[str]) -> int:
             run_tracker(seqs[:1], cls, "filterpy")  # warm-up
             t_ref = run_tracker(seqs, cls, "filterpy")
         oracle, bound = oracle_effort(root, cls, (TrackerConfig.for_class(cls).max_age, 1_000_000))
-        s.update(frames=n_frames, fps=n_frames / t_ours, fps_ref=None if t_ref is None else n_frames / t_ref,
-                 t_cli=t_cli, t_eval=t_eval, tracks=sum(v["tracks"] for v in summ.values()),
-                 delivered=sum(v["delivered"] for v in summ.values()),
-                 threshold=POINTRCNN_OPERATING_POINTS[cls],
-                 oracle=oracle, bound=bound)
+        s.update(
+            frames=n_frames,
+            fps=n_frames / t_ours,
+            fps_ref=None if t_ref is None else n_frames / t_ref,
+            t_cli=t_cli,
+            t_eval=t_eval,
+            tracks=sum(v["tracks"] for v in summ.values()),
+            delivered=sum(v["delivered"] for v in summ.values()),
+            threshold=POINTRCNN_OPERATING_POINTS[cls],
+            oracle=oracle,
+            bound=bound,
+        )
         rows[cls] = s
-        print(f"{cls}: tracked {n_frames} frames in {t_cli:.1f} s (files included), evaluated in {t_eval:.1f} s",
-              flush=True)
+        print(
+            f"{cls}: tracked {n_frames} frames in {t_cli:.1f} s (files included), evaluated in {t_eval:.1f} s",
+            flush=True,
+        )
 
     print("\nKITTI tracking, development split (10 sequences), 3D IoU 0.25, AB3DMOT's evaluation rules")
     print(f"{'class':<11}{'who':<9}" + "".join(f"{k:>9}" for k in REF_KEYS + ("IDF1", "HOTA")))
@@ -388,34 +439,46 @@ def main(argv: list[str]) -> int:
         sp = None if s["fps_ref"] is None else s["fps"] / s["fps_ref"]
         print(f"{cls:<11}{s['frames']:>7}{s['fps']:>9.0f}{fmt(s['fps_ref'])}{fmt(sp, 8)}")
     print("\npre-labels (tracks at the operating point), review queue and correction effort")
-    print(f"{'class':<11}{'thr':>6}{'tracks':>7}{'deliv':>6}{'IDS':>5}{'FRAG':>5}{'review':>8}{'cover':>8}"
-          f"{'errors':>7}{'id.cov':>8}{'edit':>6}{'keyfr':>6}{'ratio':>7}{'oracle':>7}{'o.ratio':>8}{'bound':>6}"
-          f"{'b.ratio':>8}")
+    print(
+        f"{'class':<11}{'thr':>6}{'tracks':>7}{'deliv':>6}{'IDS':>5}{'FRAG':>5}{'review':>8}{'cover':>8}"
+        f"{'errors':>7}{'id.cov':>8}{'edit':>6}{'keyfr':>6}{'ratio':>7}{'oracle':>7}{'o.ratio':>8}{'bound':>6}"
+        f"{'b.ratio':>8}"
+    )
     for cls, s in rows.items():
         rl = f"{100 * s['review_load']:.1f}%" if "review_load" in s else "-"
         ec = f"{100 * s['error_coverage']:.1f}%" if "error_coverage" in s else "-"
         ne = s["review"]["error_events"] if "review" in s else "-"
-        ic = (f"{s['review']['identity_covered']}/{s['review']['identity_events']}" if "review" in s else "-")
+        ic = f"{s['review']['identity_covered']}/{s['review']['identity_events']}" if "review" in s else "-"
         pre = s.get("prelabels") or {}
         o, b = s["oracle"], s["bound"]
-        print(f"{cls:<11}{s['threshold']:>6.1f}{s['tracks']:>7}{s['delivered']:>6}{pre.get('IDS', '-')!s:>5}"
-              f"{pre.get('FRAG', '-')!s:>5}{rl:>8}{ec:>8}{ne!s:>7}{ic:>8}{s['edit_ops']:>6}{s['keyframe_ops']:>6}"
-              f"{fmt(s['edit_ratio'], 7)}{o.edit_ops:>7}{fmt(o.ratio, 8)}{b.edit_ops:>6}{fmt(b.ratio, 8)}")
+        print(
+            f"{cls:<11}{s['threshold']:>6.1f}{s['tracks']:>7}{s['delivered']:>6}{pre.get('IDS', '-')!s:>5}"
+            f"{pre.get('FRAG', '-')!s:>5}{rl:>8}{ec:>8}{ne!s:>7}{ic:>8}{s['edit_ops']:>6}{s['keyframe_ops']:>6}"
+            f"{fmt(s['edit_ratio'], 7)}{o.edit_ops:>7}{fmt(o.ratio, 8)}{b.edit_ops:>6}{fmt(b.ratio, 8)}"
+        )
     if not args.no_cv:
         cv = cross_validate(root, list(rows))
-        print("\ntwo-fold cross-validation (operating point and review model chosen on one half, scored on the other;"
-              f"\n  A = {' '.join(HALVES[0])}, B = {' '.join(HALVES[1])})")
-        print(f"{'fold':<8}{'class':<11}{'thr':>5}{'sAMOTA':>8}{'MOTA':>7}{'IDS':>4}{'edit':>6}{'keyfr':>6}"
-              f"{'ratio':>7}{'review':>8}{'cover':>7}{'errors':>7}{'id.cov':>8}")
+        print(
+            "\ntwo-fold cross-validation (operating point and review model chosen on one half, scored on the other;"
+            f"\n  A = {' '.join(HALVES[0])}, B = {' '.join(HALVES[1])})"
+        )
+        print(
+            f"{'fold':<8}{'class':<11}{'thr':>5}{'sAMOTA':>8}{'MOTA':>7}{'IDS':>4}{'edit':>6}{'keyfr':>6}"
+            f"{'ratio':>7}{'review':>8}{'cover':>7}{'errors':>7}{'id.cov':>8}"
+        )
         for c in cv:
-            print(f"{c['fold']:<8}{c['cls']:<11}{c['threshold']:>5.1f}{fmt(c['sAMOTA'], 8)}{fmt(c['MOTA'], 7)}"
-                  f"{c['IDS']:>4}{c['edit']:>6}{c['keyfr']:>6}{fmt(c['ratio'], 7)}{100 * c['load']:>7.1f}%"
-                  f"{100 * c['cover']:>6.1f}%{c['events']:>7}{c['ident']:>8}")
-    print("\ntargets: sAMOTA and MOTA above AB3DMOT with IDS no higher; >= 2,500 fps (Car); review <= 10% "
-          "of frames covering >= 95% of ID errors; keyframe_ops / edit_ops >= 10 (oracle: perfect association of these "
-          "detections, gaps up to max_age filled; bound: every gap filled, the limit of any tracker that reports an "
-          "object only between its first and last detection). id.cov: queued / all events where the object comes back under a "
-          "different id (the rest resume under the id they had: box dips below the IoU threshold)")
+            print(
+                f"{c['fold']:<8}{c['cls']:<11}{c['threshold']:>5.1f}{fmt(c['sAMOTA'], 8)}{fmt(c['MOTA'], 7)}"
+                f"{c['IDS']:>4}{c['edit']:>6}{c['keyfr']:>6}{fmt(c['ratio'], 7)}{100 * c['load']:>7.1f}%"
+                f"{100 * c['cover']:>6.1f}%{c['events']:>7}{c['ident']:>8}"
+            )
+    print(
+        "\ntargets: sAMOTA and MOTA above AB3DMOT with IDS no higher; >= 2,500 fps (Car); review <= 10% "
+        "of frames covering >= 95% of ID errors; keyframe_ops / edit_ops >= 10 (oracle: perfect association of these "
+        "detections, gaps up to max_age filled; bound: every gap filled, the limit of any tracker that reports an "
+        "object only between its first and last detection). id.cov: queued / all events where the object comes back under a "
+        "different id (the rest resume under the id they had: box dips below the IoU threshold)"
+    )
     return 0
 
 

@@ -58,7 +58,8 @@ def test_import_contracts_hold() -> None:
     exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     assert exe is not None
     repo = Path(__file__).resolve().parents[1]
-    out = subprocess.run([exe, "--config", str(repo / "pyproject.toml"), "--no-cache"], cwd=repo,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [exe, "--config", str(repo / "pyproject.toml"), "--no-cache"], cwd=repo, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "0 broken" in out.stdout

@@ -125,7 +125,7 @@ def test_prelabel_review_fix_save_eval_export_consume(recording: Path, tmp_path:
     _consume_kitti(lp, rec_path, tmp_path / "kitti", saved, rec)
 
 
-def _consume_nuscenes(lp: Path, rec_path: Path, root: Path, saved) -> None:  # noqa: ANN001
+def _consume_nuscenes(lp: Path, rec_path: Path, root: Path, saved) -> None:
     nuscenes = pytest.importorskip("nuscenes.nuscenes", reason="nuscenes-devkit is not installed")
     _cli("export", "--format", "nuscenes", str(lp), "--recording", str(rec_path), "--out", str(root))
     nusc = nuscenes.NuScenes(version="v1.0-fusionlabel", dataroot=str(root), verbose=False)
@@ -141,13 +141,17 @@ def _consume_nuscenes(lp: Path, rec_path: Path, root: Path, saved) -> None:  # n
     metrics = run_tracking_eval(root, results, root / "eval")  # the devkit's own TrackingEval
     # the export's annotations are the edited labels, the results the same labels: a perfect score
     # wherever the devkit keeps a box (it drops boxes beyond its class range, 40-50 m)
-    near = [np.hypot(*fl.boxes.center[i, :2]) < 40.0 for fl in saved.frames.values() for i in range(len(fl))
-            if fl.categories[i] in ("Car", "Truck", "Bus", "Pedestrian", "Cyclist", "Motorcycle")]
+    near = [
+        np.hypot(*fl.boxes.center[i, :2]) < 40.0
+        for fl in saved.frames.values()
+        for i in range(len(fl))
+        if fl.categories[i] in ("Car", "Truck", "Bus", "Pedestrian", "Cyclist", "Motorcycle")
+    ]
     if any(near):
         assert metrics["amota"] == pytest.approx(1.0) and metrics["ids"] == 0
 
 
-def _consume_openlabel(lp: Path, rec_path: Path, path: Path, saved, rec) -> None:  # noqa: ANN001
+def _consume_openlabel(lp: Path, rec_path: Path, path: Path, saved, rec) -> None:
     pytest.importorskip("vcd", reason="vcd is not installed")
     import vcd.core as vcd_core
     import vcd.scl as vcd_scl
@@ -163,7 +167,7 @@ def _consume_openlabel(lp: Path, rec_path: Path, path: Path, saved, rec) -> None
             assert scene.get_camera(name) is not None
 
 
-def _consume_kitti(lp: Path, rec_path: Path, folder: Path, saved, rec) -> None:  # noqa: ANN001
+def _consume_kitti(lp: Path, rec_path: Path, folder: Path, saved, rec) -> None:
     """TrackEval (the HOTA authors' KITTI evaluator) scores the export against itself: 100 %."""
     if not rec.rig.cameras:
         return
@@ -172,18 +176,30 @@ def _consume_kitti(lp: Path, rec_path: Path, folder: Path, saved, rec) -> None: 
     _cli("export", "--format", "kitti", str(lp), "--recording", str(rec_path), "--out", str(gt), "--no-scores")
     res = folder / "trackers" / "ours" / "data"
     res.mkdir(parents=True)
-    _cli("export", "--format", "kitti", str(lp), "--recording", str(rec_path), "--out", str(res / "0000.txt"),
-         "--scores")
+    _cli(
+        "export", "--format", "kitti", str(lp), "--recording", str(rec_path), "--out", str(res / "0000.txt"), "--scores"
+    )
     n = len(rec)
     (gt / "evaluate_tracking.seqmap.training").write_text(f"0000 empty 000000 {n:06d}\n")
     rows = [ln.split() for ln in (gt / "label_02" / "0000.txt").read_text().splitlines() if ln.strip()]
     visible = [r for r in rows if r[2] in ("Car", "Pedestrian") and int(float(r[3])) < 1 and r[4] != "3"]
     if not visible:
         return
-    quiet = {k: False for k in ("USE_PARALLEL", "PRINT_RESULTS", "PRINT_CONFIG", "OUTPUT_SUMMARY",
-                                "OUTPUT_DETAILED", "PLOT_CURVES", "TIME_PROGRESS")}
-    ds = trackeval.datasets.Kitti2DBox({"GT_FOLDER": str(gt), "TRACKERS_FOLDER": str(folder / "trackers"),
-                                        "PRINT_CONFIG": False})
+    quiet = dict.fromkeys(
+        (
+            "USE_PARALLEL",
+            "PRINT_RESULTS",
+            "PRINT_CONFIG",
+            "OUTPUT_SUMMARY",
+            "OUTPUT_DETAILED",
+            "PLOT_CURVES",
+            "TIME_PROGRESS",
+        ),
+        False,
+    )
+    ds = trackeval.datasets.Kitti2DBox(
+        {"GT_FOLDER": str(gt), "TRACKERS_FOLDER": str(folder / "trackers"), "PRINT_CONFIG": False}
+    )
     out, _ = trackeval.Evaluator(quiet).evaluate([ds], [trackeval.metrics.CLEAR()])
     res_all = out["Kitti2DBox"]["ours"]["COMBINED_SEQ"]
     for cls in ("car", "pedestrian"):

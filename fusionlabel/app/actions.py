@@ -31,6 +31,7 @@ class EditActions:
     def message(self, text: str, ms: int = 8000) -> None: ...
     def current_points(self) -> np.ndarray:
         raise NotImplementedError  # the window provides it
+
     def set_frame(self, index: int) -> None: ...
 
     # -- navigation ---------------------------------------------------------------------------
@@ -88,7 +89,9 @@ class EditActions:
         """Jump to the next open flagged frame; select its first named track; say why."""
         f = self.doc.next_flagged(backwards=backwards)
         if f is None:
-            self.message("no open flagged frames" if self.doc.review is not None else "no review queue: pre-label first (Ctrl+P)")
+            self.message(
+                "no open flagged frames" if self.doc.review is not None else "no review queue: pre-label first (Ctrl+P)"
+            )
             return None
         self.set_frame(f)
         it = self.doc.item(f)
@@ -151,7 +154,11 @@ class EditActions:
 
     def _sel_box(self) -> Boxes | None:
         fl = self.doc.labels.get(self.doc.frame)
-        hit = np.flatnonzero(fl.track_ids == self.doc.selected) if self.doc.selected is not None else np.zeros(0, np.int64)
+        hit = (
+            np.flatnonzero(fl.track_ids == self.doc.selected)
+            if self.doc.selected is not None
+            else np.zeros(0, np.int64)
+        )
         return fl.boxes[int(hit[0]) : int(hit[0]) + 1] if len(hit) else None
 
     def set_selected_box(self, track_id: int, box: Boxes) -> None:
@@ -169,37 +176,74 @@ class EditActions:
         if self._sel_box() is not None:
             self.doc.edit("move", E.move_box, self.doc.frame, self.doc.selected, (dx, dy, dz), local=True)
 
-    def move_forward(self) -> None: self._move(0.1, 0, 0)
-    def move_forward_big(self) -> None: self._move(0.5, 0, 0)
-    def move_back(self) -> None: self._move(-0.1, 0, 0)
-    def move_back_big(self) -> None: self._move(-0.5, 0, 0)
-    def move_left(self) -> None: self._move(0, 0.1, 0)
-    def move_left_big(self) -> None: self._move(0, 0.5, 0)
-    def move_right(self) -> None: self._move(0, -0.1, 0)
-    def move_right_big(self) -> None: self._move(0, -0.5, 0)
-    def move_up(self) -> None: self._move(0, 0, 0.05)
-    def move_down(self) -> None: self._move(0, 0, -0.05)
+    def move_forward(self) -> None:
+        self._move(0.1, 0, 0)
+
+    def move_forward_big(self) -> None:
+        self._move(0.5, 0, 0)
+
+    def move_back(self) -> None:
+        self._move(-0.1, 0, 0)
+
+    def move_back_big(self) -> None:
+        self._move(-0.5, 0, 0)
+
+    def move_left(self) -> None:
+        self._move(0, 0.1, 0)
+
+    def move_left_big(self) -> None:
+        self._move(0, 0.5, 0)
+
+    def move_right(self) -> None:
+        self._move(0, -0.1, 0)
+
+    def move_right_big(self) -> None:
+        self._move(0, -0.5, 0)
+
+    def move_up(self) -> None:
+        self._move(0, 0, 0.05)
+
+    def move_down(self) -> None:
+        self._move(0, 0, -0.05)
 
     def _rotate(self, deg: float) -> None:
         if self._sel_box() is not None:
             self.doc.edit("rotate", E.rotate_box, self.doc.frame, self.doc.selected, float(np.radians(deg)))
 
-    def rotate_left(self) -> None: self._rotate(1.0)
-    def rotate_left_big(self) -> None: self._rotate(5.0)
-    def rotate_right(self) -> None: self._rotate(-1.0)
-    def rotate_right_big(self) -> None: self._rotate(-5.0)
+    def rotate_left(self) -> None:
+        self._rotate(1.0)
+
+    def rotate_left_big(self) -> None:
+        self._rotate(5.0)
+
+    def rotate_right(self) -> None:
+        self._rotate(-1.0)
+
+    def rotate_right_big(self) -> None:
+        self._rotate(-5.0)
 
     def _resize(self, dl: float, dw: float, dh: float) -> None:
         if self._sel_box() is not None:
             anchor = (0, 0, -1) if dh else (0, 0, 0)  # height grows upwards, bottom stays on the ground
             self.doc.edit("resize", E.resize_box, self.doc.frame, self.doc.selected, (dl, dw, dh), anchor)
 
-    def longer(self) -> None: self._resize(0.1, 0, 0)
-    def shorter(self) -> None: self._resize(-0.1, 0, 0)
-    def wider(self) -> None: self._resize(0, 0.1, 0)
-    def narrower(self) -> None: self._resize(0, -0.1, 0)
-    def height_up(self) -> None: self._resize(0, 0, 0.1)
-    def height_down(self) -> None: self._resize(0, 0, -0.1)
+    def longer(self) -> None:
+        self._resize(0.1, 0, 0)
+
+    def shorter(self) -> None:
+        self._resize(-0.1, 0, 0)
+
+    def wider(self) -> None:
+        self._resize(0, 0.1, 0)
+
+    def narrower(self) -> None:
+        self._resize(0, -0.1, 0)
+
+    def height_up(self) -> None:
+        self._resize(0, 0, 0.1)
+
+    def height_down(self) -> None:
+        self._resize(0, 0, -0.1)
 
     def copy_forward(self, count: int = 1) -> None:
         ids = [self.doc.selected] if self.doc.selected in self._frame_ids() else None
@@ -227,7 +271,11 @@ class EditActions:
         t = self.doc.selected
         if t is None:
             return
-        new_id = new_id if new_id is not None else self._ask_id("Reassign ID", f"new ID for track {t} from frame {self.doc.frame} on:")
+        new_id = (
+            new_id
+            if new_id is not None
+            else self._ask_id("Reassign ID", f"new ID for track {t} from frame {self.doc.frame} on:")
+        )
         if new_id is not None:
             self.doc.edit(f"reassign {t} -> {new_id}", E.reassign_id, t, new_id, self.doc.frame, select=int(new_id))
 
@@ -235,7 +283,11 @@ class EditActions:
         t = self.doc.selected
         if t is None:
             return
-        other = other if other is not None else self._ask_id("Swap IDs", f"swap track {t} with (from frame {self.doc.frame} on):")
+        other = (
+            other
+            if other is not None
+            else self._ask_id("Swap IDs", f"swap track {t} with (from frame {self.doc.frame} on):")
+        )
         if other is not None:
             self.doc.edit(f"swap {t} <-> {other}", E.swap_tracks, t, other, self.doc.frame)
 

@@ -136,7 +136,7 @@ class BoxView(QtWidgets.QWidget):
         return self._screen(np.array(pts))
 
     # -- painting -------------------------------------------------------------------------------
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         p.fillRect(self.rect(), QtGui.QColor("#14181c"))
         p.setPen(QtGui.QColor(120, 120, 120))
@@ -182,7 +182,9 @@ class BoxView(QtWidgets.QWidget):
         qimg = QtGui.QImage(img.data, w, h, 4 * w, QtGui.QImage.Format.Format_RGBA8888)
         p.drawImage(0, 0, qimg)
 
-    def _paint_box(self, p: QtGui.QPainter, box: Boxes, color: QtGui.QColor, width: float, handles: bool = False) -> None:
+    def _paint_box(
+        self, p: QtGui.QPainter, box: Boxes, color: QtGui.QColor, width: float, handles: bool = False
+    ) -> None:
         corners = self._box_outline(box)
         p.setPen(QtGui.QPen(color, width))
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
@@ -216,7 +218,7 @@ class BoxView(QtWidgets.QWidget):
             if np.hypot(x - hx, y - hy) <= _HANDLE_PX + 2:
                 return {"mode": "rotate"}
         # position in box-local coords (metres) of the press
-        (ha, hs), (va, vs) = _AXES[self.kind]
+        (ha, _hs), (va, _vs) = _AXES[self.kind]
         c = self._local(box.center)[0]
         rel = _rot(float(box.yaw[0]) - self.phi)
         d = self._delta_local(x - self.width() / 2, y - self.height() / 2) - c
@@ -229,7 +231,7 @@ class BoxView(QtWidgets.QWidget):
                 sign[ax] = 1.0
             elif abs(q[ax] + half[ax]) <= tol:
                 sign[ax] = -1.0
-        other = [a for a in (ha, va)]
+        other = [ha, va]
         inside = all(abs(q[a]) <= half[a] + tol for a in other)
         if inside and np.any(sign):
             if self.kind == "top" and np.count_nonzero(sign) < 2:
@@ -239,7 +241,7 @@ class BoxView(QtWidgets.QWidget):
             return {"mode": "move"}
         return None
 
-    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:
         if ev.button() != QtCore.Qt.MouseButton.LeftButton:
             return
         pos = ev.position()
@@ -251,7 +253,7 @@ class BoxView(QtWidgets.QWidget):
         elif self.kind == "top":
             self._drag = {"mode": "draw", "start": pos, "now": pos}
 
-    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:
         if self._drag is None:
             return
         self._drag["now"] = ev.position()
@@ -259,7 +261,7 @@ class BoxView(QtWidgets.QWidget):
             self.preview = self._dragged_box()
         self.update()
 
-    def mouseReleaseEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mouseReleaseEvent(self, ev: QtGui.QMouseEvent) -> None:
         d, self._drag = self._drag, None
         if d is None:
             return
@@ -314,8 +316,19 @@ class BoxView(QtWidgets.QWidget):
         yaw = self.phi if ex >= ey else self.phi + np.pi / 2
         length, width = max(ex, ey), min(ex, ey)
         ground, height = self._ground_and_height(c)
-        return Boxes.from_array([[c[0], c[1], ground + height / 2, max(length, 0.2), max(width, 0.2), height,
-                                  float(np.arctan2(np.sin(yaw), np.cos(yaw)))]])
+        return Boxes.from_array(
+            [
+                [
+                    c[0],
+                    c[1],
+                    ground + height / 2,
+                    max(length, 0.2),
+                    max(width, 0.2),
+                    height,
+                    float(np.arctan2(np.sin(yaw), np.cos(yaw))),
+                ]
+            ]
+        )
 
     def _ground_and_height(self, c: NDArray[np.float64]) -> tuple[float, float]:
         if not len(self.points):
@@ -328,12 +341,12 @@ class BoxView(QtWidgets.QWidget):
         top = float(np.percentile(near[:, 2], 98))
         return ground, float(np.clip(top - ground, 0.5, 4.0))
 
-    def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, ev: QtGui.QWheelEvent) -> None:
         self.auto_scale = False
         self.scale = float(np.clip(self.scale * (1.15 if ev.angleDelta().y() > 0 else 1 / 1.15), 2.0, 400.0))
         self.update()
 
-    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, ev: QtGui.QResizeEvent) -> None:
         if self.auto_scale:
             self.set_content(self.points, self.labels, self.selected)
         super().resizeEvent(ev)

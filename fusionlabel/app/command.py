@@ -32,7 +32,7 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def screenshot_window(win, path: Path, settle_ms: int = 600) -> None:  # noqa: ANN001 - MainWindow
+def screenshot_window(win, path: Path, settle_ms: int = 600) -> None:
     """Let the window lay out and paint, then save ``win.grab()`` as an image (PNG by suffix)."""
     import time
 
@@ -69,28 +69,36 @@ def prelabel_output(path: Path) -> tuple[Path, Path] | None:
     return rec, path / "labels.json"
 
 
-def describe_session(rec, label_path: Path | None) -> list[str]:  # noqa: ANN001 - Recording
+def describe_session(rec, label_path: Path | None) -> list[str]:
     """Lines about the label file and its review queue (what the window would show)."""
     from fusionlabel.core.review import Review, frame_status
     from fusionlabel.io import session as S
 
     path = Path(label_path) if label_path is not None else S.label_path_for(rec)
     st = S.load(path)  # a broken file: a typed error naming it
-    lines = [f"label file to edit: {path}: {len(st.labels.track_ids())} tracks, {st.labels.num_boxes()} boxes "
-             f"in {len(st.labels.frames)} frames" + ("" if path.exists() else " (new)")]
+    lines = [
+        f"label file to edit: {path}: {len(st.labels.track_ids())} tracks, {st.labels.num_boxes()} boxes "
+        f"in {len(st.labels.frames)} frames" + ("" if path.exists() else " (new)")
+    ]
     if st.review is not None:
         status = frame_status(Review(st.review, st.resolutions), st.labels)
         open_ = [s.frame for s in status if s.open]
-        lines.append(f"review queue: {len(status)} flagged frames, {len(open_)} open"
-                     + (f"; the window opens on frame {min(open_)} (index)" if open_ else ""))
+        lines.append(
+            f"review queue: {len(status)} flagged frames, {len(open_)} open"
+            + (f"; the window opens on frame {min(open_)} (index)" if open_ else "")
+        )
     return lines
 
 
 def open_cmd(
     recording: Path = typer.Argument(None, help="Recording to open (default: the bundled sample)."),
     frame: int = typer.Option(0, "--frame", help="Frame to show first."),
-    labels: Path = typer.Option(None, "--labels", help="Label file to edit (default: the recording's own, "
-                                "or one in the user data folder for read-only datasets)."),
+    labels: Path = typer.Option(
+        None,
+        "--labels",
+        help="Label file to edit (default: the recording's own, "
+        "or one in the user data folder for read-only datasets).",
+    ),
     screenshot: Path = typer.Option(None, "--screenshot", help="Render once, save the window as PNG, exit."),
     select: int = typer.Option(None, "--select", help="Track to select first (shown in the cuboid views)."),
     prelabel: str = typer.Option(None, "--prelabel", help="Pre-label with this detector (e.g. geometric) on opening."),
@@ -106,8 +114,10 @@ def open_cmd(
         labels = labels or pre[1]
     rec = open_recording(path)
     if not has_display():
-        print("no display available ($DISPLAY is not set): reporting the recording instead of opening the window;"
-              " run on a desktop or under `xvfb-run` to see it.")
+        print(
+            "no display available ($DISPLAY is not set): reporting the recording instead of opening the window;"
+            " run on a desktop or under `xvfb-run` to see it."
+        )
         s = summarize(rec, check_frames(rec, list(range(min(len(rec), 20)))))
         print_summary(s)
         for line in describe_session(rec, labels):

@@ -9,23 +9,31 @@ this costs a dict per step) onto its ``QUndoStack``, emits ``labels_changed``, a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from PySide6 import QtCore, QtGui
 
 from fusionlabel.core.edits import EditError
 from fusionlabel.core.labels import LabelSet
-from fusionlabel.io import session as S
 from fusionlabel.core.review import ReviewItem, ReviewQueue
+from fusionlabel.io import session as S
 
 
 class LabelEditCommand(QtGui.QUndoCommand):
     """One undoable edit: the label sets before and after (and the selection after)."""
 
-    def __init__(self, doc: LabelDocument, before: LabelSet, after: LabelSet, text: str,
-                 select_after: int | None, select_before: int | None) -> None:
+    def __init__(
+        self,
+        doc: LabelDocument,
+        before: LabelSet,
+        after: LabelSet,
+        text: str,
+        select_after: int | None,
+        select_before: int | None,
+    ) -> None:
         super().__init__(text)
         self.doc, self.before, self.after = doc, before, after
         self.select_after, self.select_before = select_after, select_before
@@ -68,8 +76,14 @@ class LabelDocument(QtCore.QObject):
     review_changed = QtCore.Signal()
     message = QtCore.Signal(str)
 
-    def __init__(self, state: S.SessionState, num_frames: int, label_path: Path | None, autosave_every: int = 5,
-                 parent: QtCore.QObject | None = None) -> None:
+    def __init__(
+        self,
+        state: S.SessionState,
+        num_frames: int,
+        label_path: Path | None,
+        autosave_every: int = 5,
+        parent: QtCore.QObject | None = None,
+    ) -> None:
         super().__init__(parent)
         self.labels: LabelSet = state.labels
         self.review: ReviewQueue | None = state.review
@@ -90,8 +104,9 @@ class LabelDocument(QtCore.QObject):
 
     # -- state --------------------------------------------------------------------------------
     def state(self) -> S.SessionState:
-        return S.SessionState(self.labels, self.review, dict(self.resolutions), self.frame, self.base,
-                              dict(self.provenance))
+        return S.SessionState(
+            self.labels, self.review, dict(self.resolutions), self.frame, self.base, dict(self.provenance)
+        )
 
     @property
     def dirty(self) -> bool:
@@ -130,7 +145,9 @@ class LabelDocument(QtCore.QObject):
             self.selection_changed.emit(track_id)
 
     # -- edits --------------------------------------------------------------------------------
-    def edit(self, text: str, fn: Callable[..., Any], *args: Any, select: int | None | str = "keep", **kwargs: Any) -> bool:
+    def edit(
+        self, text: str, fn: Callable[..., Any], *args: Any, select: int | str | None = "keep", **kwargs: Any
+    ) -> bool:
         """Apply ``fn(labels, *args, **kwargs)`` (a :mod:`fusionlabel.core.edits` function) as one
         undoable step named ``text``. ``fn`` may return a LabelSet or ``(LabelSet, track_id)``
         (the new track is then selected). An :class:`EditError` is shown, nothing changes."""

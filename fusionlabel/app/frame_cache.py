@@ -76,7 +76,7 @@ class FrameCache:
         if fut is not None:
             try:
                 d = fut.result()
-            except Exception:  # noqa: BLE001 - a failed prefetch is retried here, raising in this thread
+            except Exception:
                 d = None
             if d is not None:
                 self.hits += 1
@@ -125,7 +125,7 @@ class FrameCache:
         for f in futs:
             try:
                 f.result(timeout=timeout)
-            except Exception:  # noqa: BLE001 - reported when the frame is asked for
+            except Exception:
                 pass
 
     @property

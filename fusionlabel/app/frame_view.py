@@ -181,8 +181,18 @@ def compose_view(
     for name, base in data.camera_base.items():
         cam = rig_cameras.get(name)
         images[name] = draw_boxes(base, labels, cam, selected) if cam is not None and len(labels) else base
-    return FrameView(data.index, data.timestamp_ns, data.points, colors, segs, bcol, data.radar_points,
-                     data.radar_velocity_tips, images, list(data.problems))
+    return FrameView(
+        data.index,
+        data.timestamp_ns,
+        data.points,
+        colors,
+        segs,
+        bcol,
+        data.radar_points,
+        data.radar_velocity_tips,
+        images,
+        list(data.problems),
+    )
 
 
 def build_frame_view(
@@ -214,7 +224,9 @@ def draw_points(img: NDArray[np.uint8], points_ego: NDArray[np.float32], camera:
     return out
 
 
-def draw_boxes(img: NDArray[np.uint8], labels: FrameLabels, camera: Camera, selected: int | None = None) -> NDArray[np.uint8]:
+def draw_boxes(
+    img: NDArray[np.uint8], labels: FrameLabels, camera: Camera, selected: int | None = None
+) -> NDArray[np.uint8]:
     """A copy of ``img`` with the cuboids' visible edges drawn in their track colours."""
     import cv2
 
@@ -235,7 +247,9 @@ def draw_boxes(img: NDArray[np.uint8], labels: FrameLabels, camera: Camera, sele
     return out
 
 
-def draw_overlay(img: NDArray[np.uint8], points_ego: NDArray[np.float32], labels: FrameLabels, camera: Camera) -> NDArray[np.uint8]:
+def draw_overlay(
+    img: NDArray[np.uint8], points_ego: NDArray[np.float32], labels: FrameLabels, camera: Camera
+) -> NDArray[np.uint8]:
     """LiDAR points and cuboid wireframes drawn into a copy of ``img``."""
     out = draw_points(img, points_ego, camera)
     return draw_boxes(out, labels, camera) if len(labels) else out

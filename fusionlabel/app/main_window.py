@@ -21,8 +21,9 @@ label file, the autosave left by a crash, or the recording's own labels.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -62,8 +63,10 @@ def open_session(
     try:
         state = S.load(path)
     except CorruptFileError as exc:
-        msgs.append(f"refusing to use the label file: {exc}. It is left untouched and saving is disabled; "
-                    "move it away to label this recording.")
+        msgs.append(
+            f"refusing to use the label file: {exc}. It is left untouched and saving is disabled; "
+            "move it away to label this recording."
+        )
         return S.SessionState(_own_labels(rec, msgs)), None, msgs, False
     if not path.exists():
         state = S.SessionState(_own_labels(rec, msgs))
@@ -108,8 +111,15 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
     frame_shown = QtCore.Signal(int)
     prelabel_done = QtCore.Signal(str)  # "ok", "failed", "cancelled"
 
-    def __init__(self, recording: Recording, labels: LabelSet | None = None, label_path: Path | None = None,
-                 interactive: bool = True, autosave_every: int = 5, cache_size: int = 8) -> None:
+    def __init__(
+        self,
+        recording: Recording,
+        labels: LabelSet | None = None,
+        label_path: Path | None = None,
+        interactive: bool = True,
+        autosave_every: int = 5,
+        cache_size: int = 8,
+    ) -> None:
         super().__init__()
         self.rec = recording
         self.interactive = interactive
@@ -123,7 +133,9 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
             msgs: list[str] = []
             state, path, restored = S.SessionState(labels), label_path, False
         else:
-            state, path, msgs, restored = open_session(recording, label_path, self._ask_restore if interactive else True)
+            state, path, msgs, restored = open_session(
+                recording, label_path, self._ask_restore if interactive else True
+            )
         self.doc = LabelDocument(state, len(recording), path, autosave_every, self)
         self.doc.restored = restored
         self.cache = FrameCache(recording, cache_size)
@@ -287,8 +299,10 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.box_views.set_content(data.points, fl, self.doc.selected)
         it = self.doc.item(self.doc.frame)
         flag = "  FLAGGED" + (" (resolved)" if self.doc.frame in self.doc.resolutions else "") if it else ""
-        self.frame_label.setText(f"frame {self.doc.frame + 1}/{len(self.rec)}  t={data.timestamp_ns / 1e9:.3f} s  "
-                                 f"points {len(data.points)}  boxes {len(fl)}{flag}")
+        self.frame_label.setText(
+            f"frame {self.doc.frame + 1}/{len(self.rec)}  t={data.timestamp_ns / 1e9:.3f} s  "
+            f"points {len(data.points)}  boxes {len(fl)}{flag}"
+        )
         if data.problems:
             self.message("; ".join(data.problems))
 
@@ -319,9 +333,14 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.color_by = mode
         self._redraw()
 
-    def color_height(self) -> None: self.set_color_by("height")
-    def color_intensity(self) -> None: self.set_color_by("intensity")
-    def color_distance(self) -> None: self.set_color_by("distance")
+    def color_height(self) -> None:
+        self.set_color_by("height")
+
+    def color_intensity(self) -> None:
+        self.set_color_by("intensity")
+
+    def color_distance(self) -> None:
+        self.set_color_by("distance")
 
     def center_view(self) -> None:
         box = self._sel_box()
@@ -357,23 +376,30 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
 
     def _ask_restore(self, info: S.AutosaveInfo) -> bool:
         r = QtWidgets.QMessageBox.question(
-            None, "Restore unsaved work?",
+            None,
+            "Restore unsaved work?",
             f"FusionLabel did not close normally. Unsaved work was autosaved at {info.saved_at} by {info.user} "
-            f"({info.num_boxes} boxes).\n\nRestore it? (No discards it.)")
+            f"({info.num_boxes} boxes).\n\nRestore it? (No discards it.)",
+        )
         return r == QtWidgets.QMessageBox.StandardButton.Yes
 
-    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
         if self.job is not None and self.job.running():
             self.job.cancel()
             self.job.wait(10000)
         if self.doc.dirty and self.doc.label_path is not None:
             if self.interactive:
                 r = QtWidgets.QMessageBox.question(
-                    self, "Unsaved changes", "Save the labels before closing?",
-                    QtWidgets.QMessageBox.StandardButton.Save | QtWidgets.QMessageBox.StandardButton.Discard
-                    | QtWidgets.QMessageBox.StandardButton.Cancel)
+                    self,
+                    "Unsaved changes",
+                    "Save the labels before closing?",
+                    QtWidgets.QMessageBox.StandardButton.Save
+                    | QtWidgets.QMessageBox.StandardButton.Discard
+                    | QtWidgets.QMessageBox.StandardButton.Cancel,
+                )
                 if r == QtWidgets.QMessageBox.StandardButton.Cancel or (
-                        r == QtWidgets.QMessageBox.StandardButton.Save and not self.save()):
+                    r == QtWidgets.QMessageBox.StandardButton.Save and not self.save()
+                ):
                     ev.ignore()
                     return
                 if r == QtWidgets.QMessageBox.StandardButton.Discard:
@@ -415,8 +441,9 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         from fusionlabel.detect.registry import discover
 
         names = sorted({e.name for e in discover()}) or ["geometric"]
-        name, ok = QtWidgets.QInputDialog.getItem(self, "Pre-label", "detector:", names,
-                                                  names.index("geometric") if "geometric" in names else 0, False)
+        name, ok = QtWidgets.QInputDialog.getItem(
+            self, "Pre-label", "detector:", names, names.index("geometric") if "geometric" in names else 0, False
+        )
         return name if ok else None
 
     def cancel_prelabel(self) -> None:
@@ -438,14 +465,17 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.last_result = res
         self.doc.replace_labels(mark_proposed(res.labels), f"pre-label ({res.report.detector})", review=res.review)
         rep = res.report
-        text = (f"pre-labelled: {rep.tracks} tracks, {rep.boxes} boxes, {len(res.review.items)} flagged frames "
-                f"({rep.fps:.1f} frames/s)")
+        text = (
+            f"pre-labelled: {rep.tracks} tracks, {rep.boxes} boxes, {len(res.review.items)} flagged frames "
+            f"({rep.fps:.1f} frames/s)"
+        )
         if rep.failed_frames:
             self.last_error = f"the detector failed on {len(rep.failed_frames)} frames: {rep.failed_frames[0]}"
             text += f"; {self.last_error}"
             if self.interactive:
-                box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Detector errors", self.last_error,
-                                            parent=self)
+                box = QtWidgets.QMessageBox(
+                    QtWidgets.QMessageBox.Icon.Warning, "Detector errors", self.last_error, parent=self
+                )
                 box.setDetailedText("\n".join(rep.failed_frames))
                 box.open()
         self.message(text, 30000)

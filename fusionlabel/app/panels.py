@@ -37,14 +37,19 @@ class ImagePanel(QtWidgets.QLabel):
         self._pix = QtGui.QPixmap.fromImage(qimage(img))
         self._rescale()
 
-    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:  # noqa: N802
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
         self._rescale()
         super().resizeEvent(event)
 
     def _rescale(self) -> None:
         if self._pix is not None:
-            self.setPixmap(self._pix.scaled(self.size(), QtCore.Qt.AspectRatioMode.KeepAspectRatio,
-                                            QtCore.Qt.TransformationMode.FastTransformation))
+            self.setPixmap(
+                self._pix.scaled(
+                    self.size(),
+                    QtCore.Qt.AspectRatioMode.KeepAspectRatio,
+                    QtCore.Qt.TransformationMode.FastTransformation,
+                )
+            )
 
 
 class TrackList(QtWidgets.QTableWidget):
@@ -162,8 +167,9 @@ class PropertyPanel(QtWidgets.QWidget):
             s.setEnabled(i >= 0)
         self.category.setEnabled(i >= 0)
         if i < 0:
-            self.title.setText("no box selected" if self.doc.selected is None
-                               else f"track {self.doc.selected}: no box in this frame")
+            self.title.setText(
+                "no box selected" if self.doc.selected is None else f"track {self.doc.selected}: no box in this frame"
+            )
             self.state.setText("")
             return
         a = fl.boxes.to_array()[i]
@@ -228,15 +234,20 @@ class ReviewPanel(QtWidgets.QWidget):
             counts = ", ".join(f"{states.count(s)} {s}" for s in ("proposed", "accepted", "edited") if states.count(s))
             self.summary.setText(f"review queue: {done}/{len(fl)} resolved ({counts})")
         else:
-            self.summary.setText("review queue: nothing flagged" if self.doc.review is not None
-                                 else "review queue: none yet (pre-label with Ctrl+P)")
+            self.summary.setText(
+                "review queue: nothing flagged"
+                if self.doc.review is not None
+                else "review queue: none yet (pre-label with Ctrl+P)"
+            )
         it = self.doc.item(self.doc.frame)
         if it is None:
             self.reasons.setText(f"frame {self.doc.frame} is not flagged")
             return
         lines = [f"frame {it.frame} flagged, score {it.score:.2f}:"]
         for r in it.reasons:
-            lines.append(f"  track {r.get('track_id', '?')}: {r.get('reason', '?')} ({float(r.get('severity', 0)):.2f})")
+            lines.append(
+                f"  track {r.get('track_id', '?')}: {r.get('reason', '?')} ({float(r.get('severity', 0)):.2f})"
+            )
         res = self.doc.resolutions.get(it.frame)
         lines.append(f"state: {self.doc.frame_state(it.frame)}")
         lines.append(f"resolved by {res.user} at {res.time}" if res else "open")

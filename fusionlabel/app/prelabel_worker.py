@@ -50,7 +50,7 @@ class PrelabelWorker(QtCore.QObject):
             self.cancelled.emit(str(exc))
         except FusionLabelError as exc:  # PluginError and data errors: say which and why
             self.failed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - a bug must not take the window down
+        except Exception as exc:
             self.failed.emit(f"pre-labelling failed: {type(exc).__name__}: {exc}")
         else:
             self.finished.emit(res)
@@ -63,8 +63,9 @@ class PrelabelJob(QtCore.QObject):
 
     done = QtCore.Signal()
 
-    def __init__(self, rec: Recording, detector: Any, options: dict[str, Any] | None = None,
-                 parent: QtCore.QObject | None = None) -> None:
+    def __init__(
+        self, rec: Recording, detector: Any, options: dict[str, Any] | None = None, parent: QtCore.QObject | None = None
+    ) -> None:
         super().__init__(parent)
         self.worker_thread = QtCore.QThread(self)
         self.worker = PrelabelWorker(rec, detector, options)

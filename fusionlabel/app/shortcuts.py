@@ -131,5 +131,5 @@ class HelpOverlay(QtWidgets.QWidget):
             self.raise_()
             self.show()
 
-    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:
         self.hide()

@@ -52,7 +52,7 @@ class Timeline(QtWidgets.QWidget):
         self.updateGeometry()
         self.update()
 
-    def sizeHint(self) -> QtCore.QSize:  # noqa: N802
+    def sizeHint(self) -> QtCore.QSize:
         return QtCore.QSize(800, STRIP + LANE * max(len(self.lanes), 1) + 4)
 
     def _x(self, frame: float) -> float:
@@ -63,14 +63,16 @@ class Timeline(QtWidgets.QWidget):
         n = max(self.doc.num_frames, 1)
         return int(np.clip((x - 4) / max(self.width() - 8, 1) * n, 0, n - 1))
 
-    def paintEvent(self, event: QtGui.QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QtGui.QPaintEvent) -> None:
         p = QtGui.QPainter(self)
         p.fillRect(self.rect(), QtGui.QColor("#1b1f24"))
         fw = max((self.width() - 8) / max(self.doc.num_frames, 1), 1.0)
         for f in self.doc.flagged():
             ok = f in self.doc.resolutions
-            p.fillRect(QtCore.QRectF(self._x(f), 2, max(fw, 2), STRIP - 4),
-                       QtGui.QColor(80, 200, 120) if ok else QtGui.QColor(235, 70, 70))
+            p.fillRect(
+                QtCore.QRectF(self._x(f), 2, max(fw, 2), STRIP - 4),
+                QtGui.QColor(80, 200, 120) if ok else QtGui.QColor(235, 70, 70),
+            )
         for row, (tid, frames, proposed, kf) in enumerate(self.lanes):
             y = STRIP + row * LANE
             if tid == self.doc.selected:
@@ -92,14 +94,14 @@ class Timeline(QtWidgets.QWidget):
         p.drawLine(QtCore.QPointF(x, 0), QtCore.QPointF(x, self.height()))
         p.end()
 
-    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mousePressEvent(self, ev: QtGui.QMouseEvent) -> None:
         pos = ev.position()
         self.doc.set_frame(self.frame_at(pos.x()))
         row = int((pos.y() - STRIP) // LANE)
         if pos.y() >= STRIP and 0 <= row < len(self.lanes):
             self.doc.select(self.lanes[row][0])
 
-    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:  # noqa: N802
+    def mouseMoveEvent(self, ev: QtGui.QMouseEvent) -> None:
         pos = ev.position()
         f = self.frame_at(pos.x())
         row = int((pos.y() - STRIP) // LANE)

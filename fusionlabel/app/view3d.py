@@ -14,8 +14,10 @@ from PySide6 import QtCore, QtWidgets
 
 from fusionlabel.app.frame_view import FrameView
 
-_EGO = np.array([[2.4, 0.95, 0], [2.4, -0.95, 0], [-2.4, -0.95, 0], [-2.4, 0.95, 0], [2.4, 0.95, 0], [3.2, 0, 0],
-                 [2.4, -0.95, 0]], np.float32)
+_EGO = np.array(
+    [[2.4, 0.95, 0], [2.4, -0.95, 0], [-2.4, -0.95, 0], [-2.4, 0.95, 0], [2.4, 0.95, 0], [3.2, 0, 0], [2.4, -0.95, 0]],
+    np.float32,
+)
 
 
 class PointCloudView(QtCore.QObject):
@@ -89,10 +91,10 @@ class PointCloudView(QtCore.QObject):
         g = a + t * d
         return float(g[0]), float(g[1])
 
-    def _on_press(self, ev) -> None:  # noqa: ANN001 - vispy event
+    def _on_press(self, ev) -> None:
         self._press = tuple(ev.pos[:2]) if ev.button == 1 else None
 
-    def _on_release(self, ev) -> None:  # noqa: ANN001
+    def _on_release(self, ev) -> None:
         if self._press is None or ev.button != 1:
             return
         moved = np.hypot(ev.pos[0] - self._press[0], ev.pos[1] - self._press[1])

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -59,8 +59,8 @@ def evaluate(
     fmt: str = typer.Option(..., "--format", help="kitti or native."),
     gt: Path = typer.Option(..., "--gt", help="KITTI label folder, or a native recording with ground truth."),
     results: Path = typer.Option(..., "--results", help="KITTI results folder, or a native label file."),
-    seqmap: Optional[Path] = typer.Option(None, "--seqmap", help="KITTI seqmap (required for --format kitti)."),
-    cls: Optional[str] = typer.Option(
+    seqmap: Path | None = typer.Option(None, "--seqmap", help="KITTI seqmap (required for --format kitti)."),
+    cls: str | None = typer.Option(
         None, "--class", help="Car, Pedestrian or Cyclist (KITTI: required; native: all categories if omitted)."
     ),
     iou: float = typer.Option(0.25, "--iou", min=0.0, max=1.0, help="3D IoU a match needs."),

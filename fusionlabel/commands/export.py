@@ -31,18 +31,31 @@ def export(
     labels: Path = typer.Argument(..., help="Native label file (any version)."),
     fmt: str = typer.Option(..., "--format", help="openlabel, kitti, nuscenes, nuscenes-tracking or native."),
     recording: Path | None = typer.Option(None, "--recording", help="Recording the labels belong to."),
-    out: Path = typer.Option(..., "--out", help="Output file (openlabel, native, nuscenes-tracking, kitti *.txt) "
-                             "or folder (nuscenes dataroot, kitti)."),
-    recompute_2d: bool = typer.Option(
-        False, "--recompute-2d", help="KITTI: compute alpha, the 2D box, truncation and occlusion from the geometry "
-        "even where the labels carry them."
+    out: Path = typer.Option(
+        ...,
+        "--out",
+        help="Output file (openlabel, native, nuscenes-tracking, kitti *.txt) or folder (nuscenes dataroot, kitti).",
     ),
-    scores: bool | None = typer.Option(None, "--scores/--no-scores", help="KITTI: write the score column (default: "
-                                       "for pre-labels, i.e. proposed boxes or scores other than 1)."),
-    nuscenes_version: str | None = typer.Option(None, "--nuscenes-version", help="nuScenes: the version folder "
-                                                "(default v1.0-fusionlabel)."),
-    identity_pose: bool = typer.Option(False, "--identity-pose", help="nuScenes: a recording without ego poses is "
-                                       "exported with the ego frame as the global frame (refused otherwise)."),
+    recompute_2d: bool = typer.Option(
+        False,
+        "--recompute-2d",
+        help="KITTI: compute alpha, the 2D box, truncation and occlusion from the geometry "
+        "even where the labels carry them.",
+    ),
+    scores: bool | None = typer.Option(
+        None,
+        "--scores/--no-scores",
+        help="KITTI: write the score column (default: for pre-labels, i.e. proposed boxes or scores other than 1).",
+    ),
+    nuscenes_version: str | None = typer.Option(
+        None, "--nuscenes-version", help="nuScenes: the version folder (default v1.0-fusionlabel)."
+    ),
+    identity_pose: bool = typer.Option(
+        False,
+        "--identity-pose",
+        help="nuScenes: a recording without ego poses is "
+        "exported with the ego frame as the global frame (refused otherwise).",
+    ),
     copy_images: bool = typer.Option(False, "--copy-images", help="nuScenes: copy camera images instead of linking."),
 ) -> None:
     """Export labels to an interchange format."""
@@ -59,13 +72,16 @@ def export(
     elif isinstance(strategy, NuScenesTrackingFormat):
         strategy = NuScenesTrackingFormat(identity_pose=identity_pose)
     imported, ctx = load_labels(labels, "native", recording)
-    ctx = replace(ctx, recompute_kitti_2d=recompute_2d, name=recording.name if recording else labels.stem,
-                  kitti_scores=scores)
+    ctx = replace(
+        ctx, recompute_kitti_2d=recompute_2d, name=recording.name if recording else labels.stem, kitti_scores=scores
+    )
     if imported.dont_care and not ctx.dont_care:
         ctx = replace(ctx, dont_care=imported.dont_care)
     strategy.write(out, imported.labels, ctx)
-    typer.echo(f"wrote {out} ({strategy.name}): {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
-               f"{len(imported.labels.track_ids())} tracks")
+    typer.echo(
+        f"wrote {out} ({strategy.name}): {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
+        f"{len(imported.labels.track_ids())} tracks"
+    )
     report = getattr(strategy, "report", None)
     for problem in getattr(report, "problems", ()) or ():
         typer.echo(f"warning: {problem}", err=True)
@@ -95,8 +111,10 @@ def import_(
     imported, ctx = load_labels(path, fmt, recording)
     times = {k: int(v) for k, v in (imported.timestamps_ns or ctx.timestamps_ns).items() if k in imported.labels.frames}
     write_labels(imported.labels, out, times or None)
-    typer.echo(f"wrote {out}: {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
-               f"{len(imported.labels.track_ids())} tracks")
+    typer.echo(
+        f"wrote {out}: {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
+        f"{len(imported.labels.track_ids())} tracks"
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -32,7 +32,14 @@ def plugins(
         for s in statuses:
             src = f"{s.entry.distribution or '?'} {s.entry.version or ''}".strip() + f" ({s.entry.value})"
             if s.info is not None:
-                tab.add_row(s.entry.name, "[green]ok[/green]", ", ".join(s.info.classes), ", ".join(s.info.sensors), s.info.device, src)
+                tab.add_row(
+                    s.entry.name,
+                    "[green]ok[/green]",
+                    ", ".join(s.info.classes),
+                    ", ".join(s.info.sensors),
+                    s.info.device,
+                    src,
+                )
             else:
                 tab.add_row(s.entry.name, "[red]failed to import[/red]", "-", "-", "-", src)
         con.print(tab)

@@ -21,15 +21,26 @@ import typer
 
 def prelabel_cmd(
     recordings: list[Path] = typer.Argument(..., help="Recordings (folders or files) to pre-label."),
-    detector: str = typer.Option("geometric", "--detector", "-d", help="Registered detector (see `fusionlabel plugins`)."),
+    detector: str = typer.Option(
+        "geometric", "--detector", "-d", help="Registered detector (see `fusionlabel plugins`)."
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one sub-folder per recording."),
-    jobs: int = typer.Option(0, "--jobs", "-j", help="Local worker processes (0 = one per CPU, at most one per recording)."),
+    jobs: int = typer.Option(
+        0, "--jobs", "-j", help="Local worker processes (0 = one per CPU, at most one per recording)."
+    ),
     ray_address: str = typer.Option(None, "--ray", help="Distribute over Ray: an address, 'auto' or 'local'."),
     classes: str = typer.Option(None, "--classes", help="Comma-separated classes to track (default: the detector's)."),
-    view: str = typer.Option(None, "--view", help="Label what this camera shows (e.g. image_02): "
-                             "track ends mostly outside its picture are left out."),
-    overwrite: bool = typer.Option(False, "--overwrite", help="Redo recordings already done or made with another "
-                                   "configuration; labels an annotator touched are kept as a backup first."),
+    view: str = typer.Option(
+        None,
+        "--view",
+        help="Label what this camera shows (e.g. image_02): track ends mostly outside its picture are left out.",
+    ),
+    overwrite: bool = typer.Option(
+        False,
+        "--overwrite",
+        help="Redo recordings already done or made with another "
+        "configuration; labels an annotator touched are kept as a backup first.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as one JSON list."),
 ) -> None:
     """Detect, track and queue frames for review on many recordings."""
@@ -61,17 +72,24 @@ def prelabel_cmd(
         con.print(f"[red]refused[/red] {reason}", markup=True, highlight=False)
     failed = 0
     reports = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=con, disable=as_json or not todo) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=con,
+        disable=as_json or not todo,
+    ) as progress:
         task = progress.add_task(f"pre-labeling with {detector}", total=len(todo))
 
-        def on_done(job, rep):  # noqa: ANN001
+        def on_done(job, rep):
             nonlocal failed
             progress.advance(task)
             if rep["status"] != "ok":
                 failed += 1
-                progress.console.print(f"[red]{rep['status']}[/red] {job.recording}: {rep['error']}", markup=True,
-                                       highlight=False)
+                progress.console.print(
+                    f"[red]{rep['status']}[/red] {job.recording}: {rep['error']}", markup=True, highlight=False
+                )
             else:
                 bad = len(rep["failed_frames"])
                 progress.console.print(
@@ -80,7 +98,8 @@ def prelabel_cmd(
                     + (f"; {bad} frame(s) failed, first: {rep['failed_frames'][0]}" if bad else "")
                     + (f"; class(es) failed: {'; '.join(rep['failed_classes'])}" if rep.get("failed_classes") else "")
                     + (f"; the annotator's files were backed up to {rep['backup']}" if rep.get("backup") else ""),
-                    highlight=False)
+                    highlight=False,
+                )
             reports.append(rep)
 
         if ray_address and todo:
@@ -90,7 +109,9 @@ def prelabel_cmd(
             run_local(todo, detector, workers, cls, on_done, view=view, overwrite=overwrite)
     if as_json:
         typer.echo(json.dumps(reports, indent=1))
-    con.print(f"{len(todo) - failed} done, {failed} failed, {len(refused)} refused, {skipped} skipped; outputs in {out}")
+    con.print(
+        f"{len(todo) - failed} done, {failed} failed, {len(refused)} refused, {skipped} skipped; outputs in {out}"
+    )
     if failed or refused:
         raise typer.Exit(code=2)
 

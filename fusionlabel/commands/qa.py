@@ -66,7 +66,7 @@ def qa(
     )
     for i, f in enumerate(shown, 1):
         frames = f"{f.frames[0]}" if len(f.frames) == 1 else f"{f.frames[0]}-{f.frames[-1]}"
-        on_open = " [on an open flagged frame]" if open_frames & set(int(k) for k in f.frames) else ""
+        on_open = " [on an open flagged frame]" if open_frames & {int(k) for k in f.frames} else ""
         typer.echo(f"{i:4d}  score {f.score:6.2f}  track {f.track_id:<6d} frames {frames:<10s} {f.reason}{on_open}")
     if len(shown) < len(rep.findings):
         typer.echo(f"... {len(rep.findings) - len(shown)} more (--top 0 shows all)")

@@ -16,8 +16,12 @@ import typer
 
 
 def _reasons(rs: list[dict[str, Any]]) -> str:
-    return "; ".join(f"track {r.get('track_id', '?')} {r.get('reason', '?')} ({float(r.get('severity', 0)):.2f})"
-                     for r in rs) or "-"
+    return (
+        "; ".join(
+            f"track {r.get('track_id', '?')} {r.get('reason', '?')} ({float(r.get('severity', 0)):.2f})" for r in rs
+        )
+        or "-"
+    )
 
 
 def format_review(s: dict[str, Any]) -> str:

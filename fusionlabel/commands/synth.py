@@ -14,16 +14,21 @@ def synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it holds a FusionLabel recording."),
 ) -> None:
     """Generate a synthetic camera + LiDAR + radar recording with ground-truth tracks."""
+    from rich.progress import Progress
+
     from fusionlabel.core.errors import DataError
     from fusionlabel.synth import generate
-
-    from rich.progress import Progress
 
     with Progress(transient=True) as progress:
         task = progress.add_task("synthesising", total=None)
         try:
-            path = generate(out, frames=frames, seed=seed, overwrite=overwrite,
-                            progress=lambda done, total: progress.update(task, completed=done, total=total))
+            path = generate(
+                out,
+                frames=frames,
+                seed=seed,
+                overwrite=overwrite,
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
         except FileExistsError as exc:
             reason = str(exc).removeprefix(f"{out}: ").replace("pass overwrite=True", "pass --overwrite")
             raise DataError(out, reason) from None

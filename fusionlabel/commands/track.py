@@ -15,6 +15,7 @@ from pathlib import Path
 
 import typer
 
+
 def register(app: typer.Typer) -> None:
     @app.command("track")
     def track_cmd(

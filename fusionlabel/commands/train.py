@@ -21,8 +21,12 @@ import typer
 
 
 def train(
-    recordings: list[Path] = typer.Option(..., "--recordings", help="Labelled recordings: --recordings A B C (or repeat the flag)."),
-    more: list[Path] | None = typer.Argument(None, help="More recordings (the values after --recordings land here).", show_default=False),
+    recordings: list[Path] = typer.Option(
+        ..., "--recordings", help="Labelled recordings: --recordings A B C (or repeat the flag)."
+    ),
+    more: list[Path] | None = typer.Argument(
+        None, help="More recordings (the values after --recordings land here).", show_default=False
+    ),
     out: Path = typer.Option(..., "--out", help="Checkpoint to write (.pt)."),
     epochs: int = typer.Option(20, "--epochs", min=1, help="Passes over all frames."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Frames per step."),
@@ -49,11 +53,18 @@ def train(
 
     if device != "auto" and device != "cpu" and not device.startswith("cuda"):
         raise typer.BadParameter(f"unknown device {device!r}; use auto, cpu or cuda[:N]", param_hint="--device")
-    opts = TrainOptions(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, min_points=min_points, threads=threads)
+    opts = TrainOptions(
+        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, min_points=min_points, threads=threads
+    )
     command = "fusionlabel train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[loss]}"),
-        TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[loss]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        transient=False,
     ) as progress:
         tasks: dict[str, TaskID] = {}
 
@@ -62,7 +73,9 @@ def train(
                 tasks[phase] = progress.add_task(phase, total=total, loss="")
             progress.update(tasks[phase], completed=done, total=total, loss="" if loss is None else f"loss {loss:.3f}")
 
-        result = run_train([Path(r) for r in [*recordings, *(more or [])]], out, opts, PillarsConfig(), on_progress, command)
+        result = run_train(
+            [Path(r) for r in [*recordings, *(more or [])]], out, opts, PillarsConfig(), on_progress, command
+        )
     losses = ", ".join(f"{x:.3f}" for x in result.epoch_losses)
     print(
         f"wrote {result.path} ({result.path.stat().st_size / 1e6:.2f} MB): {result.samples} frames, "

@@ -16,9 +16,10 @@ The YAML schema is documented in ``calib/README.md``; :func:`load_rig` validates
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import yaml
@@ -178,7 +179,9 @@ def rig_from_dict(d: Any, path: str | Path = "<rig>") -> Rig:
         raise CalibrationError(path, "calibration must be a mapping with cameras/lidars/radars")
     version = d.get("version", SCHEMA_VERSION)
     if not isinstance(version, int) or version > SCHEMA_VERSION:
-        raise CalibrationError(path, f"calibration schema version {version!r} is newer than this FusionLabel ({SCHEMA_VERSION})")
+        raise CalibrationError(
+            path, f"calibration schema version {version!r} is newer than this FusionLabel ({SCHEMA_VERSION})"
+        )
     for section in ("cameras", "lidars", "radars"):
         if d.get(section) is not None and not isinstance(d[section], Mapping):
             raise CalibrationError(path, f"'{section}' must be a mapping from sensor name to its calibration")
@@ -235,9 +238,7 @@ def save_rig(rig: Rig, path: str | Path) -> None:
     atomic_write_text(Path(path), yaml.safe_dump(rig.to_dict(), sort_keys=False))
 
 
-def camera_from_projection(
-    name: str, P: ArrayLike, width: int, height: int, T_ego_rect: Transform
-) -> Camera:
+def camera_from_projection(name: str, P: ArrayLike, width: int, height: int, T_ego_rect: Transform) -> Camera:
     """A distortion-free camera from a 3x4 rectified projection matrix ``P = K [I | t]`` (KITTI).
 
     ``T_ego_rect`` is the rectified reference camera (KITTI cam 0 rectified) in the ego frame;

@@ -32,7 +32,9 @@ Example
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Literal, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -114,7 +116,9 @@ def _with_row(
         raise EditError(str(exc)) from None
 
 
-def _append(fl: FrameLabels, track_id: int, category: str, box: Boxes, score: float, attrs: Mapping[str, Any]) -> FrameLabels:
+def _append(
+    fl: FrameLabels, track_id: int, category: str, box: Boxes, score: float, attrs: Mapping[str, Any]
+) -> FrameLabels:
     if _row(fl, track_id) >= 0:
         raise EditError(f"track {int(track_id)} already has a box in this frame")
     return FrameLabels(
@@ -328,7 +332,7 @@ def interpolate(labels: LabelSet, track_id: int, start: int | None = None, end: 
     if len(kf) < 2:
         raise EditError(f"track {int(track_id)} needs two keyframes to interpolate (has {len(kf)})")
     ch: dict[int, FrameLabels | None] = {}
-    for f0, f1 in zip(kf[:-1], kf[1:]):
+    for f0, f1 in itertools.pairwise(kf):
         if f1 - f0 < 2:
             continue
         fl0, i0 = _require(labels, int(f0), track_id)
@@ -476,8 +480,10 @@ def track_summary(labels: LabelSet) -> list[dict[str, Any]]:
     rows: dict[int, dict[str, Any]] = {}
     for k, fl in labels.frames.items():
         for i, tid in enumerate(fl.track_ids):
-            r = rows.setdefault(int(tid), {"id": int(tid), "category": fl.categories[i], "frames": 0,
-                                           "first": k, "last": k, "states": set()})
+            r = rows.setdefault(
+                int(tid),
+                {"id": int(tid), "category": fl.categories[i], "frames": 0, "first": k, "last": k, "states": set()},
+            )
             r["frames"] += 1
             r["last"] = k
             r["states"].add(box_state(fl.attributes[i]))

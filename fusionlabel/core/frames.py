@@ -8,9 +8,9 @@ detections are loaded when the frame is built, camera images are decoded only wh
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

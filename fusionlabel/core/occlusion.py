@@ -111,9 +111,7 @@ class ImageVisibility:
         return np.asarray(self.truncation < 1.0)
 
 
-def occlusion_level(
-    occlusion: ArrayLike, thresholds: tuple[float, float] = OCCLUSION_THRESHOLDS
-) -> NDArray[np.int64]:
+def occlusion_level(occlusion: ArrayLike, thresholds: tuple[float, float] = OCCLUSION_THRESHOLDS) -> NDArray[np.int64]:
     """(N,) KITTI levels of hidden fractions: 0 below ``thresholds[0]``, 1 below ``thresholds[1]``,
     else 2; NaN (not in the image) is 3.
 
@@ -195,8 +193,9 @@ def image_visibility(
     # -- points in the picture: pixels, depth, height, whether in a labelled box ----------
     fg_pts = _PointSet.empty()
     if points is not None:
-        fg_pts = _PointSet.build(np.asarray(points, dtype=np.float64).reshape(-1, 3)[:, :3], boxes, camera, T,
-                                 near, box_margin)
+        fg_pts = _PointSet.build(
+            np.asarray(points, dtype=np.float64).reshape(-1, 3)[:, :3], boxes, camera, T, near, box_margin
+        )
     bottom = boxes.bottom_z
     # -- per box z-buffer on its own sample lattice ----------------------------------------
     cell_u, cell_v = np.meshgrid(np.arange(grid) + 0.5, np.arange(grid) + 0.5)  # (grid, grid), row = v
@@ -224,8 +223,16 @@ def image_visibility(
         fb = float(hidden.sum() / own.sum())
         fp = 0.0
         if len(fg_pts.uv):
-            fp = _point_share(fg_pts, (x0, y0, dx, dy), grid, (own & ~hidden)[: grid * grid], t_in[0][: grid * grid],
-                              depth_margin, float(bottom[i]) + ground_clearance, min_points)
+            fp = _point_share(
+                fg_pts,
+                (x0, y0, dx, dy),
+                grid,
+                (own & ~hidden)[: grid * grid],
+                t_in[0][: grid * grid],
+                depth_margin,
+                float(bottom[i]) + ground_clearance,
+                min_points,
+            )
         f_box[i] = fb
         occ[i] = fb + (1.0 - fb) * fp
     level = occlusion_level(occ, thresholds)

@@ -15,9 +15,10 @@ report the rest; problems with one frame's data surface when that frame is loade
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray

@@ -36,8 +36,9 @@ Example
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -165,9 +166,7 @@ def frame_digest(fl: FrameLabels) -> str:
     if len(fl) == 0:
         return hashlib.sha1(b"").hexdigest()[:16]
     arr = np.round(fl.boxes.to_array() * 1000.0).astype(np.int64)
-    rows = sorted(
-        (int(t), c, tuple(a.tolist())) for t, c, a in zip(fl.track_ids.tolist(), fl.categories, arr)
-    )
+    rows = sorted((int(t), c, tuple(a.tolist())) for t, c, a in zip(fl.track_ids.tolist(), fl.categories, arr))
     return hashlib.sha1(repr(rows).encode()).hexdigest()[:16]
 
 
@@ -192,7 +191,9 @@ def frame_status(review: Review, labels: LabelSet) -> list[FrameStatus]:
     out = []
     for it in sorted(review.queue.items, key=lambda i: i.frame):
         res = review.resolutions.get(it.frame)
-        out.append(FrameStatus(it.frame, it.score, it.reasons, frame_state(it, labels.get(it.frame), res is not None), res))
+        out.append(
+            FrameStatus(it.frame, it.score, it.reasons, frame_state(it, labels.get(it.frame), res is not None), res)
+        )
     return out
 
 

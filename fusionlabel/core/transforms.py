@@ -16,8 +16,8 @@ array([[1. , 0. , 1.8]])
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -33,7 +33,6 @@ def _as_matrix(m: ArrayLike) -> NDArray[np.float64]:
     if not np.all(np.isfinite(a)):
         raise ValueError("transform contains NaN or infinity")
     return a
-
 
 
 def quaternions_to_matrices(q_wxyz: ArrayLike) -> NDArray[np.float64]:
@@ -61,6 +60,7 @@ def quaternions_to_matrices(q_wxyz: ArrayLike) -> NDArray[np.float64]:
     R[:, 2, 1] = 2 * (y * z + w * x)
     R[:, 2, 2] = 1 - 2 * (x * x + y * y)
     return R
+
 
 @dataclass(frozen=True)
 class Transform:

@@ -54,7 +54,9 @@ class Rectangle:
     edge_fraction: float
 
 
-def _closeness(q: NDArray[np.float64], e1: NDArray[np.float64], e2: NDArray[np.float64], d0: float) -> NDArray[np.float64]:
+def _closeness(
+    q: NDArray[np.float64], e1: NDArray[np.float64], e2: NDArray[np.float64], d0: float
+) -> NDArray[np.float64]:
     """(A,) closeness of the (n, 2) points ``q`` for A headings given as (2, A) axis pairs."""
     c1 = q @ e1  # (n, A)
     c2 = q @ e2

@@ -72,7 +72,7 @@ def call_with_deadline(fn: Callable[..., T], timeout_s: float | None, *args: Any
     def work() -> None:
         try:
             box["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             box["error"] = exc
         finally:
             done.set()

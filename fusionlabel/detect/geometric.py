@@ -217,7 +217,9 @@ def classify(c: Cluster, classes: Sequence[SizeClass]) -> tuple[int, float, bool
     return best, best_cost, best_face_w
 
 
-def complete_box(c: Cluster, sc: SizeClass, face_is_width: bool, sensor_xy: NDArray[np.float64]) -> tuple[NDArray[np.float64], float, float, float]:
+def complete_box(
+    c: Cluster, sc: SizeClass, face_is_width: bool, sensor_xy: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], float, float, float]:
     """Grow the fitted rectangle to at least the class's typical (l, w), away from the sensor.
 
     Along each rectangle axis ``e`` the points span ``[lo, hi]``; the face nearer the sensor is
@@ -382,7 +384,9 @@ class GeometricDetector:
         return self.boxes_from_clusters(self.clusters(cloud.xyz, sensor_xy), sensor_xy)
 
 
-def _components(pts: NDArray[np.float32], cell: float, dilate: int, R: float) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _components(
+    pts: NDArray[np.float32], cell: float, dilate: int, R: float
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """8-connected components of the BEV occupancy grid (``cell`` metres, dilated ``dilate`` cells).
 
     Returns ``(order, gid)``: point indices sorted by component, and the component id (0-based,
@@ -420,7 +424,12 @@ class _GroupStats:
 
     @classmethod
     def of(
-        cls, pts: NDArray[np.float32], hb: NDArray[np.float32], sensor_xy: NDArray[np.float64], order: NDArray[np.int64], gid: NDArray[np.int64]
+        cls,
+        pts: NDArray[np.float32],
+        hb: NDArray[np.float32],
+        sensor_xy: NDArray[np.float64],
+        order: NDArray[np.int64],
+        gid: NDArray[np.int64],
     ) -> _GroupStats:
         starts = np.flatnonzero(np.r_[True, gid[1:] != gid[:-1]])
         p = pts[order].astype(np.float64)
@@ -500,7 +509,9 @@ def _merge_along_rays(
         a, b = root(int(ii[t])), root(int(jj[t]))
         if a == b:
             continue
-        u = np.array([min(ext[a][0], ext[b][0]), min(ext[a][1], ext[b][1]), max(ext[a][2], ext[b][2]), max(ext[a][3], ext[b][3])])
+        u = np.array(
+            [min(ext[a][0], ext[b][0]), min(ext[a][1], ext[b][1]), max(ext[a][2], ext[b][2]), max(ext[a][3], ext[b][3])]
+        )
         if np.hypot(u[2] - u[0], u[3] - u[1]) > max_extent:
             continue
         parent[b] = a

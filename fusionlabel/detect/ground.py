@@ -75,7 +75,9 @@ class GroundModel:
         return (xyz[:, 2] - self.ground_z(xyz[:, :2])).astype(np.float32)
 
 
-def _cell_min(xyz: NDArray[np.floating], origin: NDArray[np.float64], cell: float, shape: tuple[int, int]) -> NDArray[np.float32]:
+def _cell_min(
+    xyz: NDArray[np.floating], origin: NDArray[np.float64], cell: float, shape: tuple[int, int]
+) -> NDArray[np.float32]:
     """(nx, ny) lowest z per cell (+inf for empty cells); points outside the grid are ignored."""
     ij = np.floor((xyz[:, :2] - origin) / cell).astype(np.int64)
     ok = (ij[:, 0] >= 0) & (ij[:, 0] < shape[0]) & (ij[:, 1] >= 0) & (ij[:, 1] < shape[1])

@@ -119,10 +119,12 @@ def load_factory(entry: DetectorEntry, timeout_s: float | None = DEFAULT_LOAD_TI
         obj = call_with_deadline(ep.load, timeout_s)
     except CallTimedOut as exc:
         _HUNG_IMPORTS.add(entry.value)
-        raise PluginImportError(entry.name, f"failed to import {entry.value}: import took longer than {exc.timeout_s:g} s") from None
+        raise PluginImportError(
+            entry.name, f"failed to import {entry.value}: import took longer than {exc.timeout_s:g} s"
+        ) from None
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything on import
+    except BaseException as exc:
         raise PluginImportError(entry.name, f"failed to import {entry.value}: {_describe(exc)}") from None
     if not callable(obj):
         raise PluginImportError(entry.name, f"{entry.value} is a {type(obj).__name__}, not a factory callable")
@@ -132,10 +134,12 @@ def load_factory(entry: DetectorEntry, timeout_s: float | None = DEFAULT_LOAD_TI
 def check_detector(name: str, obj: object) -> DetectorInfo:
     """Check ``obj`` satisfies the :class:`~fusionlabel.detect.api.Detector` protocol; return its info."""
     if not hasattr(type(obj), "info") and "info" not in getattr(obj, "__dict__", {}):
-        raise PluginImportError(name, f"factory returned a {type(obj).__name__} without an 'info' attribute (a DetectorInfo)")
+        raise PluginImportError(
+            name, f"factory returned a {type(obj).__name__} without an 'info' attribute (a DetectorInfo)"
+        )
     try:
         info = obj.info  # type: ignore[attr-defined]
-    except Exception as exc:  # noqa: BLE001 - a property may raise anything
+    except Exception as exc:
         raise PluginImportError(name, f"reading info failed: {_describe(exc)}") from None
     if not isinstance(info, DetectorInfo):
         raise PluginImportError(
@@ -177,7 +181,7 @@ def create_from_entry(
         raise PluginImportError(entry.name, f"factory {entry.value} took longer than {exc.timeout_s:g} s") from None
     except KeyboardInterrupt:
         raise
-    except BaseException as exc:  # noqa: BLE001
+    except BaseException as exc:
         raise PluginImportError(entry.name, f"factory {entry.value} raised {_describe(exc)}") from None
     check_detector(entry.name, det)
     return det  # type: ignore[no-any-return]

@@ -88,7 +88,9 @@ class DetectorRunner:
         at construction when ``detector`` does not satisfy the protocol.
     """
 
-    def __init__(self, detector: Detector, name: str | None = None, *, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(
+        self, detector: Detector, name: str | None = None, *, timeout_s: float | None = DEFAULT_TIMEOUT_S
+    ) -> None:
         raw_name = name or getattr(getattr(detector, "info", None), "name", None) or type(detector).__name__
         self.info: DetectorInfo = check_detector(str(raw_name), detector)
         self.name: str = str(raw_name)
@@ -110,11 +112,15 @@ class DetectorRunner:
             raise self.disabled
         missing = [k for k in self.info.sensors if not frame_has(frame, k)]
         if missing:
-            raise DetectorInputError(self.name, f"frame {frame.index} has no {' or '.join(missing)} data (the detector needs {', '.join(self.info.sensors)})")
+            raise DetectorInputError(
+                self.name,
+                f"frame {frame.index} has no {' or '.join(missing)} data (the detector needs {', '.join(self.info.sensors)})",
+            )
 
     def _timed_out(self, what: str, timeout_s: float) -> PluginTimeoutError:
         self.disabled = PluginTimeoutError(
-            self.name, f"{what} took longer than {timeout_s:g} s; detector disabled for this run (its thread cannot be stopped)"
+            self.name,
+            f"{what} took longer than {timeout_s:g} s; detector disabled for this run (its thread cannot be stopped)",
         )
         return self.disabled
 
@@ -127,7 +133,7 @@ class DetectorRunner:
             raise self._timed_out(f"detect on frame {frame.index}", exc.timeout_s) from None
         except KeyboardInterrupt:
             raise
-        except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything
+        except BaseException as exc:
             raise PluginRuntimeError(self.name, f"detect raised {_describe(exc)} on frame {frame.index}") from None
         return validate_detections(self.name, out, self.info.classes)
 
@@ -152,12 +158,14 @@ class DetectorRunner:
             return [FrameResult(f.index, None, err, dt) for f in frames]
         except KeyboardInterrupt:
             raise
-        except BaseException:  # noqa: BLE001 - retried frame by frame to find the culprit
+        except BaseException:
             return None
         dt = (time.perf_counter() - t0) / len(frames)
         if isinstance(out, (str, bytes, Mapping)) or not isinstance(out, Sequence) or len(out) != len(frames):
             n = len(out) if isinstance(out, Sequence) else type(out).__name__
-            bad = PluginOutputError(self.name, f"malformed output: detect_batch returned {n} results for {len(frames)} frames")
+            bad = PluginOutputError(
+                self.name, f"malformed output: detect_batch returned {n} results for {len(frames)} frames"
+            )
             return [FrameResult(f.index, None, bad, dt) for f in frames]
         res = []
         for f, o in zip(frames, out):

@@ -131,7 +131,7 @@ def rig_from_kitti_calib(
     T = kitti_T_rect_velo(calib, p)
     P = {f"image_0{i}": _require(calib, f"P{i}", p, 12) for i in range(4)}
     try:
-        return _rig(P, T, {n: image_size for n in P})
+        return _rig(P, T, dict.fromkeys(P, image_size))
     except ValueError as exc:
         raise CalibrationError(p, str(exc)) from None
 

@@ -31,9 +31,10 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Protocol
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,7 +46,6 @@ from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.textfile import read_text
 from fusionlabel.core.transforms import Transform
 from fusionlabel.io.kitti import KittiLabels, format_kitti_tracking_labels, read_kitti_labels
-
 
 
 class TrackedBoxes(Protocol):
@@ -68,6 +68,7 @@ class TrackedBoxes(Protocol):
     def extras(self) -> NDArray[np.float64] | None: ...
 
     def __len__(self) -> int: ...
+
 
 #: AB3DMOT's detection type codes
 DET_TYPES: Mapping[int, str] = {1: "Pedestrian", 2: "Car", 3: "Cyclist"}
@@ -103,8 +104,14 @@ class KittiDetections:
     def select(self, mask: NDArray[np.bool_]) -> KittiDetections:
         i = np.flatnonzero(mask)
         return KittiDetections(
-            self.frame[i], tuple(self.type[k] for k in i), self.bbox[i], self.score[i], self.hwl[i], self.xyz[i],
-            self.rotation_y[i], self.alpha[i],
+            self.frame[i],
+            tuple(self.type[k] for k in i),
+            self.bbox[i],
+            self.score[i],
+            self.hwl[i],
+            self.xyz[i],
+            self.rotation_y[i],
+            self.alpha[i],
         )
 
 
@@ -267,8 +274,18 @@ def labels_to_kitti_results(
     if not fr:
         z1 = np.zeros(0)
         return KittiLabels(
-            "tracking", np.zeros(0, np.int64), np.zeros(0, np.int64), (), z1, np.zeros(0, np.int64), z1,
-            np.zeros((0, 4)), np.zeros((0, 3)), np.zeros((0, 3)), z1, z1,
+            "tracking",
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            (),
+            z1,
+            np.zeros(0, np.int64),
+            z1,
+            np.zeros((0, 4)),
+            np.zeros((0, 3)),
+            np.zeros((0, 3)),
+            z1,
+            z1,
         )
     n = sum(len(a) for a in fr)
     return KittiLabels(

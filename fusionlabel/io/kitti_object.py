@@ -74,7 +74,7 @@ class KittiObjectRecording(_KittiRecording):
             if (p := self._file(sub, index, ".png")).is_file()
         }
         t = int(self._frame_ts[index])
-        stamps = {n: t for n in [*imgs, *([LIDAR] if scan.is_file() else [])]}
+        stamps = dict.fromkeys([*imgs, *([LIDAR] if scan.is_file() else [])], t)
         return self._frame(index, scan if scan.is_file() else None, imgs, stamps)
 
     def _converted(self) -> tuple[LabelSet, dict[int, NDArray[np.float64]]]:

@@ -446,7 +446,8 @@ class NuScenesTrackingFormat(LabelFormat):
 
 #: format name -> strategy class
 FORMATS: dict[str, type[LabelFormat]] = {
-    c.name: c for c in (NativeFormat, OpenLabelFormat, KittiTrackingFormat, NuScenesTablesFormat, NuScenesTrackingFormat)
+    c.name: c
+    for c in (NativeFormat, OpenLabelFormat, KittiTrackingFormat, NuScenesTablesFormat, NuScenesTrackingFormat)
 }
 
 

@@ -180,9 +180,11 @@ def open_native(path: str | Path) -> NativeRecording:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ManifestError(mpath, f"manifest is not valid JSON: {exc}") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise ManifestError(mpath, f"not a FusionLabel manifest (\"format\" must be \"{FORMAT}\")")
+        raise ManifestError(mpath, f'not a FusionLabel manifest ("format" must be "{FORMAT}")')
     if not isinstance(m.get("version"), int) or m["version"] > VERSION:
-        raise ManifestError(mpath, f"manifest version {m.get('version')!r} is not supported (this FusionLabel reads <= {VERSION})")
+        raise ManifestError(
+            mpath, f"manifest version {m.get('version')!r} is not supported (this FusionLabel reads <= {VERSION})"
+        )
     streams: dict[str, Stream] = {}
     files: dict[str, _StreamFiles] = {}
     if not isinstance(m.get("streams") or {}, dict):
@@ -324,7 +326,7 @@ class NativeWriter:
             manifest["ego_poses"] = "ego_poses.csv"
         if labels is not None:
             ref_ts = self._streams[self.reference]["timestamps_ns"]
-            write_labels(labels, self.root / "labels.json", {i: t for i, t in enumerate(ref_ts)})
+            write_labels(labels, self.root / "labels.json", dict(enumerate(ref_ts)))
             manifest["labels"] = "labels.json"
         atomic_write_text(self.root / MANIFEST, json.dumps(manifest, separators=(",", ":")))
         return self.root

@@ -37,7 +37,7 @@ def sniff_format(path: Path) -> str | None:
     """Name of the first reader that accepts ``path``, or None."""
     for fmt, mod, _fn in READERS:
         m = importlib.import_module(mod)
-        sniffer = getattr(m, f"sniff_{fmt.replace('-', '_')}", None) or getattr(m, "sniff")
+        sniffer = getattr(m, f"sniff_{fmt.replace('-', '_')}", None) or m.sniff
         if sniffer(path):
             return fmt
     return None

@@ -13,6 +13,7 @@ the object and the coordinate system.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -196,7 +197,7 @@ class _CsTree:
     def _up(self, chain: list[str], frame: str, where: str) -> Transform:
         """``T_last_first`` along ``chain`` (child first): ``T_p2_p1 @ T_p1_c @ ...``."""
         T = Transform.identity()
-        for child, parent in zip(chain[:-1], chain[1:]):
+        for child, parent in itertools.pairwise(chain):
             T = self._step(child, parent, frame, where) @ T
         return T
 

@@ -79,8 +79,15 @@ def _state_v1_to_v2(d: dict[str, Any], path: Path) -> dict[str, Any]:
         raise ValueError(f"fusionlabel.review_state version {v} is newer than this FusionLabel reads (1)")
     q = d.get("queue")
     if q is None:
-        out: dict[str, Any] = {"format": "fusionlabel.review", "version": 2, "num_frames": 0, "frames": [],
-                               "max_fraction": None, "score_threshold": None, "provenance": {}}
+        out: dict[str, Any] = {
+            "format": "fusionlabel.review",
+            "version": 2,
+            "num_frames": 0,
+            "frames": [],
+            "max_fraction": None,
+            "score_threshold": None,
+            "provenance": {},
+        }
     else:
         out = _queue_v1_to_v2(q, path)
     res = {int(r["frame"]): r for r in d.get("resolutions") or []}
@@ -155,7 +162,8 @@ def review_from_dict(d: Any, path: str | Path = "<review>") -> Review:
         if num_frames < 0:
             raise ValueError("num_frames < 0")
         queue = ReviewQueue(
-            tuple(items), num_frames,
+            tuple(items),
+            num_frames,
             _finite_or_none(d.get("max_fraction"), "max_fraction"),
             _finite_or_none(d.get("score_threshold"), "score_threshold"),
         )
@@ -180,8 +188,11 @@ def review_to_dict(review: Review, labels: LabelSet | None = None) -> dict[str, 
         raise ValueError("a review without a queue has nothing to write")
     frames = []
     for it in q.items:
-        e: dict[str, Any] = {"frame": int(it.frame), "score": round(float(it.score), 6),
-                             "reasons": [dict(r) for r in it.reasons]}
+        e: dict[str, Any] = {
+            "frame": int(it.frame),
+            "score": round(float(it.score), 6),
+            "reasons": [dict(r) for r in it.reasons],
+        }
         if it.digest is not None:
             e["digest"] = it.digest
         r = review.resolutions.get(it.frame)

@@ -87,9 +87,11 @@ def _where(where: str, reason: str) -> str:
 
 
 def _u8(data: Any) -> NDArray[np.uint8]:
-    return np.frombuffer(data, dtype=np.uint8) if isinstance(data, (bytes, bytearray, memoryview)) else np.asarray(
-        data, dtype=np.uint8
-    ).reshape(-1)
+    return (
+        np.frombuffer(data, dtype=np.uint8)
+        if isinstance(data, (bytes, bytearray, memoryview))
+        else np.asarray(data, dtype=np.uint8).reshape(-1)
+    )
 
 
 def pointcloud2_dtype(fields: Any, point_step: int, is_bigendian: bool) -> np.dtype:
@@ -112,7 +114,9 @@ def pointcloud2_dtype(fields: Any, point_step: int, is_bigendian: bool) -> np.dt
         base = np.dtype(order + code)
         count = max(int(f.count), 1)
         if int(f.offset) < 0 or int(f.offset) + base.itemsize * count > point_step:
-            raise ValueError(f"field {f.name!r} (offset {f.offset}, {count} x {base.itemsize} B) exceeds point_step {point_step}")
+            raise ValueError(
+                f"field {f.name!r} (offset {f.offset}, {count} x {base.itemsize} B) exceeds point_step {point_step}"
+            )
         if name in names:
             raise ValueError(f"field {f.name!r} appears twice")
         names.append(name)
@@ -156,14 +160,16 @@ def pointcloud2_to_cloud(
     missing = [c for c in "xyz" if c not in (dtype.names or ())]
     if missing:
         raise UnsupportedFormatError(
-            path, _where(where, f"PointCloud2 has no {'/'.join(missing)} field (fields: {', '.join(dtype.names or ())})")
+            path,
+            _where(where, f"PointCloud2 has no {'/'.join(missing)} field (fields: {', '.join(dtype.names or ())})"),
         )
     buf = _u8(msg.data)
     n = h * w
     need = (h - 1) * rs + w * ps if n else 0
     if n and (rs < w * ps or len(buf) < need):
         raise CorruptFileError(
-            path, _where(where, f"PointCloud2 {h}x{w} points of {ps} B (row_step {rs}) need {need} B, data has {len(buf)}")
+            path,
+            _where(where, f"PointCloud2 {h}x{w} points of {ps} B (row_step {rs}) need {need} B, data has {len(buf)}"),
         )
     if n == 0:
         pts = np.zeros(0, dtype=dtype)
@@ -196,14 +202,30 @@ def pointcloud2_to_cloud(
 
 # encoding -> (numpy type, channels, how to reach RGB)
 _IMAGE_ENCODINGS: dict[str, tuple[str, int, str]] = {
-    "rgb8": ("u1", 3, "rgb"), "bgr8": ("u1", 3, "bgr"), "rgba8": ("u1", 4, "rgb"), "bgra8": ("u1", 4, "bgr"),
-    "mono8": ("u1", 1, "mono"), "8uc1": ("u1", 1, "mono"), "8uc3": ("u1", 3, "bgr"), "8uc4": ("u1", 4, "bgr"),
-    "rgb16": ("u2", 3, "rgb"), "bgr16": ("u2", 3, "bgr"), "rgba16": ("u2", 4, "rgb"), "bgra16": ("u2", 4, "bgr"),
-    "mono16": ("u2", 1, "mono"), "16uc1": ("u2", 1, "mono"), "16uc3": ("u2", 3, "bgr"),
+    "rgb8": ("u1", 3, "rgb"),
+    "bgr8": ("u1", 3, "bgr"),
+    "rgba8": ("u1", 4, "rgb"),
+    "bgra8": ("u1", 4, "bgr"),
+    "mono8": ("u1", 1, "mono"),
+    "8uc1": ("u1", 1, "mono"),
+    "8uc3": ("u1", 3, "bgr"),
+    "8uc4": ("u1", 4, "bgr"),
+    "rgb16": ("u2", 3, "rgb"),
+    "bgr16": ("u2", 3, "bgr"),
+    "rgba16": ("u2", 4, "rgb"),
+    "bgra16": ("u2", 4, "bgr"),
+    "mono16": ("u2", 1, "mono"),
+    "16uc1": ("u2", 1, "mono"),
+    "16uc3": ("u2", 3, "bgr"),
     "32fc1": ("f4", 1, "float"),
-    "bayer_rggb8": ("u1", 1, "bayer_rggb"), "bayer_bggr8": ("u1", 1, "bayer_bggr"),
-    "bayer_gbrg8": ("u1", 1, "bayer_gbrg"), "bayer_grbg8": ("u1", 1, "bayer_grbg"),
-    "yuv422": ("u1", 2, "uyvy"), "uyvy": ("u1", 2, "uyvy"), "yuv422_yuy2": ("u1", 2, "yuyv"), "yuyv": ("u1", 2, "yuyv"),
+    "bayer_rggb8": ("u1", 1, "bayer_rggb"),
+    "bayer_bggr8": ("u1", 1, "bayer_bggr"),
+    "bayer_gbrg8": ("u1", 1, "bayer_gbrg"),
+    "bayer_grbg8": ("u1", 1, "bayer_grbg"),
+    "yuv422": ("u1", 2, "uyvy"),
+    "uyvy": ("u1", 2, "uyvy"),
+    "yuv422_yuy2": ("u1", 2, "yuyv"),
+    "yuyv": ("u1", 2, "yuyv"),
 }
 
 
@@ -241,13 +263,18 @@ def image_to_rgb(msg: Any, path: str | Path = "<Image>", where: str = "") -> NDA
     buf = _u8(msg.data)
     if step < row or len(buf) < (h - 1) * step + row or h <= 0 or w <= 0:
         raise CorruptFileError(
-            path, _where(where, f"image {w}x{h} {msg.encoding} needs rows of {row} B (step {step}), data has {len(buf)} B")
+            path,
+            _where(where, f"image {w}x{h} {msg.encoding} needs rows of {row} B (step {step}), data has {len(buf)} B"),
         )
     rows = np.lib.stride_tricks.as_strided(buf, shape=(h, row), strides=(step, 1), writeable=False)
     a = np.ascontiguousarray(rows).view(dt).astype(dt.newbyteorder("=")).reshape(h, w, ch)
     if kind.startswith("bayer_"):
-        cvcode = {"rggb": cv2.COLOR_BayerBG2RGB, "bggr": cv2.COLOR_BayerRG2RGB,
-                  "gbrg": cv2.COLOR_BayerGR2RGB, "grbg": cv2.COLOR_BayerGB2RGB}[kind[6:]]
+        cvcode = {
+            "rggb": cv2.COLOR_BayerBG2RGB,
+            "bggr": cv2.COLOR_BayerRG2RGB,
+            "gbrg": cv2.COLOR_BayerGR2RGB,
+            "grbg": cv2.COLOR_BayerGB2RGB,
+        }[kind[6:]]
         return np.ascontiguousarray(cv2.cvtColor(a[:, :, 0], cvcode))
     if kind in ("uyvy", "yuyv"):
         cvcode = cv2.COLOR_YUV2RGB_UYVY if kind == "uyvy" else cv2.COLOR_YUV2RGB_YUY2
@@ -318,8 +345,13 @@ def camera_from_camera_info(
     if int(msg.width) <= 0 or int(msg.height) <= 0:
         raise CalibrationError(path, _where(where, "CameraInfo has no image width/height"))
     cam = Camera(
-        name=name, K=K.reshape(3, 3), width=int(msg.width), height=int(msg.height),
-        T_ego_cam=T_ego_cam or Transform.identity(), D=D[:keep], model=model,
+        name=name,
+        K=K.reshape(3, 3),
+        width=int(msg.width),
+        height=int(msg.height),
+        T_ego_cam=T_ego_cam or Transform.identity(),
+        D=D[:keep],
+        model=model,
     )
     return cam, notes
 
@@ -403,7 +435,9 @@ class _TfTree:
             e = self.edges[child] = _TfEdge(parent, static)
         elif e.parent != parent:
             if len(self.conflicts) < 5:
-                self.conflicts.append(f"TF frame '{child}' has two parents ('{e.parent}', '{parent}'); kept '{e.parent}'")
+                self.conflicts.append(
+                    f"TF frame '{child}' has two parents ('{e.parent}', '{parent}'); kept '{e.parent}'"
+                )
             return
         if static:  # a re-published static transform replaces the earlier one
             e.static, e.times, e.values = True, array("q", [t_ns]), array("d", qt)

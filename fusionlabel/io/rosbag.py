@@ -136,7 +136,7 @@ def _open_reader(path: Path) -> AnyReader:
     try:
         reader = AnyReader([path], default_typestore=default)
         reader.open()
-    except Exception as exc:  # noqa: BLE001 - rosbags raises ReaderError, AnyReaderError, struct/EOF/OS errors
+    except Exception as exc:
         raise CorruptFileError(path, f"cannot open as a ROS bag: {_reason(exc)}") from None
     # a bag with definitions for some types only: complete it with the standard ones
     have = reader.typestore.fielddefs
@@ -237,7 +237,7 @@ class BagRecording(Recording):
                             return reader.deserialize(raw, conn.msgtype)
                 finally:
                     gen.close()
-            except Exception as exc:  # noqa: BLE001 - any reader/deserialiser failure names the bag
+            except Exception as exc:
                 raise CorruptFileError(self.path, f"{where}: cannot read it: {_reason(exc)}") from None
         raise CorruptFileError(self.path, f"{where}: the message is no longer in the bag")
 
@@ -338,7 +338,7 @@ def _build(path: Path, reader: AnyReader, tolerance_ns: int) -> BagRecording:
             last[conn.id] = (t_log, rank)
             try:
                 msg: Any = reader.deserialize(raw, conn.msgtype)
-            except Exception as exc:  # noqa: BLE001 - one bad message is a problem of its topic
+            except Exception as exc:
                 bad.setdefault(conn.topic, _reason(exc))
                 continue
             if conn.msgtype in TF_TYPES:
@@ -350,8 +350,13 @@ def _build(path: Path, reader: AnyReader, tolerance_ns: int) -> BagRecording:
                         bad_tf.setdefault(f"{ts.header.frame_id} -> {ts.child_frame_id}", 0)
                         bad_tf[f"{ts.header.frame_id} -> {ts.child_frame_id}"] += 1
                         continue
-                    tf.add(_frame_name(ts.header.frame_id), _frame_name(ts.child_frame_id), _stamp_ns(ts.header),
-                           qt, static)
+                    tf.add(
+                        _frame_name(ts.header.frame_id),
+                        _frame_name(ts.child_frame_id),
+                        _stamp_ns(ts.header),
+                        qt,
+                        static,
+                    )
                 continue
             if conn.msgtype == CAMERA_INFO:
                 cam_infos.setdefault(conn.topic, msg)
@@ -368,24 +373,35 @@ def _build(path: Path, reader: AnyReader, tolerance_ns: int) -> BagRecording:
             a["log"].append(int(t_log))
             a["conn"].append(int(conn.id))
             a["rank"].append(rank)
-    except Exception as exc:  # noqa: BLE001 - a damaged chunk / record ends the read
+    except Exception as exc:
         raise CorruptFileError(path, f"cannot read the bag's messages: {_reason(exc)}") from None
     for topic, why in bad.items():
         problems.append(CorruptFileError(path, f"topic {topic}: messages that do not deserialise were skipped ({why})"))
     for topic, n in zero_stamps.items():
-        problems.append(CorruptFileError(path, f"topic {topic}: {n} messages have a zero header stamp; using the bag's receive time"))
+        problems.append(
+            CorruptFileError(
+                path, f"topic {topic}: {n} messages have a zero header stamp; using the bag's receive time"
+            )
+        )
     problems += [CalibrationError(path, c) for c in tf.conflicts]
-    problems += [CalibrationError(path, f"TF {edge}: {n} transforms with a zero or non-finite quaternion were skipped")
-                 for edge, n in bad_tf.items()]
+    problems += [
+        CalibrationError(path, f"TF {edge}: {n} transforms with a zero or non-finite quaternion were skipped")
+        for edge, n in bad_tf.items()
+    ]
 
     index: dict[str, _TopicIndex] = {}
     for topic, a in sorted(acc.items()):
         order = np.argsort(np.asarray(a["stamp"], np.int64), kind="stable")
         fids = sorted(frame_ids.get(topic, {""}))
         if len(fids) > 1:
-            problems.append(CalibrationError(path, f"topic {topic}: several header.frame_id values {fids}; using '{fids[0]}'"))
+            problems.append(
+                CalibrationError(path, f"topic {topic}: several header.frame_id values {fids}; using '{fids[0]}'")
+            )
         index[topic] = _TopicIndex(
-            topic, topics[topic], SENSOR_TYPES[topics[topic]], fids[0],
+            topic,
+            topics[topic],
+            SENSOR_TYPES[topics[topic]],
+            fids[0],
             *(np.asarray(a[k], np.int64)[order] for k in ("stamp", "log", "conn", "rank")),
         )
     streams = {t: Stream(t, ti.kind, ti.stamps_ns) for t, ti in index.items()}  # type: ignore[arg-type]
@@ -393,8 +409,11 @@ def _build(path: Path, reader: AnyReader, tolerance_ns: int) -> BagRecording:
     camera_topics = [t for t, ti in index.items() if ti.kind == "camera"]
     reference = (lidar_topics or camera_topics or [""])[0]
     if not streams:
-        problems.append(UnsupportedFormatError(
-            path, "no decodable sensor stream (sensor_msgs PointCloud2, Image or CompressedImage): 0 frames"))
+        problems.append(
+            UnsupportedFormatError(
+                path, "no decodable sensor stream (sensor_msgs PointCloud2, Image or CompressedImage): 0 frames"
+            )
+        )
 
     # -- rig: ego frame, extrinsics from TF, intrinsics from CameraInfo --------------------------
     ref_frame = index[reference].frame_id if reference else ""
@@ -409,8 +428,12 @@ def _build(path: Path, reader: AnyReader, tolerance_ns: int) -> BagRecording:
     def extrinsic(topic: str, frame_id: str) -> Transform:
         T = tf.rigid_transform(ego, frame_id) if frame_id and (frame_id == ego or frame_id in frames) else None
         if T is None:
-            problems.append(CalibrationError(
-                path, f"topic {topic}: no rigid TF from ego frame '{ego}' to frame '{frame_id}'; extrinsic set to identity"))
+            problems.append(
+                CalibrationError(
+                    path,
+                    f"topic {topic}: no rigid TF from ego frame '{ego}' to frame '{frame_id}'; extrinsic set to identity",
+                )
+            )
             return Transform.identity()
         return T
 
@@ -420,23 +443,30 @@ def _build(path: Path, reader: AnyReader, tolerance_ns: int) -> BagRecording:
         ns = _camera_namespace(topic)
         info_topic = next((c for c in sorted(cam_infos) if _camera_namespace(c) == ns), None)
         if info_topic is None:  # fall back to a CameraInfo in the same optical frame
-            info_topic = next((c for c in sorted(cam_infos)
-                               if _frame_name(cam_infos[c].header.frame_id) == index[topic].frame_id), None)
+            info_topic = next(
+                (c for c in sorted(cam_infos) if _frame_name(cam_infos[c].header.frame_id) == index[topic].frame_id),
+                None,
+            )
         if info_topic is None:
             problems.append(CalibrationError(path, f"camera topic {topic}: no CameraInfo topic found; no intrinsics"))
             continue
         where = f"topic {info_topic}"
         try:
-            cam, notes = camera_from_camera_info(cam_infos[info_topic], topic, extrinsic(topic, index[topic].frame_id),
-                                                 path, where)
+            cam, notes = camera_from_camera_info(
+                cam_infos[info_topic], topic, extrinsic(topic, index[topic].frame_id), path, where
+            )
         except (CalibrationError, ValueError) as exc:
             problems.append(exc if isinstance(exc, CalibrationError) else CalibrationError(path, f"{where}: {exc}"))
             continue
         problems += [CalibrationError(path, f"{where}: {n}") for n in notes]
         size = image_sizes.get(topic)
         if size is not None and size != (cam.width, cam.height):
-            problems.append(CalibrationError(
-                path, f"{where}: CameraInfo size {cam.width}x{cam.height} differs from the images ({size[0]}x{size[1]})"))
+            problems.append(
+                CalibrationError(
+                    path,
+                    f"{where}: CameraInfo size {cam.width}x{cam.height} differs from the images ({size[0]}x{size[1]})",
+                )
+            )
         cameras[topic] = cam
 
     poses = None

@@ -45,9 +45,10 @@ import datetime as _dt
 import getpass
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from fusionlabel.core.atomic import clean_stale_tmp, locked
 from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
@@ -60,8 +61,9 @@ from fusionlabel.io.versioned import VersionedFormat, dump_versioned, read_versi
 
 #: the autosave file (version 1: labels + the app's review state; version 2 adds ``base`` and a
 #: review in the :mod:`fusionlabel.io.review_file` layout)
-AUTOSAVE = VersionedFormat("fusionlabel.session", 2, migrations={1: lambda d, p: {**d, "version": 2, "base_unknown": True}},
-                           what="autosave")
+AUTOSAVE = VersionedFormat(
+    "fusionlabel.session", 2, migrations={1: lambda d, p: {**d, "version": 2, "base_unknown": True}}, what="autosave"
+)
 
 
 @dataclass(frozen=True)
@@ -184,8 +186,9 @@ def load(label_path: Path) -> SessionState:
     return SessionState(labels, review.queue, dict(review.resolutions), 0, base, dict(review.provenance))
 
 
-def save(state: SessionState, label_path: Path, timestamps_ns: Mapping[int, int] | None = None,
-         check: bool = True) -> str | None:
+def save(
+    state: SessionState, label_path: Path, timestamps_ns: Mapping[int, int] | None = None, check: bool = True
+) -> str | None:
     """Write labels and review state atomically, then drop the autosave (no unsaved work left).
 
     Returns the new :func:`disk_version` (the ``base`` of the saved state).
@@ -233,8 +236,10 @@ def write_autosave(state: SessionState, label_path: Path) -> Path:
         "base": state.base,
         "labels": labels_to_dict(state.labels),
         "review": review_file.review_to_dict(state.to_review()) if state.review is not None else None,
-        "resolutions": [{"frame": r.frame, "user": r.user, "time": r.time, "note": r.note}
-                        for _, r in sorted(state.resolutions.items())],
+        "resolutions": [
+            {"frame": r.frame, "user": r.user, "time": r.time, "note": r.note}
+            for _, r in sorted(state.resolutions.items())
+        ],
     }
     atomic_write_text(p, dump_versioned(AUTOSAVE, d, indent=None))
     return p
@@ -253,19 +258,26 @@ class AutosaveInfo:
 
 def _autosave_review(d: dict[str, Any], p: Path) -> tuple[ReviewQueue | None, dict[int, Resolution], dict[str, Any]]:
     if d.get("base_unknown") or "queue" in d:  # version 1: the app's review_state layout inline
-        legacy = {"format": "fusionlabel.review_state", "version": 1, "queue": d.get("queue"),
-                  "resolutions": d.get("resolutions")}
+        legacy = {
+            "format": "fusionlabel.review_state",
+            "version": 1,
+            "queue": d.get("queue"),
+            "resolutions": d.get("resolutions"),
+        }
         r = review_file.review_from_dict(legacy, p)
         return r.queue, dict(r.resolutions), dict(r.provenance)
     review = d.get("review")
     queue, prov = None, {}
     if review is not None:
-        r = review_file.review_from_dict({"format": review_file.FORMAT.name, "version": review_file.FORMAT.version,
-                                          **review}, p)
+        r = review_file.review_from_dict(
+            {"format": review_file.FORMAT.name, "version": review_file.FORMAT.version, **review}, p
+        )
         queue, prov = r.queue, dict(r.provenance)
     try:
-        res = {int(r["frame"]): Resolution(int(r["frame"]), str(r["user"]), str(r["time"]), str(r.get("note", "")))
-               for r in d.get("resolutions") or []}
+        res = {
+            int(r["frame"]): Resolution(int(r["frame"]), str(r["user"]), str(r["time"]), str(r.get("note", "")))
+            for r in d.get("resolutions") or []
+        }
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptFileError(p, f"bad resolutions: {type(exc).__name__}: {exc}") from None
     return queue, res, prov

@@ -112,7 +112,11 @@ def read_versioned(path: str | Path, fmt: VersionedFormat) -> dict[str, Any]:
 
 def dump_versioned(fmt: VersionedFormat, body: Mapping[str, Any], indent: int | None = 1) -> str:
     """``{"format": ..., "version": ..., **body}`` as JSON text (``NaN`` refused)."""
-    d = {"format": fmt.name, "version": fmt.version, **{k: v for k, v in body.items() if k not in ("format", "version")}}
+    d = {
+        "format": fmt.name,
+        "version": fmt.version,
+        **{k: v for k, v in body.items() if k not in ("format", "version")},
+    }
     return json.dumps(d, indent=indent, allow_nan=False)
 
 

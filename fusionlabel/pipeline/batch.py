@@ -41,10 +41,11 @@ import json
 import shutil
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked
 from fusionlabel.core.errors import DataError, FusionLabelError
@@ -153,8 +154,11 @@ def _describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
             parts.append("tracker settings")
         elif k == "detector":
             o, n = old.get(k) or {}, new.get(k) or {}
-            parts.append(f"detector {o.get('name')} {o.get('version', '')}".rstrip() + " -> "
-                         + f"{n.get('name')} {n.get('version', '')}".rstrip())
+            parts.append(
+                f"detector {o.get('name')} {o.get('version', '')}".rstrip()
+                + " -> "
+                + f"{n.get('name')} {n.get('version', '')}".rstrip()
+            )
         else:
             parts.append(f"{k} {old.get(k)!r} -> {new.get(k)!r}")
     return ", ".join(parts) or "configuration"
@@ -172,26 +176,34 @@ def output_status(job: Job, config: dict[str, Any] | None, overwrite: bool = Fal
         except (OSError, TypeError, ValueError):
             same = False
         if not same and lp.exists():
-            return OutputStatus("refuse", f"{lp}: holds the labels of another recording ({rep['recording']}); "
-                                          "nothing overwritten: choose another --out")
+            return OutputStatus(
+                "refuse",
+                f"{lp}: holds the labels of another recording ({rep['recording']}); "
+                "nothing overwritten: choose another --out",
+            )
     if not lp.exists() and touched(job.out_dir) is None:
         return OutputStatus("run")
     why = touched(job.out_dir)
     fp = config_fingerprint(config) if config is not None else None
-    same_config = (rep is not None and rep.get("status") == "ok" and fp is not None
-                   and rep.get("fingerprint") == fp)
+    same_config = rep is not None and rep.get("status") == "ok" and fp is not None and rep.get("fingerprint") == fp
     if same_config and not overwrite:
         return OutputStatus("skip", "done")
     if overwrite:
         return OutputStatus("run", backup=why is not None)
     if why is not None:
-        return OutputStatus("refuse", f"{lp}: holds an annotator's work ({why}); refusing to replace it: "
-                                      "pass --overwrite to redo it (the edited files are kept as a backup)")
+        return OutputStatus(
+            "refuse",
+            f"{lp}: holds an annotator's work ({why}); refusing to replace it: "
+            "pass --overwrite to redo it (the edited files are kept as a backup)",
+        )
     if rep is not None and rep.get("status") == "ok":
         old = rep.get("config") or {}
         change = _describe_change(old, config or {}) if old else "an older FusionLabel's configuration"
-        return OutputStatus("refuse", f"{lp}: pre-labelled with another configuration ({change}); "
-                                      "refusing to replace it: pass --overwrite to redo it")
+        return OutputStatus(
+            "refuse",
+            f"{lp}: pre-labelled with another configuration ({change}); "
+            "refusing to replace it: pass --overwrite to redo it",
+        )
     return OutputStatus("run")  # an untouched output of an interrupted or failed run
 
 
@@ -272,26 +284,43 @@ def prelabel_one(
             if _snapshot(out) != before:
                 raise FusionLabelError(
                     f"{labels_path}: changed on disk while this recording was being pre-labelled (an annotator "
-                    "saved it?); nothing overwritten: run again to decide with what is there now")
+                    "saved it?); nothing overwritten: run again to decide with what is there now"
+                )
             if status.backup:
                 backup = backup_outputs(out)
             if labels_path.exists():
                 labels_path.unlink()  # replaced (an untouched pre-label, a backed-up one, or --overwrite)
             write_labels(res.labels, labels_path, stamps)
-            write_review(out / REVIEW, Review(res.review, provenance={"tool": "fusionlabel prelabel",
-                                                                      "fingerprint": res.report.fingerprint,
-                                                                      **dict(res.report.config)}), res.labels)
+            write_review(
+                out / REVIEW,
+                Review(
+                    res.review,
+                    provenance={
+                        "tool": "fusionlabel prelabel",
+                        "fingerprint": res.report.fingerprint,
+                        **dict(res.report.config),
+                    },
+                ),
+                res.labels,
+            )
             legacy = out / "review.json"
             if legacy.exists():  # an older run's queue: superseded by labels.review.json
                 legacy.unlink()
-        report = {"status": "ok", **base, **res.report.to_dict(), "recording": base["recording"], "view": view,
-                  "review_load": round(res.review.load, 4), "labels_sha256": _sha256(labels_path),
-                  "review_sha256": _sha256(out / REVIEW)}
+        report = {
+            "status": "ok",
+            **base,
+            **res.report.to_dict(),
+            "recording": base["recording"],
+            "view": view,
+            "review_load": round(res.review.load, 4),
+            "labels_sha256": _sha256(labels_path),
+            "review_sha256": _sha256(out / REVIEW),
+        }
         if backup is not None:
             report["backup"] = str(backup)
     except FusionLabelError as exc:
         report = {"status": "failed", **base, "error": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a worker must report, not die
+    except Exception as exc:
         report = {
             "status": "failed",
             **base,
@@ -327,8 +356,9 @@ def run_local(
     reports: dict[int, dict[str, Any]] = {}
     if workers <= 1 or len(jobs) <= 1:
         for i, j in enumerate(jobs):
-            reports[i] = prelabel_one(str(j.recording), str(j.out_dir), detector, classes, view=view,
-                                      overwrite=overwrite)
+            reports[i] = prelabel_one(
+                str(j.recording), str(j.out_dir), detector, classes, view=view, overwrite=overwrite
+            )
             if on_done:
                 on_done(j, reports[i])
         return [reports[i] for i in range(len(jobs))]
@@ -337,8 +367,9 @@ def run_local(
     ctx = mp.get_context("spawn")  # no fork: torch/numba/open3d threads do not survive fork
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: dict[Future[dict[str, Any]], int] = {
-            pool.submit(prelabel_one, str(j.recording), str(j.out_dir), detector, classes, view=view,
-                        overwrite=overwrite): i
+            pool.submit(
+                prelabel_one, str(j.recording), str(j.out_dir), detector, classes, view=view, overwrite=overwrite
+            ): i
             for i, j in enumerate(jobs)
         }
         while pending:
@@ -347,9 +378,13 @@ def run_local(
                 i = pending.pop(fut)
                 try:
                     reports[i] = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a crashed worker process
-                    reports[i] = {"status": "failed", "recording": str(jobs[i].recording), "detector": detector,
-                                  "error": f"worker crashed: {type(exc).__name__}: {exc}"}
+                except Exception as exc:
+                    reports[i] = {
+                        "status": "failed",
+                        "recording": str(jobs[i].recording),
+                        "detector": detector,
+                        "error": f"worker crashed: {type(exc).__name__}: {exc}",
+                    }
                     if jobs[i].out_dir.exists():
                         write_report(jobs[i].out_dir, reports[i])
                 if on_done:
@@ -388,8 +423,10 @@ def run_ray(
     try:
         task = ray.remote(num_cpus=num_cpus_per_task, max_retries=1)(prelabel_one)
         cls = list(classes) if classes else None
-        refs = {task.remote(str(j.recording), str(j.out_dir), detector, cls, view=view, overwrite=overwrite): i
-                for i, j in enumerate(jobs)}
+        refs = {
+            task.remote(str(j.recording), str(j.out_dir), detector, cls, view=view, overwrite=overwrite): i
+            for i, j in enumerate(jobs)
+        }
         reports: dict[int, dict[str, Any]] = {}
         while refs:
             ready, _ = ray.wait(list(refs), num_returns=1)
@@ -397,9 +434,13 @@ def run_ray(
                 i = refs.pop(ref)
                 try:
                     reports[i] = ray.get(ref)
-                except Exception as exc:  # noqa: BLE001 - a task that died (node lost, OOM)
-                    reports[i] = {"status": "failed", "recording": str(jobs[i].recording), "detector": detector,
-                                  "error": f"ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}"}
+                except Exception as exc:
+                    reports[i] = {
+                        "status": "failed",
+                        "recording": str(jobs[i].recording),
+                        "detector": detector,
+                        "error": f"ray task failed: {type(exc).__name__}: {str(exc).splitlines()[0]}",
+                    }
                 if on_done:
                     on_done(jobs[i], reports[i])
         return [reports[i] for i in range(len(jobs))]

@@ -75,8 +75,8 @@ def summarize(rec: Recording, check: FrameCheck | None = None) -> dict[str, Any]
             sy = rec.sync[name]
             entry["sync"] = {
                 "matched_frames": sy.matched,
-                "unmatched_frames": int(len(sy.unmatched_frames)),
-                "unused_samples": int(len(sy.unused)),
+                "unmatched_frames": len(sy.unmatched_frames),
+                "unused_samples": len(sy.unused),
                 "max_offset_ms": round(sy.max_abs_offset_ns / 1e6, 3),
                 "mean_offset_ms": round(sy.mean_abs_offset_ns / 1e6, 3),
             }
@@ -119,7 +119,7 @@ def summarize(rec: Recording, check: FrameCheck | None = None) -> dict[str, Any]
         out["labels"] = {
             "frames": len(labels),
             "boxes": labels.num_boxes(),
-            "tracks": int(len(labels.track_ids())),
+            "tracks": len(labels.track_ids()),
             "tracks_by_category": labels.category_counts(),
         }
     if check is not None:
@@ -136,10 +136,10 @@ def summarize(rec: Recording, check: FrameCheck | None = None) -> dict[str, Any]
 
 
 def print_summary(s: dict[str, Any]) -> None:
+    import shutil
+
     from rich.console import Console
     from rich.table import Table
-
-    import shutil
 
     # piped output (no terminal) gets a wide fixed width instead of rich's 80 columns
     con = Console(soft_wrap=True, width=shutil.get_terminal_size((160, 40)).columns)
@@ -152,15 +152,30 @@ def print_summary(s: dict[str, Any]) -> None:
     else:
         con.print("frames: 0")
     tab = Table(title=f"sensors (sync tolerance {s['sync_tolerance_ms']} ms)", title_justify="left")
-    for col in ("sensor", "kind", "samples", "rate Hz", "matched", "unmatched frames", "unused samples", "max |dt| ms", "mean |dt| ms"):
+    for col in (
+        "sensor",
+        "kind",
+        "samples",
+        "rate Hz",
+        "matched",
+        "unmatched frames",
+        "unused samples",
+        "max |dt| ms",
+        "mean |dt| ms",
+    ):
         tab.add_column(col)
     for st in s["streams"]:
         sy = st.get("sync")
         if sy is None:
             cells = ["reference", "-", "-", "0", "0"]
         else:
-            cells = [str(sy["matched_frames"]), str(sy["unmatched_frames"]), str(sy["unused_samples"]),
-                     str(sy["max_offset_ms"]), str(sy["mean_offset_ms"])]
+            cells = [
+                str(sy["matched_frames"]),
+                str(sy["unmatched_frames"]),
+                str(sy["unused_samples"]),
+                str(sy["max_offset_ms"]),
+                str(sy["mean_offset_ms"]),
+            ]
         tab.add_row(st["name"], st["kind"], str(st["samples"]), str(st["rate_hz"]), *cells)
     con.print(tab)
     if s["calibration"]:
@@ -180,10 +195,14 @@ def print_summary(s: dict[str, Any]) -> None:
     con.print(f"ego poses: {s['ego_poses'] or 'none'}")
     if "labels" in s:
         lab = s["labels"]
-        con.print(f"labels: {lab['tracks']} tracks, {lab['boxes']} boxes in {lab['frames']} frames {lab['tracks_by_category']}")
+        con.print(
+            f"labels: {lab['tracks']} tracks, {lab['boxes']} boxes in {lab['frames']} frames {lab['tracks_by_category']}"
+        )
     if "lidar_points_per_frame" in s:
         p = s["lidar_points_per_frame"]
-        con.print(f"checked {s['frames_checked']} frames: LiDAR points per frame min {p['min']} median {p['median']} max {p['max']}")
+        con.print(
+            f"checked {s['frames_checked']} frames: LiDAR points per frame min {p['min']} median {p['median']} max {p['max']}"
+        )
     if s["problems"]:
         con.print(f"[bold red]{len(s['problems'])} problem(s):[/bold red]")
         for p in s["problems"]:

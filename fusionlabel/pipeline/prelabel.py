@@ -40,8 +40,9 @@ import json
 import math
 import time
 import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -299,19 +300,26 @@ def prelabel(
             for fd in per_frame:
                 idx = np.flatnonzero(np.array([cat == c for cat in fd.categories], dtype=bool))
                 trk.step(
-                    FrameDetections(fd.boxes[idx], fd.scores[idx], tuple(fd.categories[i] for i in idx.tolist()),
-                                    fd.radar, fd.T_world_ego if have_poses else None)
+                    FrameDetections(
+                        fd.boxes[idx],
+                        fd.scores[idx],
+                        tuple(fd.categories[i] for i in idx.tolist()),
+                        fd.radar,
+                        fd.T_world_ego if have_poses else None,
+                    )
                 )
             results.append((c, trk.finish()))
-        except Exception as exc:  # noqa: BLE001 - one class must not sink the others
+        except Exception as exc:
             last = traceback.extract_tb(exc.__traceback__)[-1:]
             where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
             failed_classes.append(f"{c}: {type(exc).__name__}: {exc}{where}")
     labels, ambiguity, remaps = _merge_labels(results)
     labels = mark_proposed(labels)
     queues = [r.review.remap_tracks(remap) for (_, r), remap in zip(results, remaps)]
-    budget = max((configs[c].review_fraction for c, _ in results), default=max(
-        (cfg.review_fraction for cfg in configs.values()), default=0.1))
+    budget = max(
+        (configs[c].review_fraction for c, _ in results),
+        default=max((cfg.review_fraction for cfg in configs.values()), default=0.1),
+    )
     review = merge_reviews(queues, n, budget).with_digests(labels)
     t_trk = time.perf_counter() - t0
     if progress:
@@ -322,7 +330,7 @@ def prelabel(
         detector=name,
         frames=n,
         detections=n_det,
-        tracks=int(len(labels.track_ids())),
+        tracks=len(labels.track_ids()),
         boxes=labels.num_boxes(),
         failed_frames=tuple(failed),
         seconds_detect=t_det,

@@ -55,12 +55,15 @@ def review_summary(path: str | Path) -> dict[str, Any]:
     lp = resolve_label_path(path)
     rp = find_review(lp)
     if rp is None:
-        raise DataError(lp, f"no review file beside it ({review_path(lp).name}): pre-label it first "
-                            "(fusionlabel prelabel) or open it in the app")
+        raise DataError(
+            lp,
+            f"no review file beside it ({review_path(lp).name}): pre-label it first "
+            "(fusionlabel prelabel) or open it in the app",
+        )
     review: Review = read_review(rp)
     labels = read_labels(lp) if lp.suffix == ".json" else LabelSet()
     status = frame_status(review, labels)
-    states = {s: 0 for s in FRAME_STATES}
+    states = dict.fromkeys(FRAME_STATES, 0)
     for st in status:
         states[st.state] += 1
     n_open = sum(st.open for st in status)
@@ -82,8 +85,9 @@ def review_summary(path: str | Path) -> dict[str, Any]:
                 "score": round(st.score, 6),
                 "state": st.state,
                 "open": st.open,
-                "resolution": None if st.resolution is None else {
-                    "user": st.resolution.user, "time": st.resolution.time, "note": st.resolution.note},
+                "resolution": None
+                if st.resolution is None
+                else {"user": st.resolution.user, "time": st.resolution.time, "note": st.resolution.note},
                 "reasons": [dict(r) for r in st.reasons],
             }
             for st in status
@@ -110,5 +114,7 @@ def open_frames_line(summary: dict[str, Any]) -> str | None:
         return None
     frames = [f["frame"] for f in summary["flagged_frames"] if f["open"]]
     shown = ", ".join(map(str, frames[:10])) + (" ..." if len(frames) > 10 else "")
-    return (f"note: {summary['open']} of {summary['flagged']} flagged frame(s) are still open in "
-            f"{summary['review_file']} (frames {shown}); `fusionlabel review {summary['labels']}` lists them")
+    return (
+        f"note: {summary['open']} of {summary['flagged']} flagged frame(s) are still open in "
+        f"{summary['review_file']} (frames {shown}); `fusionlabel review {summary['labels']}` lists them"
+    )

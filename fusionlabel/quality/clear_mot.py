@@ -101,8 +101,14 @@ class EvalFrame:
             raise ValueError("EvalFrame: lengths of ids, flags and scores differ")
         if len(np.unique(g)) != len(g) or len(np.unique(t)) != len(t):
             raise ValueError(f"EvalFrame {self.frame}: a track id appears twice in one frame")
-        for name, v in (("gt_ids", g), ("gt_ignored", gi), ("trk_ids", t), ("trk_scores", ts),
-                        ("trk_ignorable", ti), ("similarity", s)):
+        for name, v in (
+            ("gt_ids", g),
+            ("gt_ignored", gi),
+            ("trk_ids", t),
+            ("trk_scores", ts),
+            ("trk_ignorable", ti),
+            ("similarity", s),
+        ):
             v.setflags(write=False)
             object.__setattr__(self, name, v)
         object.__setattr__(self, "frame", int(self.frame))
@@ -487,10 +493,31 @@ class ClearEvaluator:
         if details:
             assigned = self._assigned_frames(kept, pg, pt)
         return ClearResult(
-            threshold=float(threshold), recall_threshold=float(recall_threshold), tp=tp, itp=itp, fp=fp, fn=fn,
-            ifn=ifn, ids=ids, frag=frag, n_gt=n_gt, n_tr=n_tr, total_iou=total_iou, mota=mota, motp=motp,
-            moda=moda, smota=smota, recall=recall, precision=precision, f1=f1, mt=mtf, pt=ptf, ml=mlf,
-            tp_scores=mean[pt], events=tuple(events), assigned=assigned,
+            threshold=float(threshold),
+            recall_threshold=float(recall_threshold),
+            tp=tp,
+            itp=itp,
+            fp=fp,
+            fn=fn,
+            ifn=ifn,
+            ids=ids,
+            frag=frag,
+            n_gt=n_gt,
+            n_tr=n_tr,
+            total_iou=total_iou,
+            mota=mota,
+            motp=motp,
+            moda=moda,
+            smota=smota,
+            recall=recall,
+            precision=precision,
+            f1=f1,
+            mt=mtf,
+            pt=ptf,
+            ml=mlf,
+            tp_scores=mean[pt],
+            events=tuple(events),
+            assigned=assigned,
         )
 
     def _assigned_frames(

@@ -25,8 +25,9 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,7 +99,7 @@ def average_precision(
     tp = np.cumsum(o == 1)
     fp = np.cumsum(o == 0)
     if positives == 0:
-        return APResult(0.0, 0, int(len(o)), 0)
+        return APResult(0.0, 0, len(o), 0)
     recall = tp / positives
     precision = tp / np.maximum(tp + fp, 1)
     # monotone precision envelope
@@ -107,4 +108,4 @@ def average_precision(
     for r in np.linspace(1 / 40, 1.0, 40):
         hit = np.flatnonzero(recall >= r - 1e-12)
         ap += float(prec_env[hit[0]]) if len(hit) else 0.0
-    return APResult(ap / 40, positives, int(len(o)), int(tp[-1]) if len(tp) else 0)
+    return APResult(ap / 40, positives, len(o), int(tp[-1]) if len(tp) else 0)

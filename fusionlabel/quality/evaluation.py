@@ -110,7 +110,9 @@ class EvaluationReport:
             if self.delivered is None
             else {
                 "thresholds": dict(self.prelabel_thresholds or {}),
-                "tracks": int(len({(k, int(t)) for k, fr in self.delivered.assigned.items() for f in fr for t in f.trk_ids})),
+                "tracks": len(
+                    {(k, int(t)) for k, fr in self.delivered.assigned.items() for f in fr for t in f.trk_ids}
+                ),
                 "IDS": self.delivered.ids,
                 "FRAG": self.delivered.frag,
                 "FP": self.delivered.fp,
@@ -174,7 +176,15 @@ def evaluate_sequences(
     edit = edit_ops_total(base.assigned[s.name] for s in sequences)
     review = review_metrics(base.events, queues, review_window) if queues else None
     return EvaluationReport(
-        cls, iou_threshold, sweep, combine_hota(hs), combine_idf1(ids), edit, review, len(sequences), delivered,
+        cls,
+        iou_threshold,
+        sweep,
+        combine_hota(hs),
+        combine_idf1(ids),
+        edit,
+        review,
+        len(sequences),
+        delivered,
         prelabel_thresholds,
     )
 
@@ -202,7 +212,15 @@ def prelabel_sequences(sequences: Sequence[EvalSequence], thresholds: Mapping[st
         for f in s.frames:
             k = np.array([means[t] >= thr for t in f.trk_ids.tolist()], dtype=bool)
             frames.append(
-                EvalFrame(f.frame, f.gt_ids, f.gt_ignored, f.trk_ids[k], f.trk_scores[k], f.trk_ignorable[k], f.similarity[:, k])
+                EvalFrame(
+                    f.frame,
+                    f.gt_ids,
+                    f.gt_ignored,
+                    f.trk_ids[k],
+                    f.trk_scores[k],
+                    f.trk_ignorable[k],
+                    f.similarity[:, k],
+                )
             )
         out.append(EvalSequence(s.name, tuple(frames), s.n_frames))
     return out
@@ -281,4 +299,6 @@ def evaluate_native(
         queues[seq.name] = (set(q.frames), q.num_frames)
         if q.score_threshold is not None:
             thresholds[seq.name] = q.score_threshold
-    return evaluate_sequences([seq], iou_threshold, queues or None, cls or "all", prelabel_thresholds=thresholds or None)
+    return evaluate_sequences(
+        [seq], iou_threshold, queues or None, cls or "all", prelabel_thresholds=thresholds or None
+    )

@@ -84,8 +84,16 @@ class KittiRows:
     def select(self, mask: NDArray[np.bool_]) -> KittiRows:
         idx = np.flatnonzero(mask)
         return KittiRows(
-            self.frame[idx], self.track_id[idx], tuple(self.types[i] for i in idx), self.truncated[idx],
-            self.occluded[idx], self.bbox[idx], self.hwl[idx], self.xyz[idx], self.rotation_y[idx], self.score[idx],
+            self.frame[idx],
+            self.track_id[idx],
+            tuple(self.types[i] for i in idx),
+            self.truncated[idx],
+            self.occluded[idx],
+            self.bbox[idx],
+            self.hwl[idx],
+            self.xyz[idx],
+            self.rotation_y[idx],
+            self.score[idx],
         )
 
 
@@ -215,9 +223,7 @@ def kitti_sequence(
     return EvalSequence(name, tuple(frames), n_frames)
 
 
-def load_kitti(
-    gt_dir: str | Path, results_dir: str | Path, seqmap: str | Path, cls: str
-) -> list[EvalSequence]:
+def load_kitti(gt_dir: str | Path, results_dir: str | Path, seqmap: str | Path, cls: str) -> list[EvalSequence]:
     """All sequences of a seqmap, ground truth from ``gt_dir``, results from ``results_dir``.
 
     The sequence length is the seqmap's frame count (:func:`fusionlabel.io.kitti_mot.read_seqmap`).

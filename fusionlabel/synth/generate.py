@@ -69,7 +69,12 @@ RADAR_NAME = "radar_front"
 #: sensor mounts in the ego frame (origin: rear axle centre on the ground), metres
 LIDAR_MOUNT = (1.3, 0.0, 1.84)
 RADAR_MOUNT = (3.7, 0.0, 0.55)
-CAMERA_OFFSET_NS = {"cam_front": 4_000_000, "cam_front_left": 6_000_000, "cam_front_right": 7_000_000, "cam_back": -3_000_000}
+CAMERA_OFFSET_NS = {
+    "cam_front": 4_000_000,
+    "cam_front_left": 6_000_000,
+    "cam_front_right": 7_000_000,
+    "cam_back": -3_000_000,
+}
 RADAR_START_OFFSET_NS = 11_000_000
 POSE_RATE_HZ = 100.0
 
@@ -192,8 +197,12 @@ def generate(
         t = to_seconds(t_ns)
         snap = snapshot(t)
         T_road_ego = sc.ego.T_road_ego(t)
-        sweep = simulate_sweep(snap, sc, T_road_ego @ T_ego_lidar, model, np.random.default_rng([seed, 1, k]), dirs_lidar)
-        writer.add_lidar(LIDAR_NAME, int(t_ns), PointCloud(sweep.xyz, {"intensity": sweep.intensity}, LIDAR_NAME, int(t_ns)))
+        sweep = simulate_sweep(
+            snap, sc, T_road_ego @ T_ego_lidar, model, np.random.default_rng([seed, 1, k]), dirs_lidar
+        )
+        writer.add_lidar(
+            LIDAR_NAME, int(t_ns), PointCloud(sweep.xyz, {"intensity": sweep.intensity}, LIDAR_NAME, int(t_ns))
+        )
         frame_labels[k] = _labels(sc, snap, t, T_road_ego, T_ego_lidar, sweep.xyz, label_range_m)
         tick()
         for ci, c in enumerate(cameras):
@@ -209,21 +218,38 @@ def generate(
     for j, tr_ns in enumerate(t_radar):
         tr = to_seconds(tr_ns)
         det = simulate_scan(
-            snapshot(tr), sc, actors, tr, sc.ego.T_road_ego(tr) @ T_ego_radar, sc.ego.state(tr), radar_model,
-            np.random.default_rng([seed, 3, j]), RADAR_NAME, int(tr_ns),
+            snapshot(tr),
+            sc,
+            actors,
+            tr,
+            sc.ego.T_road_ego(tr) @ T_ego_radar,
+            sc.ego.state(tr),
+            radar_model,
+            np.random.default_rng([seed, 3, j]),
+            RADAR_NAME,
+            int(tr_ns),
         )
         writer.add_radar(RADAR_NAME, int(tr_ns), det)
         tick()
 
     all_t = np.concatenate([t_lidar, t_radar, *[np.asarray(v, np.int64) for v in cam_t.values()]])
-    t_pose = np.arange(int(all_t.min()) - 200_000_000, int(all_t.max()) + 200_000_001, round(1e9 / POSE_RATE_HZ), dtype=np.int64)
+    t_pose = np.arange(
+        int(all_t.min()) - 200_000_000, int(all_t.max()) + 200_000_001, round(1e9 / POSE_RATE_HZ), dtype=np.int64
+    )
     poses = [sc.T_world_road @ sc.ego.T_road_ego(to_seconds(int(t))) for t in t_pose]
     info = {
         "generator": "fusionlabel.synth.generate",
         "arguments": {
-            "frames": frames, "seed": seed, "rate_hz": rate_hz, "lidar": lidar, "azimuth_steps": azimuth_steps,
-            "cameras": list(cameras), "image_size": list(image_size), "radar_rate_hz": radar_rate_hz,
-            "jpeg_quality": jpeg_quality, "label_range_m": label_range_m,
+            "frames": frames,
+            "seed": seed,
+            "rate_hz": rate_hz,
+            "lidar": lidar,
+            "azimuth_steps": azimuth_steps,
+            "cameras": list(cameras),
+            "image_size": list(image_size),
+            "radar_rate_hz": radar_rate_hz,
+            "jpeg_quality": jpeg_quality,
+            "label_range_m": label_range_m,
         },
         "agents": len(sc.agents),
         "parked_vehicles": len(sc.actors) - len(sc.agents),
@@ -234,7 +260,13 @@ def generate(
 
 
 def _labels(
-    sc: Scenario, snap, t: float, T_road_ego: Transform, T_ego_lidar: Transform, xyz_lidar: np.ndarray, label_range_m: float
+    sc: Scenario,
+    snap,
+    t: float,
+    T_road_ego: Transform,
+    T_ego_lidar: Transform,
+    xyz_lidar: np.ndarray,
+    label_range_m: float,
 ) -> FrameLabels:
     """Ground truth of one LiDAR frame (see the module docstring for the attributes)."""
     ego = sc.ego.state(t)

@@ -36,17 +36,57 @@ from fusionlabel.synth.world import (
 
 # -- materials: LiDAR reflectivity (0..1), radar RCS offset (dBsm), default colour (RGB 0..1) --
 MATERIALS = (
-    "asphalt", "marking", "sidewalk", "gravel", "building", "glass", "paint", "tyre",
-    "metal", "cloth", "cloth_dark", "skin", "foliage", "wood", "concrete",
+    "asphalt",
+    "marking",
+    "sidewalk",
+    "gravel",
+    "building",
+    "glass",
+    "paint",
+    "tyre",
+    "metal",
+    "cloth",
+    "cloth_dark",
+    "skin",
+    "foliage",
+    "wood",
+    "concrete",
 )
-(ASPHALT, MARKING, SIDEWALK, GRAVEL, BUILDING, GLASS, PAINT, TYRE, METAL, CLOTH, CLOTH_DARK, SKIN, FOLIAGE, WOOD,
- CONCRETE) = range(len(MATERIALS))
+(
+    ASPHALT,
+    MARKING,
+    SIDEWALK,
+    GRAVEL,
+    BUILDING,
+    GLASS,
+    PAINT,
+    TYRE,
+    METAL,
+    CLOTH,
+    CLOTH_DARK,
+    SKIN,
+    FOLIAGE,
+    WOOD,
+    CONCRETE,
+) = range(len(MATERIALS))
 REFLECTIVITY = np.array([0.08, 0.6, 0.25, 0.18, 0.3, 0.05, 0.35, 0.04, 0.5, 0.15, 0.1, 0.2, 0.3, 0.2, 0.3])
 MATERIAL_RGB = np.array(
     [
-        (0.32, 0.32, 0.34), (0.92, 0.92, 0.88), (0.62, 0.6, 0.57), (0.45, 0.42, 0.35), (0.7, 0.6, 0.5),
-        (0.12, 0.15, 0.2), (0.6, 0.6, 0.6), (0.05, 0.05, 0.05), (0.45, 0.47, 0.5), (0.6, 0.3, 0.3),
-        (0.15, 0.15, 0.2), (0.85, 0.65, 0.5), (0.25, 0.5, 0.2), (0.4, 0.28, 0.18), (0.6, 0.6, 0.6),
+        (0.32, 0.32, 0.34),
+        (0.92, 0.92, 0.88),
+        (0.62, 0.6, 0.57),
+        (0.45, 0.42, 0.35),
+        (0.7, 0.6, 0.5),
+        (0.12, 0.15, 0.2),
+        (0.6, 0.6, 0.6),
+        (0.05, 0.05, 0.05),
+        (0.45, 0.47, 0.5),
+        (0.6, 0.3, 0.3),
+        (0.15, 0.15, 0.2),
+        (0.85, 0.65, 0.5),
+        (0.25, 0.5, 0.2),
+        (0.4, 0.28, 0.18),
+        (0.6, 0.6, 0.6),
     ]
 )
 
@@ -63,13 +103,29 @@ def dot3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     b2 = np.broadcast_to(b, a.shape)
     return a[:, 0] * b2[:, 0] + a[:, 1] * b2[:, 1] + a[:, 2] * b2[:, 2]
 
+
 # the 12 triangles of a box over its corners i = ix + 2 iy + 4 iz (ix, iy, iz in {0: -, 1: +});
 # faces -x, +x, -y, +y, -z, +z, two triangles each: the top face is triangles 10 and 11
 _BOX_TRIS = np.array(
-    [[0, 4, 6], [0, 6, 2], [1, 3, 7], [1, 7, 5], [0, 1, 5], [0, 5, 4],
-     [2, 6, 7], [2, 7, 3], [0, 2, 3], [0, 3, 1], [4, 5, 7], [4, 7, 6]], dtype=np.int64
+    [
+        [0, 4, 6],
+        [0, 6, 2],
+        [1, 3, 7],
+        [1, 7, 5],
+        [0, 1, 5],
+        [0, 5, 4],
+        [2, 6, 7],
+        [2, 7, 3],
+        [0, 2, 3],
+        [0, 3, 1],
+        [4, 5, 7],
+        [4, 7, 6],
+    ],
+    dtype=np.int64,
 )
-_BOX_SIGNS = np.array([[(i & 1) * 2 - 1, ((i >> 1) & 1) * 2 - 1, ((i >> 2) & 1) * 2 - 1] for i in range(8)], dtype=np.float64)
+_BOX_SIGNS = np.array(
+    [[(i & 1) * 2 - 1, ((i >> 1) & 1) * 2 - 1, ((i >> 2) & 1) * 2 - 1] for i in range(8)], dtype=np.float64
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +164,12 @@ def boxes_mesh(
     mat[:, 10:12] = np.asarray(top_mat)[:, None]
     rgb = np.repeat(np.asarray(rgb_side, dtype=np.float64)[:, None, :], 12, axis=1)
     rgb[:, 10:12] = np.asarray(rgb_top, dtype=np.float64)[:, None, :]
-    return Mesh(verts.astype(np.float32), tris.astype(np.uint32), mat.reshape(-1).astype(np.int16), rgb.reshape(-1, 3).astype(np.float32))
+    return Mesh(
+        verts.astype(np.float32),
+        tris.astype(np.uint32),
+        mat.reshape(-1).astype(np.int16),
+        rgb.reshape(-1, 3).astype(np.float32),
+    )
 
 
 def _merge(meshes: Sequence[Mesh]) -> Mesh:
@@ -139,7 +200,11 @@ def actor_parts(actor: Actor, t: float) -> list[tuple[float, float, float, float
         return parts
     if cat == "Truck":
         cab = 2.1
-        parts = [(sx * (l / 2 - 0.9), sy * (w / 2 - 0.15), 0.0, 1.0, 0.28, 1.0, TYRE, TYRE) for sx in (-1, 1) for sy in (-1, 1)]
+        parts = [
+            (sx * (l / 2 - 0.9), sy * (w / 2 - 0.15), 0.0, 1.0, 0.28, 1.0, TYRE, TYRE)
+            for sx in (-1, 1)
+            for sy in (-1, 1)
+        ]
         parts.append((-cab / 2, 0.0, 0.3, l - cab, 0.96 * w, 0.65, METAL, METAL))
         parts.append((-cab / 2, 0.0, 0.95, l - cab, w, h - 0.95, PAINT, PAINT))
         parts.append((l / 2 - cab / 2, 0.0, 0.4, cab, w, 0.5 * h - 0.4, PAINT, PAINT))
@@ -191,7 +256,9 @@ def _actor_mesh(actor: Actor, t: float) -> Mesh:
     side = np.array([q[6] for q in parts], dtype=np.int64)
     top = np.array([q[7] for q in parts], dtype=np.int64)
     c, s = math.cos(st.yaw), math.sin(st.yaw)
-    centers = np.stack([st.x + c * p[:, 0] - s * p[:, 1], st.y + s * p[:, 0] + c * p[:, 1], p[:, 2] + p[:, 5] / 2], axis=1)
+    centers = np.stack(
+        [st.x + c * p[:, 0] - s * p[:, 1], st.y + s * p[:, 0] + c * p[:, 1], p[:, 2] + p[:, 5] / 2], axis=1
+    )
     own = np.asarray(actor.colour, dtype=np.float64)
 
     def colours(m: NDArray[np.int64]) -> NDArray[np.float64]:
@@ -203,8 +270,12 @@ def _actor_mesh(actor: Actor, t: float) -> Mesh:
 
 
 _STRUCTURE_MATS = {
-    "building": (BUILDING, CONCRETE), "pole": (METAL, METAL), "trunk": (WOOD, WOOD),
-    "crown": (FOLIAGE, FOLIAGE), "shelter": (CONCRETE, CONCRETE), "wall": (CONCRETE, CONCRETE),
+    "building": (BUILDING, CONCRETE),
+    "pole": (METAL, METAL),
+    "trunk": (WOOD, WOOD),
+    "crown": (FOLIAGE, FOLIAGE),
+    "shelter": (CONCRETE, CONCRETE),
+    "wall": (CONCRETE, CONCRETE),
 }
 
 
@@ -217,7 +288,10 @@ def static_mesh(structures: Sequence[Structure]) -> Mesh:
         np.array([s.center for s in structures], dtype=np.float64).reshape(-1, 3),
         np.array([s.size for s in structures], dtype=np.float64).reshape(-1, 3),
         np.array([s.yaw for s in structures], dtype=np.float64),
-        mats[:, 0], mats[:, 1], col, top_col,
+        mats[:, 0],
+        mats[:, 1],
+        col,
+        top_col,
     )
 
 
@@ -235,10 +309,16 @@ def ground_surface(
     mat[road] = ASPHALT
     mat[walk] = SIDEWALK
     lines = (
-        ((np.abs(y - 1.75) < 0.075) & (np.mod(x, 9.0) < 3.0))
-        | (np.abs(y - 5.1) < 0.07) | (np.abs(y - 5.4) < 0.07)
-        | (np.abs(y + 1.75) < 0.075) | (np.abs(y - 8.75) < 0.075)
-    ) & ~in_side & road
+        (
+            ((np.abs(y - 1.75) < 0.075) & (np.mod(x, 9.0) < 3.0))
+            | (np.abs(y - 5.1) < 0.07)
+            | (np.abs(y - 5.4) < 0.07)
+            | (np.abs(y + 1.75) < 0.075)
+            | (np.abs(y - 8.75) < 0.075)
+        )
+        & ~in_side
+        & road
+    )
     zebra = np.zeros(n, dtype=bool)
     for c in scenario.crosswalk_x:
         zebra |= (np.abs(x - c) < CROSSWALK_HALF_W) & (np.mod(y, 1.0) < 0.5)
@@ -268,7 +348,10 @@ class Snapshot:
 
 
 def build_snapshot(
-    actors: Sequence[Actor], t: float, static: Mesh | None = None, ground_half: float | None = 400.0,
+    actors: Sequence[Actor],
+    t: float,
+    static: Mesh | None = None,
+    ground_half: float | None = 400.0,
     center_x: float = 0.0,
 ) -> Snapshot:
     """Build the ray-casting scene of ``actors`` at time ``t`` plus the static mesh and ground."""
@@ -285,11 +368,21 @@ def build_snapshot(
         meshes.append(m)
         return gid
 
-    empty = Mesh(np.zeros((3, 3), np.float32), np.array([[0, 1, 2]], np.uint32), np.zeros(1, np.int16), np.zeros((1, 3), np.float32))
+    empty = Mesh(
+        np.zeros((3, 3), np.float32),
+        np.array([[0, 1, 2]], np.uint32),
+        np.zeros(1, np.int16),
+        np.zeros((1, 3), np.float32),
+    )
     if ground_half is not None:
         g = ground_half
-        v = np.array([[center_x - g, -g, 0], [center_x + g, -g, 0], [center_x + g, g, 0], [center_x - g, g, 0]], np.float32)
-        add(Mesh(v, np.array([[0, 1, 2], [0, 2, 3]], np.uint32), np.zeros(2, np.int16), np.zeros((2, 3), np.float32)), -1)
+        v = np.array(
+            [[center_x - g, -g, 0], [center_x + g, -g, 0], [center_x + g, g, 0], [center_x - g, g, 0]], np.float32
+        )
+        add(
+            Mesh(v, np.array([[0, 1, 2], [0, 2, 3]], np.uint32), np.zeros(2, np.int16), np.zeros((2, 3), np.float32)),
+            -1,
+        )
     else:
         add(empty, -1)  # keep geometry ids stable: 0 = ground, 1 = static
     add(static if static is not None and len(static.triangles) else empty, -2)
@@ -339,7 +432,9 @@ def cast(snap: Snapshot, origins: NDArray[np.float64], dirs: NDArray[np.float64]
     return Hits(t, geom, prim, n, actor)
 
 
-def surface(snap: Snapshot, hits: Hits, points: NDArray[np.float64], scenario: Scenario) -> tuple[NDArray[np.int16], NDArray[np.float32]]:
+def surface(
+    snap: Snapshot, hits: Hits, points: NDArray[np.float64], scenario: Scenario
+) -> tuple[NDArray[np.int16], NDArray[np.float32]]:
     """Material (N,) and colour (N, 3) at the hit points (undefined where nothing was hit)."""
     ok = hits.geom >= 0
     idx = np.where(ok, snap.tri_offset[np.clip(hits.geom, 0, None)] + np.clip(hits.prim, 0, None), 0)
@@ -361,7 +456,9 @@ def box_sample_points(box: NDArray[np.float64], n: tuple[int, int, int] = (5, 4,
     return np.stack([box[0] + c * g[:, 0] - s * g[:, 1], box[1] + s * g[:, 0] + c * g[:, 1], box[2] + g[:, 2]], axis=1)
 
 
-def visibility(snap: Snapshot, actors: Sequence[int], boxes: NDArray[np.float64], origin: NDArray[np.float64]) -> NDArray[np.float64]:
+def visibility(
+    snap: Snapshot, actors: Sequence[int], boxes: NDArray[np.float64], origin: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """Fraction of each actor's silhouette seen from ``origin`` (0 = fully occluded).
 
     Rays go from ``origin`` to a grid of points inside each box. Of the rays that intersect the
@@ -398,7 +495,11 @@ def visibility(snap: Snapshot, actors: Sequence[int], boxes: NDArray[np.float64]
 
 
 def visibility_in(
-    actors: Sequence[Actor], target: int, ego: EgoMotion, times: NDArray[np.float64], lidar_mount: tuple[float, float, float]
+    actors: Sequence[Actor],
+    target: int,
+    ego: EgoMotion,
+    times: NDArray[np.float64],
+    lidar_mount: tuple[float, float, float],
 ) -> NDArray[np.float64]:
     """Visibility of ``actors[target]`` from the LiDAR at each time, with only ``actors`` in the scene."""
     out = np.empty(len(times))

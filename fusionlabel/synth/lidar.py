@@ -83,7 +83,11 @@ class Sweep:
 
 
 def simulate_sweep(
-    snap: Snapshot, scenario: Scenario, T_road_lidar: Transform, model: LidarModel, rng: np.random.Generator,
+    snap: Snapshot,
+    scenario: Scenario,
+    T_road_lidar: Transform,
+    model: LidarModel,
+    rng: np.random.Generator,
     dirs_lidar: NDArray[np.float64] | None = None,
 ) -> Sweep:
     """Cast one sweep from the LiDAR pose ``T_road_lidar`` into ``snap``."""

@@ -80,7 +80,10 @@ class Placer:
         st = [actor.state(float(t)) for t in self.times]
         l, w, _ = actor.size
         return rectangles(
-            np.array([s.x for s in st]), np.array([s.y for s in st]), l + self.margin, w + self.margin,
+            np.array([s.x for s in st]),
+            np.array([s.y for s in st]),
+            l + self.margin,
+            w + self.margin,
             np.array([s.yaw for s in st]),
         )
 

@@ -57,12 +57,12 @@ class RadarModel:
 def point_velocity(state: State, p: NDArray[np.float64]) -> NDArray[np.float64]:
     """(N, 3) road-frame velocity of points ``p`` (N, 3) rigidly attached to a body in ``state``."""
     w = state.yaw_rate
-    return np.stack(
-        [state.vx - w * (p[:, 1] - state.y), state.vy + w * (p[:, 0] - state.x), np.zeros(len(p))], axis=1
-    )
+    return np.stack([state.vx - w * (p[:, 1] - state.y), state.vy + w * (p[:, 0] - state.x), np.zeros(len(p))], axis=1)
 
 
-def radial_velocity(p: NDArray[np.float64], v_p: NDArray[np.float64], radar_pos: NDArray[np.float64], v_radar: NDArray[np.float64]) -> NDArray[np.float64]:
+def radial_velocity(
+    p: NDArray[np.float64], v_p: NDArray[np.float64], radar_pos: NDArray[np.float64], v_radar: NDArray[np.float64]
+) -> NDArray[np.float64]:
     """(N,) range rate ``(v_p - v_radar) . u``, ``u`` the unit line of sight from the radar to ``p``."""
     u = p - radar_pos[None, :]
     u /= np.linalg.norm(u, axis=1, keepdims=True)
@@ -97,13 +97,21 @@ def simulate_scan(
             continue
         l, w, h = box[3:6]
         cs, sn = math.cos(box[6]), math.sin(box[6])
-        corners = np.array([[box[0] + cs * x - sn * y, box[1] + sn * x + cs * y, h / 2] for x in (-l / 2, l / 2) for y in (-w / 2, w / 2)])
+        corners = np.array(
+            [
+                [box[0] + cs * x - sn * y, box[1] + sn * x + cs * y, h / 2]
+                for x in (-l / 2, l / 2)
+                for y in (-w / 2, w / 2)
+            ]
+        )
         cr = T_radar_road.apply(corners)
         az = np.arctan2(cr[:, 1], cr[:, 0])
         n_rays = 7 if a.category in ("Car", "Truck") else 3
         span = np.linspace(az.min(), az.max(), n_rays + 2)[1:-1]
         el = math.atan2(h / 2 - pos[2], rng_c)
-        d_radar = np.stack([np.cos(el) * np.cos(span), np.cos(el) * np.sin(span), np.full(n_rays, math.sin(el))], axis=1)
+        d_radar = np.stack(
+            [np.cos(el) * np.cos(span), np.cos(el) * np.sin(span), np.full(n_rays, math.sin(el))], axis=1
+        )
         d_road = T_road_radar.apply_vectors(d_radar)
         hits = cast(snap, pos, d_road)
         cand = np.flatnonzero(hits.actor == i)
@@ -133,7 +141,9 @@ def simulate_scan(
     sel = np.flatnonzero((hits.actor == -2) & (hits.t <= model.max_range) & (u < model.clutter_prob))
     if len(sel):
         p = pos[None, :] + d_road[sel] * hits.t[sel, None]
-        mat, _ = surface(snap, hits, pos[None, :] + d_road * np.where(np.isfinite(hits.t), hits.t, 0)[:, None], scenario)
+        mat, _ = surface(
+            snap, hits, pos[None, :] + d_road * np.where(np.isfinite(hits.t), hits.t, 0)[:, None], scenario
+        )
         P.append(p)
         VR.append(radial_velocity(p, np.zeros_like(p), pos, v_radar))
         RCS.append(np.array([STATIC_RCS.get(int(m), 5.0) for m in mat[sel]]) + jitter[sel])
@@ -147,7 +157,11 @@ def simulate_scan(
     if n_ghost:
         p = T_road_radar.apply(np.stack([g_r * np.cos(g_az), g_r * np.sin(g_az), np.zeros(n_ghost)], axis=1))
         centres = np.array([a.box(t)[:2] for a in actors]).reshape(-1, 2)
-        far = np.all(np.linalg.norm(p[:, None, :2] - centres[None, :, :], axis=2) > 6.0, axis=1) if len(centres) else np.ones(n_ghost, bool)
+        far = (
+            np.all(np.linalg.norm(p[:, None, :2] - centres[None, :, :], axis=2) > 6.0, axis=1)
+            if len(centres)
+            else np.ones(n_ghost, bool)
+        )
         if far.any():
             P.append(p[far])
             VR.append(radial_velocity(p[far], np.zeros_like(p[far]), pos, v_radar) + g_v[far])

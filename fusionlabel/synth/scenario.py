@@ -76,8 +76,11 @@ class _RoleMix:
 
 
 _CARS = _RoleMix(
-    "Car", ("overtaking", "oncoming"),
-    ("overtaking", "oncoming", "leading", "following", "turning", "crossing_side"), (3, 3, 2, 1, 1.5, 1.0), (5, 8),
+    "Car",
+    ("overtaking", "oncoming"),
+    ("overtaking", "oncoming", "leading", "following", "turning", "crossing_side"),
+    (3, 3, 2, 1, 1.5, 1.0),
+    (5, 8),
 )
 _PEDESTRIANS = _RoleMix("Pedestrian", ("crossing", "sidewalk"), ("sidewalk", "crossing"), (2.0, 1.0), (4, 8))
 _CYCLISTS = _RoleMix(
@@ -406,6 +409,13 @@ class _ScenarioBuilder:
         sun = (math.cos(el) * math.cos(az), math.cos(el) * math.sin(az), math.sin(el))
         street = self.layout
         return Scenario(
-            seed, self.ego, final, self.structures,
-            street.side_street_x, street.crosswalk_x, street.extent_x, T_world_road, sun,
+            seed,
+            self.ego,
+            final,
+            self.structures,
+            street.side_street_x,
+            street.crosswalk_x,
+            street.extent_x,
+            T_world_road,
+            sun,
         )

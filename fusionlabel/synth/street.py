@@ -61,9 +61,7 @@ class StreetLayout:
 
     def in_side_street(self, x0: float, x1: float, pad: float = 0.0) -> bool:
         """Whether ``[x0, x1]`` meets a side street widened by ``pad`` metres on each side."""
-        return any(
-            x1 > s - SIDE_STREET_HALF_W - pad and x0 < s + SIDE_STREET_HALF_W + pad for s in self.side_street_x
-        )
+        return any(x1 > s - SIDE_STREET_HALF_W - pad and x0 < s + SIDE_STREET_HALF_W + pad for s in self.side_street_x)
 
     def nearest_side_street(self, x: float) -> float:
         """The x of the side street nearest to ``x``."""

@@ -41,7 +41,9 @@ def _shoelace(p: NDArray[np.float64], n: int) -> float:
 
 
 @njit(cache=True)
-def _clip_area(ca: NDArray[np.float64], cb: NDArray[np.float64], buf1: NDArray[np.float64], buf2: NDArray[np.float64]) -> float:
+def _clip_area(
+    ca: NDArray[np.float64], cb: NDArray[np.float64], buf1: NDArray[np.float64], buf2: NDArray[np.float64]
+) -> float:
     """Area of quad ``ca`` clipped by the CCW quad ``cb`` (Sutherland-Hodgman)."""
     n = 4
     for k in range(4):
@@ -90,18 +92,24 @@ def _hull_area(pts: NDArray[np.float64], hull: NDArray[np.float64]) -> float:
         pts[j + 1, 1] = y
     k = 0
     for i in range(n):  # lower hull
-        while k >= 2 and (hull[k - 1, 0] - hull[k - 2, 0]) * (pts[i, 1] - hull[k - 2, 1]) - (
-            hull[k - 1, 1] - hull[k - 2, 1]
-        ) * (pts[i, 0] - hull[k - 2, 0]) <= 0.0:
+        while (
+            k >= 2
+            and (hull[k - 1, 0] - hull[k - 2, 0]) * (pts[i, 1] - hull[k - 2, 1])
+            - (hull[k - 1, 1] - hull[k - 2, 1]) * (pts[i, 0] - hull[k - 2, 0])
+            <= 0.0
+        ):
             k -= 1
         hull[k, 0] = pts[i, 0]
         hull[k, 1] = pts[i, 1]
         k += 1
     lo = k + 1
     for i in range(n - 2, -1, -1):  # upper hull
-        while k >= lo and (hull[k - 1, 0] - hull[k - 2, 0]) * (pts[i, 1] - hull[k - 2, 1]) - (
-            hull[k - 1, 1] - hull[k - 2, 1]
-        ) * (pts[i, 0] - hull[k - 2, 0]) <= 0.0:
+        while (
+            k >= lo
+            and (hull[k - 1, 0] - hull[k - 2, 0]) * (pts[i, 1] - hull[k - 2, 1])
+            - (hull[k - 1, 1] - hull[k - 2, 1]) * (pts[i, 0] - hull[k - 2, 0])
+            <= 0.0
+        ):
             k -= 1
         hull[k, 0] = pts[i, 0]
         hull[k, 1] = pts[i, 1]
@@ -297,8 +305,12 @@ def _inv3(a: NDArray[np.float64]) -> NDArray[np.float64]:
 
 @njit(cache=True)
 def scene_update(
-    theta: NDArray[np.float64], P: NDArray[np.float64], p: NDArray[np.float64], z: NDArray[np.float64],
-    sigma2: float, gate: float,
+    theta: NDArray[np.float64],
+    P: NDArray[np.float64],
+    p: NDArray[np.float64],
+    z: NDArray[np.float64],
+    sigma2: float,
+    gate: float,
 ) -> int:
     """Gated linear Kalman update, in place, of the scene motion ``theta = (phi, tx, ty)`` (3,)
     and its covariance ``P`` (3, 3) with the displacements of N objects from ``p`` (N, 2) to
@@ -370,8 +382,12 @@ def scene_hypothesis_kernel(
 
 @njit(cache=True)
 def merge_hypotheses(
-    aff: NDArray[np.float64], aff_alt: NDArray[np.float64], young: NDArray[np.int64],
-    mt: NDArray[np.int64], md: NDArray[np.int64], threshold: float,
+    aff: NDArray[np.float64],
+    aff_alt: NDArray[np.float64],
+    young: NDArray[np.int64],
+    mt: NDArray[np.int64],
+    md: NDArray[np.int64],
+    threshold: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64], bool]:
     """The better of two hypotheses' affinities for the young tracks.
 
@@ -416,11 +432,27 @@ def merge_hypotheses(
 
 @njit(cache=True)
 def young_hypotheses(
-    x: NDArray[np.float64], young: NDArray[np.int64], steps: NDArray[np.int64], angle: float, tx: float, ty: float,
-    dt: float, boxes: NDArray[np.float64], metric: int, gate: float, aff: NDArray[np.float64],
-    mt: NDArray[np.int64], md: NDArray[np.int64], threshold: float,
+    x: NDArray[np.float64],
+    young: NDArray[np.int64],
+    steps: NDArray[np.int64],
+    angle: float,
+    tx: float,
+    ty: float,
+    dt: float,
+    boxes: NDArray[np.float64],
+    metric: int,
+    gate: float,
+    aff: NDArray[np.float64],
+    mt: NDArray[np.int64],
+    md: NDArray[np.int64],
+    threshold: float,
 ) -> tuple[
-    NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], NDArray[np.int64], NDArray[np.float64], bool,
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.bool_],
+    NDArray[np.int64],
+    NDArray[np.float64],
+    bool,
     NDArray[np.int64],
 ]:
     """The young tracks' scene hypothesis (:func:`scene_hypothesis_kernel` of rows ``young`` of

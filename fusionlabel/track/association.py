@@ -55,7 +55,9 @@ def bev_corners(b: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.stack([x, y], axis=-1)
 
 
-def _cross(ax: NDArray[np.float64], ay: NDArray[np.float64], bx: NDArray[np.float64], by: NDArray[np.float64]) -> NDArray[np.float64]:
+def _cross(
+    ax: NDArray[np.float64], ay: NDArray[np.float64], bx: NDArray[np.float64], by: NDArray[np.float64]
+) -> NDArray[np.float64]:
     return ax * by - ay * bx
 
 
@@ -226,7 +228,11 @@ def associate(affinity: NDArray[np.float64], threshold: float) -> Assignment:
     feasible = affinity > threshold
     if nt == 0 or nd == 0 or not feasible.any():
         return Assignment(
-            np.zeros((0, 2), np.int64), np.arange(nt, dtype=np.int64), np.arange(nd, dtype=np.int64), np.zeros(0), np.zeros(0)
+            np.zeros((0, 2), np.int64),
+            np.arange(nt, dtype=np.int64),
+            np.arange(nd, dtype=np.int64),
+            np.zeros(0),
+            np.zeros(0),
         )
     cost = np.where(feasible, -affinity, INFEASIBLE)
     rows, cols = linear_sum_assignment(cost)

@@ -174,7 +174,9 @@ class SceneMotionFilter:
                 inl = np.hypot(r[:, 0], r[:, 1]) <= cfg.inlier_gate
                 self.theta = np.array([angle, t[0], t[1]])
                 self.P = np.diag([0.1**2, 10.0**2, 10.0**2])
-                used = scene_update(self.theta, self.P, np.ascontiguousarray(p[inl]), np.ascontiguousarray(z[inl]), s2, np.inf)
+                used = scene_update(
+                    self.theta, self.P, np.ascontiguousarray(p[inl]), np.ascontiguousarray(z[inl]), s2, np.inf
+                )
         if used:
             self._idle = 0
         return used
@@ -205,8 +207,12 @@ def scene_hypothesis(
     ``v_xy = ((R - I) p0 + t) / dt``; height, size and vertical velocity unchanged.
     """
     return scene_hypothesis_kernel(
-        np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(steps, dtype=np.int64),
-        float(motion.angle), float(motion.t[0]), float(motion.t[1]), float(dt),
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(steps, dtype=np.int64),
+        float(motion.angle),
+        float(motion.t[0]),
+        float(motion.t[1]),
+        float(dt),
     )
 
 

@@ -113,9 +113,7 @@ class EgoRotationConfig:
     reassociate: float = 0.25
 
 
-def fit_rotation(
-    p: NDArray[np.float64], z: NDArray[np.float64], inlier_gate: float
-) -> tuple[float, float, int]:
+def fit_rotation(p: NDArray[np.float64], z: NDArray[np.float64], inlier_gate: float) -> tuple[float, float, int]:
     """The rotation, information and inlier count of :func:`fit_rigid` (see there)."""
     angle, _, info, n = fit_rigid(p, z, inlier_gate)
     return angle, info, n
@@ -233,7 +231,6 @@ class EgoRotationFilter:
         self.rate = new
         self.var = (1.0 - k) * self.var
         return corr
-
 
     def birth_velocity(self, xy: NDArray[np.float64]) -> NDArray[np.float64] | None:
         """(M, 3) m/s prior velocity of objects first seen at ``xy`` (M, 2) m, ego frame: the

@@ -75,10 +75,6 @@ SIZE = slice(3, 6)
 VEL = slice(7, 10)
 
 
-
-
-
-
 def align_yaw(z_yaw: ArrayLike, x_yaw: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Bring a measured yaw next to the predicted one, resolving wrap and heading flips.
 
@@ -205,7 +201,9 @@ def radial_velocity_model(
     return h, J
 
 
-def rotate_state(x: NDArray[np.float64], P: NDArray[np.float64], phi: float) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def rotate_state(
+    x: NDArray[np.float64], P: NDArray[np.float64], phi: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """One state rotated about the tracking frame's origin by ``phi`` (rad, counter-clockwise).
 
     Used to compensate an estimated ego rotation when no ego poses are known
@@ -283,9 +281,7 @@ class FilterpyTrack:
         self.kf.x = x.reshape(STATE_DIM, 1)
         self.kf.P = P
 
-    def update_radial_velocity(
-        self, vr: float, sensor_pos: ArrayLike, sensor_vel: ArrayLike, sigma: float
-    ) -> None:
+    def update_radial_velocity(self, vr: float, sensor_pos: ArrayLike, sensor_vel: ArrayLike, sigma: float) -> None:
         """EKF update with one range-rate measurement ``vr`` (m/s) of noise ``sigma`` (m/s).
 
         filterpy's linear update computes ``y = z - H x``; passing ``z' = vr - h(x) + J x`` with
@@ -293,7 +289,9 @@ class FilterpyTrack:
         """
         x = self.x[None, :]
         h, J = radial_velocity_model(
-            x, np.asarray(sensor_pos, dtype=np.float64).reshape(1, 3), np.asarray(sensor_vel, dtype=np.float64).reshape(1, 3)
+            x,
+            np.asarray(sensor_pos, dtype=np.float64).reshape(1, 3),
+            np.asarray(sensor_vel, dtype=np.float64).reshape(1, 3),
         )
         z_eff = vr - h[0] + float(J[0] @ self.x)
         self.kf.update(np.array([[z_eff]]), R=np.array([[sigma * sigma]]), H=J)
@@ -400,7 +398,9 @@ class BatchKalman:
             return
         x = self.x[idx]
         P = self.P[idx]
-        h, J = radial_velocity_model(x, np.asarray(sensor_pos, float).reshape(-1, 3), np.asarray(sensor_vel, float).reshape(-1, 3))
+        h, J = radial_velocity_model(
+            x, np.asarray(sensor_pos, float).reshape(-1, 3), np.asarray(sensor_vel, float).reshape(-1, 3)
+        )
         # y = z - h(x)
         y = np.asarray(vr, dtype=np.float64).reshape(-1) - h
         # S = J P J' + r

@@ -19,8 +19,9 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 CLASSES = ("Car", "Pedestrian", "Cyclist")
 
@@ -34,7 +35,10 @@ POINTRCNN_OPERATING_POINTS = {"Car": 3.0, "Pedestrian": 3.5, "Cyclist": 2.0}
 
 
 def kitti_config(
-    cls: str, P2: Any, image_size: tuple[int, int], overrides: Mapping[str, Any] | None = None,
+    cls: str,
+    P2: Any,
+    image_size: tuple[int, int],
+    overrides: Mapping[str, Any] | None = None,
     T_rect_velo: Any = None,
 ) -> Any:
     """The class's :class:`~fusionlabel.track.tracker.TrackerConfig` for KITTI PointRCNN detections:
@@ -95,7 +99,9 @@ def track_kitti_sequence(
     scores = d.score[order]
     bbox = d.bbox[order]
     starts = np.searchsorted(d.frame[order], np.arange(n_frames + 1))
-    trk = Tracker(kitti_config(cls, P2, DEFAULT_IMAGE_SIZE, config_overrides, T_rect_velo).for_length(n_frames), backend)
+    trk = Tracker(
+        kitti_config(cls, P2, DEFAULT_IMAGE_SIZE, config_overrides, T_rect_velo).for_length(n_frames), backend
+    )
     codes = trk.category_codes([cls] * len(d))
     for k in range(n_frames):
         a, b = starts[k], starts[k + 1]
@@ -141,13 +147,23 @@ def track_kitti(
     def run_one(e: Any) -> None:
         res, results = track_kitti_sequence(detections, calib, e, cls, config_overrides, backend)
         write_kitti_results(out / f"{e.name}.txt", results)
-        write_review(review_path(out / f"{e.name}.txt"), Review(res.review, provenance={
-            "tool": "fusionlabel track", "format": "kitti", "class": cls, "detections": str(detections)}))
+        write_review(
+            review_path(out / f"{e.name}.txt"),
+            Review(
+                res.review,
+                provenance={
+                    "tool": "fusionlabel track",
+                    "format": "kitti",
+                    "class": cls,
+                    "detections": str(detections),
+                },
+            ),
+        )
         summary[e.name] = {
             "frames": res.num_frames,
-            "tracks": int(len(np.unique(res.table.track_id))),
-            "delivered": int(len(np.unique(res.table.track_id[res.table.delivered]))),
-            "boxes": int(len(res.table)),
+            "tracks": len(np.unique(res.table.track_id)),
+            "delivered": len(np.unique(res.table.track_id[res.table.delivered])),
+            "boxes": len(res.table),
             "queued": len(res.review.items),
         }
 

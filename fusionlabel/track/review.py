@@ -23,7 +23,7 @@ Example
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -43,9 +43,7 @@ def build_review_queue(
     for score, k in cand[:cap]:
         fa = ambiguity[k]
         reasons = tuple(
-            {"track_id": int(t), "reason": r, "severity": s}
-            for t, rs in zip(fa.track_ids, fa.reasons)
-            for r, s in rs
+            {"track_id": int(t), "reason": r, "severity": s} for t, rs in zip(fa.track_ids, fa.reasons) for r, s in rs
         )
         items.append(ReviewItem(int(k), float(score), reasons))
     return ReviewQueue(tuple(items), int(num_frames), float(max_fraction))

@@ -261,8 +261,16 @@ def smooth_tracks(
         idx = [p] if v is None else [p, v]
         sub = np.ix_(idx, idx)
         _rts_axis(
-            starts, steps, np.ascontiguousarray(z[:, p]), np.ascontiguousarray(F[sub]), np.ascontiguousarray(Q[sub]),
-            float(r[p]), np.ascontiguousarray(P0[sub]), p == YAW, out[:, p], out[:, v] if v is not None else scratch,
+            starts,
+            steps,
+            np.ascontiguousarray(z[:, p]),
+            np.ascontiguousarray(F[sub]),
+            np.ascontiguousarray(Q[sub]),
+            float(r[p]),
+            np.ascontiguousarray(P0[sub]),
+            p == YAW,
+            out[:, p],
+            out[:, v] if v is not None else scratch,
         )
     return out
 

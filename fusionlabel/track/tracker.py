@@ -52,7 +52,8 @@ Example
 
 from __future__ import annotations
 
-from typing import Any, Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -139,9 +140,13 @@ class Tracker:
         self._poses: dict[int, Transform] = {}
         self._world: bool | None = None
         self._prev_sensor: dict[str, Any] = {}
-        self.scene: SceneMotionFilter | None = SceneMotionFilter(self.config.birth_prior) if self.config.birth_prior.enabled else None
+        self.scene: SceneMotionFilter | None = (
+            SceneMotionFilter(self.config.birth_prior) if self.config.birth_prior.enabled else None
+        )
         self.ego_rotation: EgoRotationFilter | None = (
-            EgoRotationFilter(self.config.ego_rotation, self.config.motion.dt) if self.config.ego_rotation.enabled else None
+            EgoRotationFilter(self.config.ego_rotation, self.config.motion.dt)
+            if self.config.ego_rotation.enabled
+            else None
         )
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -177,7 +182,10 @@ class Tracker:
             out[:, :3] = Ti.apply(out[:, :3])
             out[:, YAW] = out[:, YAW] + Ti.yaw
         return FrameLabels(
-            self.ids[ok], tuple(cats[int(c)] for c in self.cat[ok]), Boxes.from_array(out), self.score_sum[ok] / self.hits[ok]
+            self.ids[ok],
+            tuple(cats[int(c)] for c in self.cat[ok]),
+            Boxes.from_array(out),
+            self.score_sum[ok] / self.hits[ok],
         )
 
     def _radar_arrays(
@@ -256,7 +264,10 @@ class Tracker:
                 corr = ego.measure(prev_xy[mt[est]], boxes[md[est], :2])
                 if corr != 0.0 and cfg.ego_rotation.compensate:
                     kf.rotate(corr)
-                    if abs(corr) * float(np.sqrt(np.max(kf.x[:, 0] ** 2 + kf.x[:, 1] ** 2))) > cfg.ego_rotation.reassociate:
+                    if (
+                        abs(corr) * float(np.sqrt(np.max(kf.x[:, 0] ** 2 + kf.x[:, 1] ** 2)))
+                        > cfg.ego_rotation.reassociate
+                    ):
                         aff = affinity_matrix(kf.x[:, :7], boxes, cfg.metric, cfg.gate_distance)
                         a = associate(aff, cfg.threshold)
                         mt, md = a.matches[:, 0], a.matches[:, 1]
@@ -295,8 +306,20 @@ class Tracker:
         if len(self.ids):
             self._rec.append(
                 _FrameRecord(
-                    f, self.ids, kf.x[:, :9].copy(), self.cat, mt, md, a, flipped,
-                    n_trk, born, boxes, scores, cat_codes, extras,
+                    f,
+                    self.ids,
+                    kf.x[:, :9].copy(),
+                    self.cat,
+                    mt,
+                    md,
+                    a,
+                    flipped,
+                    n_trk,
+                    born,
+                    boxes,
+                    scores,
+                    cat_codes,
+                    extras,
                 )
             )
         # death: tracks unmatched for more than max_age frames
@@ -335,9 +358,20 @@ class Tracker:
         th = scene.theta
         # the scene hypothesis of the young tracks, its affinities and their merge (one compiled call)
         x_alt, merged, better, my, gain, again, adopt = young_hypotheses(
-            self.kf.x, young, self.misses[young] + 1, th[0], th[1], th[2], cfg.motion.dt,
-            np.ascontiguousarray(boxes, dtype=np.float64), METRICS[cfg.metric], float(cfg.gate_distance),
-            aff, mt, md, float(cfg.threshold),
+            self.kf.x,
+            young,
+            self.misses[young] + 1,
+            th[0],
+            th[1],
+            th[2],
+            cfg.motion.dt,
+            np.ascontiguousarray(boxes, dtype=np.float64),
+            METRICS[cfg.metric],
+            float(cfg.gate_distance),
+            aff,
+            mt,
+            md,
+            float(cfg.threshold),
         )
         if again:
             a = associate(merged, cfg.threshold)
@@ -357,7 +391,11 @@ class Tracker:
         return a
 
     def _fuse_radar(
-        self, pts: NDArray[np.float64], vr_all: NDArray[np.float64], s_pos: NDArray[np.float64], s_vel: NDArray[np.float64]
+        self,
+        pts: NDArray[np.float64],
+        vr_all: NDArray[np.float64],
+        s_pos: NDArray[np.float64],
+        s_vel: NDArray[np.float64],
     ) -> None:
         """Fuse the median range rate of the radar points inside each track's (grown) box (EKF)."""
         cfg = self.config
@@ -409,12 +447,23 @@ class Tracker:
                 e = np.full((n, n_ex), np.nan)
                 if extras is not None and len(rows):
                     e[rows] = extras[dets]
-            parts.append(TrackRows(
-                frame=np.full(n, f, np.int64), track_id=np.asarray(ids, np.int64), det_index=det_index,
-                affinity=affinity, margin=margin, flipped=flip, posterior=x[:, :7].copy(), detection=detection,
-                score=score, velocity=x[:, 7:9].copy(), category=np.asarray(cat, np.int64), det_category=det_category,
-                extras=e,
-            ))
+            parts.append(
+                TrackRows(
+                    frame=np.full(n, f, np.int64),
+                    track_id=np.asarray(ids, np.int64),
+                    det_index=det_index,
+                    affinity=affinity,
+                    margin=margin,
+                    flipped=flip,
+                    posterior=x[:, :7].copy(),
+                    detection=detection,
+                    score=score,
+                    velocity=x[:, 7:9].copy(),
+                    category=np.asarray(cat, np.int64),
+                    det_category=det_category,
+                    extras=e,
+                )
+            )
         return TrackRows.concat(parts)
 
     def finish(self) -> TrackingResult:
@@ -524,7 +573,9 @@ class Tracker:
             dt=cfg.motion.dt,
         )
         amb = score_rows(hist, cfg.ambiguity)
-        review = review_queue_from_rows(amb, nf, cfg.review_fraction, cfg.review_min_score, _finite(cfg.output_threshold))
+        review = review_queue_from_rows(
+            amb, nf, cfg.review_fraction, cfg.review_min_score, _finite(cfg.output_threshold)
+        )
         # the table, sorted by frame then id
         o = np.lexsort((new_id, frames))
         table = TrackTable(

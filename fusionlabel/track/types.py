@@ -18,9 +18,10 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -58,7 +59,9 @@ class RadarMeasurements:
     @classmethod
     def from_detections(cls, radar: RadarDetections, T_ego_radar: Transform) -> RadarMeasurements:
         """From radar-frame detections and the radar's mounting ``T_ego_radar``."""
-        return cls(T_ego_radar.apply(radar.xyz), np.asarray(radar.radial_velocity, float), T_ego_radar.translation.copy())
+        return cls(
+            T_ego_radar.apply(radar.xyz), np.asarray(radar.radial_velocity, float), T_ego_radar.translation.copy()
+        )
 
 
 @dataclass(frozen=True)
@@ -221,9 +224,19 @@ class TrackRows:
     def take(self, idx: NDArray[Any]) -> TrackRows:
         """The rows ``idx`` (an index or boolean mask), every field alike."""
         return TrackRows(
-            self.frame[idx], self.track_id[idx], self.det_index[idx], self.affinity[idx], self.margin[idx],
-            self.flipped[idx], self.posterior[idx], self.detection[idx], self.score[idx], self.velocity[idx],
-            self.category[idx], self.det_category[idx], None if self.extras is None else self.extras[idx],
+            self.frame[idx],
+            self.track_id[idx],
+            self.det_index[idx],
+            self.affinity[idx],
+            self.margin[idx],
+            self.flipped[idx],
+            self.posterior[idx],
+            self.detection[idx],
+            self.score[idx],
+            self.velocity[idx],
+            self.category[idx],
+            self.det_category[idx],
+            None if self.extras is None else self.extras[idx],
         )
 
     @classmethod
@@ -235,9 +248,18 @@ class TrackRows:
             return np.concatenate([getattr(p, name) for p in parts])
 
         return cls(
-            frame=cat("frame"), track_id=cat("track_id"), det_index=cat("det_index"), affinity=cat("affinity"),
-            margin=cat("margin"), flipped=cat("flipped"), posterior=cat("posterior"), detection=cat("detection"),
-            score=cat("score"), velocity=cat("velocity"), category=cat("category"), det_category=cat("det_category"),
+            frame=cat("frame"),
+            track_id=cat("track_id"),
+            det_index=cat("det_index"),
+            affinity=cat("affinity"),
+            margin=cat("margin"),
+            flipped=cat("flipped"),
+            posterior=cat("posterior"),
+            detection=cat("detection"),
+            score=cat("score"),
+            velocity=cat("velocity"),
+            category=cat("category"),
+            det_category=cat("det_category"),
             extras=None if any(e is None for e in ex) else np.concatenate([e for e in ex if e is not None]),
         )
 
@@ -272,8 +294,17 @@ class TrackTable:
     @classmethod
     def empty(cls) -> TrackTable:
         z = np.zeros(0)
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, str), np.zeros((0, 7)), z, z,
-                   np.zeros(0, bool), np.zeros(0, bool), None)
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int64),
+            np.zeros(0, str),
+            np.zeros((0, 7)),
+            z,
+            z,
+            np.zeros(0, bool),
+            np.zeros(0, bool),
+            None,
+        )
 
     def to_labels(self, mask: NDArray[np.bool_] | None = None) -> LabelSet:
         """The rows (all, or those where ``mask``) as a :class:`LabelSet` with per-box attributes
@@ -293,8 +324,11 @@ class TrackTable:
                     a["extras"] = ex[r].tolist()
                 attrs.append(a)
             labels[int(self.frame[grp[0]])] = FrameLabels(
-                self.track_id[grp], tuple(self.category[grp].tolist()), Boxes.from_array(self.box[grp]),
-                self.score[grp], tuple(attrs),
+                self.track_id[grp],
+                tuple(self.category[grp].tolist()),
+                Boxes.from_array(self.box[grp]),
+                self.score[grp],
+                tuple(attrs),
             )
         return LabelSet(labels)
 
@@ -335,7 +369,9 @@ class TrackingResult:
         return self.rows.to_dict()
 
 
-def radar_from_arrays(xyz: ArrayLike, radial_velocity: ArrayLike, sensor_xyz: ArrayLike = (0.0, 0.0, 0.0)) -> RadarMeasurements:
+def radar_from_arrays(
+    xyz: ArrayLike, radial_velocity: ArrayLike, sensor_xyz: ArrayLike = (0.0, 0.0, 0.0)
+) -> RadarMeasurements:
     """Build :class:`RadarMeasurements` from ego-frame arrays ((M, 3) m, (M,) m/s, (3,) m)."""
     return RadarMeasurements(
         np.asarray(xyz, dtype=np.float64).reshape(-1, 3),

@@ -34,10 +34,18 @@ def _box_surface_points(box: Boxes, n: int, rng: np.random.Generator) -> np.ndar
 def tiny_recording(tmp_path: Path) -> Path:
     """A 3-frame native recording: one car (track 5) driving ahead, a LiDAR, a front camera, a radar."""
     rng = np.random.default_rng(0)
-    cam = Camera("cam_front", K=[[300, 0, 160], [0, 300, 120], [0, 0, 1]], width=320, height=240,
-                 T_ego_cam=Transform.from_rt(R_EGO_CAM, [1.5, 0.0, 1.5]))
-    rig = Rig({"cam_front": cam}, {"lidar": Lidar("lidar", Transform.from_rt(np.eye(3), [0, 0, 1.8]))},
-              {"radar": Radar("radar", Transform.from_rt(np.eye(3), [3.5, 0, 0.5]))})
+    cam = Camera(
+        "cam_front",
+        K=[[300, 0, 160], [0, 300, 120], [0, 0, 1]],
+        width=320,
+        height=240,
+        T_ego_cam=Transform.from_rt(R_EGO_CAM, [1.5, 0.0, 1.5]),
+    )
+    rig = Rig(
+        {"cam_front": cam},
+        {"lidar": Lidar("lidar", Transform.from_rt(np.eye(3), [0, 0, 1.8]))},
+        {"radar": Radar("radar", Transform.from_rt(np.eye(3), [3.5, 0, 0.5]))},
+    )
     w = NativeWriter(tmp_path / "rec", rig, reference="lidar")
     frames = {}
     for i in range(3):
@@ -46,7 +54,9 @@ def tiny_recording(tmp_path: Path) -> Path:
         ground = np.column_stack([rng.uniform(0, 40, 3000), rng.uniform(-15, 15, 3000), np.zeros(3000)])
         pts_ego = np.vstack([ground, _box_surface_points(box, 500, rng)])
         pts_lidar = pts_ego - np.array([0, 0, 1.8])
-        w.add_lidar("lidar", t, PointCloud(pts_lidar, {"intensity": rng.uniform(0, 1, len(pts_lidar)).astype(np.float32)}))
+        w.add_lidar(
+            "lidar", t, PointCloud(pts_lidar, {"intensity": rng.uniform(0, 1, len(pts_lidar)).astype(np.float32)})
+        )
         img = np.full((240, 320, 3), 90, np.uint8)
         ok, enc = cv2.imencode(".png", img)
         assert ok
@@ -64,7 +74,7 @@ def needs_display() -> None:
 
 
 @pytest.fixture
-def make_window(needs_display, qtbot):  # noqa: ANN001
+def make_window(needs_display, qtbot):
     """Build MainWindows (non-interactive: no dialogs) that are closed after the test."""
     import vispy
 
@@ -73,7 +83,7 @@ def make_window(needs_display, qtbot):  # noqa: ANN001
 
     made = []
 
-    def make(rec, **kw):  # noqa: ANN001, ANN003
+    def make(rec, **kw):
         kw.setdefault("interactive", False)
         win = MainWindow(rec, **kw)
         qtbot.addWidget(win)

@@ -29,7 +29,7 @@ def test_frame_view_brings_points_to_ego_and_draws_overlays(tiny_recording) -> N
     x1, y1, x2, y2 = bb.astype(int)
     # the box outline (track colour) is drawn around the projected box, nothing drawn far from it
     colour = (track_color(5)[:3] * 255).astype(int)
-    border = img[max(y1 - 2, 0): y2 + 3, max(x1 - 2, 0): x2 + 3].reshape(-1, 3).astype(int)
+    border = img[max(y1 - 2, 0) : y2 + 3, max(x1 - 2, 0) : x2 + 3].reshape(-1, 3).astype(int)
     assert np.any(np.all(np.abs(border - colour) <= 40, axis=1))
     assert np.all(img[5, 5] == 90)  # the sky corner is untouched
 

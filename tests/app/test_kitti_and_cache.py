@@ -20,7 +20,7 @@ KITTI_DRIVE = "kitti/raw/2011_09_26/2011_09_26_drive_sfnd_sync"
 
 
 @pytest.mark.gui
-def test_screenshot_of_the_main_window_on_kitti(qtbot, make_window, real_data, tmp_path: Path) -> None:  # noqa: ANN001
+def test_screenshot_of_the_main_window_on_kitti(qtbot, make_window, real_data, tmp_path: Path) -> None:
     """The same code as `fusionlabel open <drive> --screenshot FILE` (docs/screenshot_kitti.png)."""
     import cv2
 
@@ -49,7 +49,16 @@ class Endless(Recording):
 
 
 def _endless() -> Endless:
-    rig = Rig({}, {"lidar": Lidar("lidar", Transform.identity() if hasattr(Transform, "identity") else Transform.from_rt(np.eye(3), [0, 0, 0]))}, {})
+    rig = Rig(
+        {},
+        {
+            "lidar": Lidar(
+                "lidar",
+                Transform.identity() if hasattr(Transform, "identity") else Transform.from_rt(np.eye(3), [0, 0, 0]),
+            )
+        },
+        {},
+    )
     t = np.arange(10_000, dtype=np.int64) * 100_000_000
     return Endless(Path("endless"), "synthetic", rig, {"lidar": Stream("lidar", "lidar", t)}, "lidar")
 
@@ -64,7 +73,7 @@ def test_memory_stays_bounded_on_10000_frames() -> None:
             assert d.index == i and len(d.points) == 120_000
             cache.prefetch(i + 1, ahead=3)
         cache.wait_idle()
-        current, peak = tracemalloc.get_traced_memory()
+        _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
         cache.close()
@@ -75,7 +84,7 @@ def test_memory_stays_bounded_on_10000_frames() -> None:
     assert cache.nbytes <= 6 * per_frame
 
 
-def test_prefetched_frames_are_cache_hits(tiny_recording) -> None:  # noqa: ANN001
+def test_prefetched_frames_are_cache_hits(tiny_recording) -> None:
     from fusionlabel.io.native import open_native
 
     cache = FrameCache(open_native(tiny_recording), capacity=2)
@@ -91,8 +100,8 @@ def test_prefetched_frames_are_cache_hits(tiny_recording) -> None:  # noqa: ANN0
 def test_session_files_round_trip_and_refuse_what_they_cannot_read(tmp_path: Path) -> None:
     from fusionlabel.core.boxes import Boxes
     from fusionlabel.core.edits import add_box
-    from fusionlabel.io import session as S
     from fusionlabel.core.review import ReviewItem, ReviewQueue
+    from fusionlabel.io import session as S
 
     lp = tmp_path / "labels.json"
     labels, _ = add_box(S.LabelSet(), 3, Boxes.from_array([[5, 1, 0.8, 4, 2, 1.5, 0.3]]), "Car")

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(make_window, tiny_recording, tmp_path):  # noqa: ANN001
+def window(make_window, tiny_recording, tmp_path):
     from fusionlabel.io.native import open_native
 
     return make_window(open_native(tiny_recording), label_path=tmp_path / "labels.json")
 
 
-def test_window_steps_through_frames(qtbot, window) -> None:  # noqa: ANN001
+def test_window_steps_through_frames(qtbot, window) -> None:
     assert window.slider.maximum() == 2
     assert "frame 1/3" in window.frame_label.text() and "boxes 1" in window.frame_label.text()
     with qtbot.waitSignal(window.frame_changed, timeout=2000) as sig:
@@ -33,7 +33,7 @@ def test_window_steps_through_frames(qtbot, window) -> None:  # noqa: ANN001
     assert len(window.timeline.lanes) == 1 and window.timeline.lanes[0][1].tolist() == [0, 1, 2]
 
 
-def test_keyboard_edit_numeric_entry_and_undo(qtbot, window) -> None:  # noqa: ANN001
+def test_keyboard_edit_numeric_entry_and_undo(qtbot, window) -> None:
     from PySide6 import QtCore
 
     window.activateWindow()
@@ -56,14 +56,13 @@ def test_keyboard_edit_numeric_entry_and_undo(qtbot, window) -> None:  # noqa: A
     assert window.tracks.item(0, 3).text() == "edited"
     for _ in range(4):
         window.undo()
-    np.testing.assert_allclose(window.doc.labels.get(0).boxes.to_array()[0, :6],
-                               [*x0, 4.2, 1.8, 1.6], atol=1e-9)
+    np.testing.assert_allclose(window.doc.labels.get(0).boxes.to_array()[0, :6], [*x0, 4.2, 1.8, 1.6], atol=1e-9)
     assert not window.doc.dirty
     window.redo()
     assert window.doc.dirty and window.doc.labels.get(0).boxes.center[0, 0] != x0[0]
 
 
-def test_draw_a_box_in_the_top_view_and_drag_it(qtbot, window) -> None:  # noqa: ANN001
+def test_draw_a_box_in_the_top_view_and_drag_it(qtbot, window) -> None:
     from PySide6 import QtCore
 
     top = window.box_views.top
@@ -82,7 +81,9 @@ def test_draw_a_box_in_the_top_view_and_drag_it(qtbot, window) -> None:  # noqa:
     # side lies along y, so the box has yaw pi/2
     assert new.size[0, 0] == pytest.approx(80 / scale, rel=0.02)
     assert new.size[0, 1] == pytest.approx(40 / scale, rel=0.02)
-    assert abs(float(new.yaw[0])) == pytest.approx(np.pi / 2) and new.center[0, 0] == pytest.approx(top.origin[0], abs=0.5)
+    assert abs(float(new.yaw[0])) == pytest.approx(np.pi / 2) and new.center[0, 0] == pytest.approx(
+        top.origin[0], abs=0.5
+    )
     # drag the selected box's centre 30 px up: it moves forward (+x along its heading) in one undo step
     top.set_content(window.current_points(), fl, window.doc.selected)
     before = window.doc.undo_stack.count()
@@ -100,7 +101,7 @@ def test_draw_a_box_in_the_top_view_and_drag_it(qtbot, window) -> None:  # noqa:
     assert window.doc.undo_stack.count() == before + 1
 
 
-def test_click_fit_adds_a_box_around_the_car(qtbot, window) -> None:  # noqa: ANN001
+def test_click_fit_adds_a_box_around_the_car(qtbot, window) -> None:
     truth = window.doc.labels.get(0).boxes
     window.doc.edit("clear", lambda ls: __import__("fusionlabel.core.edits", fromlist=["x"]).delete_box(ls, 0, 5))
     tid = window.fit_at(float(truth.center[0, 0]), float(truth.center[0, 1]))
@@ -111,7 +112,7 @@ def test_click_fit_adds_a_box_around_the_car(qtbot, window) -> None:  # noqa: AN
     assert iou_3d(fl.boxes, truth)[0, 0] > 0.5
 
 
-def test_help_overlay_lists_every_shortcut_once(qtbot, window) -> None:  # noqa: ANN001
+def test_help_overlay_lists_every_shortcut_once(qtbot, window) -> None:
     from fusionlabel.app.shortcuts import SHORTCUTS, help_text
 
     keys = [k for s in SHORTCUTS for k in s.keys]
@@ -125,7 +126,7 @@ def test_help_overlay_lists_every_shortcut_once(qtbot, window) -> None:  # noqa:
     assert not window.help.isVisible()
 
 
-def test_screenshot_shows_the_scene(qtbot, window, tmp_path: Path) -> None:  # noqa: ANN001
+def test_screenshot_shows_the_scene(qtbot, window, tmp_path: Path) -> None:
     from fusionlabel.app.command import screenshot_window
 
     out = tmp_path / "shot.png"

@@ -27,7 +27,7 @@ def prelabelled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _strip_colour(win, frame: int) -> tuple[int, int, int]:  # noqa: ANN001
+def _strip_colour(win, frame: int) -> tuple[int, int, int]:
     from fusionlabel.app.timeline import STRIP
 
     tl = win.timeline
@@ -37,7 +37,7 @@ def _strip_colour(win, frame: int) -> tuple[int, int, int]:  # noqa: ANN001
     return c.red(), c.green(), c.blue()
 
 
-def test_prelabel_output_opens_with_its_queue_on_the_timeline(qtbot, make_window, prelabelled, tmp_path) -> None:  # noqa: ANN001
+def test_prelabel_output_opens_with_its_queue_on_the_timeline(qtbot, make_window, prelabelled, tmp_path) -> None:
     import shutil
 
     from fusionlabel.app.command import prelabel_output
@@ -74,7 +74,7 @@ def test_prelabel_output_opens_with_its_queue_on_the_timeline(qtbot, make_window
     assert {f["frame"]: f["state"] for f in s["flagged_frames"]}[flagged[0]] == "accepted"
 
 
-def test_frame_cache_closes_with_prefetches_queued(tmp_path) -> None:  # noqa: ANN001
+def test_frame_cache_closes_with_prefetches_queued(tmp_path) -> None:
     """Closing right after opening used to raise 'dictionary changed size during iteration'."""
     from fusionlabel.app.frame_cache import FrameCache
     from fusionlabel.io.open import open_recording

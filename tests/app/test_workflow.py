@@ -8,7 +8,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,21 +17,23 @@ pytest.importorskip("pytestqt")
 pytestmark = pytest.mark.gui
 
 
-def _same(a, b) -> bool:  # noqa: ANN001 - LabelSets
+def _same(a, b) -> bool:
     if sorted(a.frames) != sorted(b.frames):
         return False
     for k in a.frames:
         fa, fb = a.get(k), b.get(k)
         oa, ob = np.argsort(fa.track_ids), np.argsort(fb.track_ids)
-        if not (np.array_equal(fa.track_ids[oa], fb.track_ids[ob]) and
-                np.allclose(fa.boxes.to_array()[oa], fb.boxes.to_array()[ob]) and
-                [fa.categories[i] for i in oa] == [fb.categories[i] for i in ob] and
-                [dict(fa.attributes[i]) for i in oa] == [dict(fb.attributes[i]) for i in ob]):
+        if not (
+            np.array_equal(fa.track_ids[oa], fb.track_ids[ob])
+            and np.allclose(fa.boxes.to_array()[oa], fb.boxes.to_array()[ob])
+            and [fa.categories[i] for i in oa] == [fb.categories[i] for i in ob]
+            and [dict(fa.attributes[i]) for i in oa] == [dict(fb.attributes[i]) for i in ob]
+        ):
             return False
     return True
 
 
-def _disjoint_pair(labels):  # noqa: ANN001
+def _disjoint_pair(labels):
     from fusionlabel.core.edits import track_summary
 
     rows = track_summary(labels)
@@ -43,7 +44,7 @@ def _disjoint_pair(labels):  # noqa: ANN001
     raise AssertionError("no two tracks with disjoint frames")
 
 
-def test_prelabel_review_merge_undo_redo_save_reopen(qtbot, make_window, sample_copy) -> None:  # noqa: ANN001
+def test_prelabel_review_merge_undo_redo_save_reopen(qtbot, make_window, sample_copy) -> None:
     from fusionlabel.core.edits import track_frames
     from fusionlabel.io.open import open_recording
 
@@ -104,7 +105,9 @@ def test_prelabel_review_merge_undo_redo_save_reopen(qtbot, make_window, sample_
         os.environ.pop("FUSIONLABEL_USER", None)
 
 
-def test_failing_detector_plugin_is_reported_and_the_app_keeps_working(qtbot, make_window, tiny_recording, tmp_path) -> None:  # noqa: ANN001
+def test_failing_detector_plugin_is_reported_and_the_app_keeps_working(
+    qtbot, make_window, tiny_recording, tmp_path
+) -> None:
     from fusionlabel.detect.api import DetectorInfo
     from fusionlabel.io.native import open_native
 
@@ -118,7 +121,7 @@ def test_failing_detector_plugin_is_reported_and_the_app_keeps_working(qtbot, ma
     class Broken:
         info = DetectorInfo("broken", ("Car",))
 
-        def detect(self, frame, rig):  # noqa: ANN001
+        def detect(self, frame, rig):
             raise RuntimeError("CUDA out of memory (simulated)")
 
     with qtbot.waitSignal(win.prelabel_done, timeout=30000) as sig:
@@ -128,14 +131,14 @@ def test_failing_detector_plugin_is_reported_and_the_app_keeps_working(qtbot, ma
     assert win.index == 1
 
 
-def test_cancel_stops_prelabelling(qtbot, make_window, tiny_recording, tmp_path) -> None:  # noqa: ANN001
+def test_cancel_stops_prelabelling(qtbot, make_window, tiny_recording, tmp_path) -> None:
     from fusionlabel.detect.api import Detections, DetectorInfo
     from fusionlabel.io.native import open_native
 
     class Slow:
         info = DetectorInfo("slow", ("Car",))
 
-        def detect(self, frame, rig):  # noqa: ANN001
+        def detect(self, frame, rig):
             time.sleep(0.4)
             return Detections.from_arrays(np.zeros((0, 7)), [], [])
 
@@ -165,7 +168,7 @@ KILLED_SESSION = textwrap.dedent("""
 """)
 
 
-def test_autosave_survives_a_kill_and_is_restored(qtbot, make_window, tiny_recording) -> None:  # noqa: ANN001
+def test_autosave_survives_a_kill_and_is_restored(qtbot, make_window, tiny_recording) -> None:
     from fusionlabel.io import session as S
     from fusionlabel.io.native import open_native
 
@@ -186,7 +189,7 @@ def test_autosave_survives_a_kill_and_is_restored(qtbot, make_window, tiny_recor
 
 
 @pytest.mark.parametrize("content", [b'{"format": "fusionlabel.labels", "version": 99, "frames": []}', b"{not json"])
-def test_newer_or_corrupt_label_file_is_refused_never_overwritten(qtbot, make_window, tiny_recording, content) -> None:  # noqa: ANN001
+def test_newer_or_corrupt_label_file_is_refused_never_overwritten(qtbot, make_window, tiny_recording, content) -> None:
     from fusionlabel.io.native import open_native
 
     rec = open_native(tiny_recording)

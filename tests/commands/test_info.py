@@ -26,8 +26,13 @@ def test_info_json_on_native_recording(tiny_native: Path, capsys: pytest.Capture
     assert s["duration_s"] == pytest.approx(0.3)
     cam = next(st for st in s["streams"] if st["name"] == "cam")
     # the camera runs 4 ms late and misses frame 2: reported, not hidden
-    assert cam["sync"] == {"matched_frames": 3, "unmatched_frames": 1, "unused_samples": 0,
-                           "max_offset_ms": 4.0, "mean_offset_ms": 4.0}
+    assert cam["sync"] == {
+        "matched_frames": 3,
+        "unmatched_frames": 1,
+        "unused_samples": 0,
+        "max_offset_ms": 4.0,
+        "mean_offset_ms": 4.0,
+    }
     assert s["calibration"]["cam"]["image_size"] == [64, 48]
     assert s["labels"]["tracks"] == 1 and s["problems"] == []
 
@@ -40,7 +45,7 @@ def test_info_reports_broken_frames_and_the_rest(tiny_native: Path, capsys: pyte
     assert main(["info", str(tiny_native), "--json"]) == 2
     s = json.loads(capsys.readouterr().out)
     assert s["frames"] == 4 and s["labels"]["tracks"] == 1  # the rest is still reported
-    assert any(p.startswith(str(lidar)) and "truncated" in p.lower() or str(lidar) in p for p in s["problems"])
+    assert any((p.startswith(str(lidar)) and "truncated" in p.lower()) or str(lidar) in p for p in s["problems"])
     assert any(str(img) in p and "decode" in p for p in s["problems"])
     assert len(s["problems"]) == 2
 
@@ -133,7 +138,9 @@ def tiny_native(tmp_path: Path) -> Path:
         t = 5_000_000_000 + i * 100_000_000
         w.add_lidar("lidar", t, PointCloud(rng.normal(size=(100, 3)), {"intensity": np.ones(100, np.float32)}))
         if i != 2:
-            w.add_image("cam", t + 4_000_000, cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))[1].tobytes(), ".png")
+            w.add_image(
+                "cam", t + 4_000_000, cv2.imencode(".png", np.zeros((48, 64, 3), np.uint8))[1].tobytes(), ".png"
+            )
         labels[i] = FrameLabels(np.array([1]), ("Car",), Boxes.from_array([[5 + i, 0, 0, 4, 2, 1.5, 0]]))
     w.finish(labels=LabelSet(labels))
     return tmp_path / "rec"
@@ -146,8 +153,9 @@ def test_cli_help_lists_commands() -> None:
         assert cmd in r.stdout
 
 
-def test_open_without_display_reports_the_label_file_to_edit(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_open_without_display_reports_the_label_file_to_edit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from fusionlabel.core.labels import LabelSet
     from fusionlabel.io.native_labels import write_labels
     from fusionlabel.io.open import open_recording

@@ -49,7 +49,9 @@ def test_review_lists_flagged_frames_states_and_open_count(prelabelled: Path, tm
     f0, f1 = d0["flagged_frames"][0]["frame"], d0["flagged_frames"][-1]["frame"]
     st = S.resolve(st, f0, user="ann")
     fl = st.labels.get(f1)
-    moved = set_box(st.labels, f1, int(fl.track_ids[0]), Boxes.from_array(fl.boxes.to_array()[:1] + [[1, 0, 0, 0, 0, 0, 0]]))
+    moved = set_box(
+        st.labels, f1, int(fl.track_ids[0]), Boxes.from_array(fl.boxes.to_array()[:1] + [[1, 0, 0, 0, 0, 0, 0]])
+    )
     S.save(S.SessionState(moved, st.review, st.resolutions, 0, st.base, st.provenance), lp)
     d1 = json.loads(_review(str(lp), "--json")[1])
     by = {f["frame"]: f for f in d1["flagged_frames"]}
@@ -76,8 +78,9 @@ def test_eval_reports_the_review_before_and_after_the_app_saved(prelabelled: Pat
     lp = out / "labels.json"
 
     def evaluate() -> dict:
-        r = runner.invoke(build_app(), ["eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(lp),
-                                        "--json"])
+        r = runner.invoke(
+            build_app(), ["eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(lp), "--json"]
+        )
         assert r.exit_code == 0, r.output
         return json.loads(r.output)
 
@@ -99,7 +102,8 @@ def test_qa_and_export_read_the_same_review(prelabelled: Path, tmp_path: Path) -
     assert d["review"]["open_frames"] == sorted(e["frame"] for e in queue["frames"])
     r = runner.invoke(build_app(), ["qa", str(lp)])
     assert "flagged frame(s) are still open" in r.output
-    r = runner.invoke(build_app(), ["export", "--format", "kitti", str(lp), "--recording", str(SAMPLE),
-                                    "--out", str(tmp_path / "k")])
+    r = runner.invoke(
+        build_app(), ["export", "--format", "kitti", str(lp), "--recording", str(SAMPLE), "--out", str(tmp_path / "k")]
+    )
     assert r.exit_code == 0, r.output
     assert "still open" in r.output

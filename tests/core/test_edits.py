@@ -19,9 +19,11 @@ def _two_tracks(n: int = 6) -> LabelSet:
     frames = {}
     for k in range(n):
         frames[k] = FrameLabels(
-            np.array([1, 2]), ("Car", "Van"),
+            np.array([1, 2]),
+            ("Car", "Van"),
             Boxes.from_array([[10 + k, 0, 0.8, 4, 2, 1.5, 0], [30 - k, 3, 0.8, 5, 2, 2, np.pi]]),
-            np.array([0.9, 0.8]), ({"state": "proposed"}, {"state": "proposed"}),
+            np.array([0.9, 0.8]),
+            ({"state": "proposed"}, {"state": "proposed"}),
         )
     return LabelSet(frames)
 
@@ -164,7 +166,9 @@ def test_random_edit_sequences_keep_one_id_per_frame() -> None:
         op = int(rng.integers(0, 10))
         try:
             if op == 0:
-                ls, _ = E.add_box(ls, k, _box(float(rng.uniform(0, 40))), "Car", track_id=a if rng.random() < 0.5 else None)
+                ls, _ = E.add_box(
+                    ls, k, _box(float(rng.uniform(0, 40))), "Car", track_id=a if rng.random() < 0.5 else None
+                )
             elif op == 1:
                 ls = E.move_box(ls, k, a, rng.normal(size=3))
             elif op == 2:

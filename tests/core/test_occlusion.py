@@ -25,7 +25,10 @@ from fusionlabel.core.transforms import Transform
 # optical (x right, y down, z forward) -> ego (x forward, y left, z up)
 R_EGO_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 CAM = Camera(
-    "front", K=[[500, 0, 320], [0, 500, 180], [0, 0, 1]], width=640, height=360,
+    "front",
+    K=[[500, 0, 320], [0, 500, 180], [0, 0, 1]],
+    width=640,
+    height=360,
     T_ego_cam=Transform.from_rt(R_EGO_OPTICAL, (0.0, 0.0, 1.5)),
 )
 T_CAM_EGO = CAM.T_ego_cam.inverse()
@@ -71,8 +74,9 @@ def test_a_box_fully_behind_another_is_largely_occluded() -> None:
 
 
 def test_side_by_side_boxes_do_not_occlude_each_other() -> None:
-    v = image_visibility(boxes(CAR, [20.0, 3.5, 0.75, 4.0, 1.8, 1.5, 0.0], [20.0, -3.5, 0.75, 4.0, 1.8, 1.5, 0.0]),
-                         CAM, T_CAM_EGO)
+    v = image_visibility(
+        boxes(CAR, [20.0, 3.5, 0.75, 4.0, 1.8, 1.5, 0.0], [20.0, -3.5, 0.75, 4.0, 1.8, 1.5, 0.0]), CAM, T_CAM_EGO
+    )
     assert v.level.tolist() == [0, 0, 0]
     assert np.all(v.occlusion == 0.0) and np.all(v.truncation == 0.0)
     # visible area: the back face of the middle car, 1.8 m x 1.5 m at 18 m with f = 500 px
@@ -101,8 +105,9 @@ def test_truncation_half_out_of_the_image() -> None:
 
 
 def test_boxes_behind_the_camera_or_beside_the_image_are_unknown() -> None:
-    v = image_visibility(boxes([-10.0, 0.0, 0.75, 4.0, 1.8, 1.5, 0.0], [5.0, 30.0, 0.75, 4.0, 1.8, 1.5, 0.0]),
-                         CAM, T_CAM_EGO)
+    v = image_visibility(
+        boxes([-10.0, 0.0, 0.75, 4.0, 1.8, 1.5, 0.0], [5.0, 30.0, 0.75, 4.0, 1.8, 1.5, 0.0]), CAM, T_CAM_EGO
+    )
     assert v.truncation.tolist() == [1.0, 1.0]
     assert np.all(np.isnan(v.occlusion)) and v.level.tolist() == [UNKNOWN, UNKNOWN]
     assert not v.in_image.any() and np.all(v.visible_area_px == 0.0)
@@ -147,8 +152,14 @@ def test_ground_returns_and_too_few_points_do_not_hide() -> None:
 
 
 def test_distorted_camera_round_trip_and_a_box_in_view() -> None:
-    cam = Camera("d", K=[[400, 0, 320], [0, 400, 180], [0, 0, 1]], width=640, height=360,
-                 T_ego_cam=CAM.T_ego_cam, D=[-0.07, 0.018, 0.0004, -0.0003, 0.0])
+    cam = Camera(
+        "d",
+        K=[[400, 0, 320], [0, 400, 180], [0, 0, 1]],
+        width=640,
+        height=360,
+        T_ego_cam=CAM.T_ego_cam,
+        D=[-0.07, 0.018, 0.0004, -0.0003, 0.0],
+    )
     uv = np.array([[0.0, 0.0], [639.0, 359.0], [320.0, 180.0], [100.0, 300.0]])
     assert np.allclose(normalised_to_pixels(pixels_to_normalised(uv, cam), cam), uv, atol=1e-6)
     van = [20.0, 0.0, 1.0, 5.0, 2.0, 2.0, 0.0]

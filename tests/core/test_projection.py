@@ -12,7 +12,7 @@ from pyquaternion import Quaternion
 
 from fusionlabel.core.boxes import BOX_EDGES, Boxes
 from fusionlabel.core.calibration import Camera, camera_from_projection, load_rig
-from fusionlabel.core.projection import _field_limit, NEAR, bbox_iou, project_boxes, project_points, visible_fraction
+from fusionlabel.core.projection import NEAR, _field_limit, bbox_iou, project_boxes, project_points, visible_fraction
 from fusionlabel.core.transforms import Transform
 
 SAMPLE_RIG = Path(__file__).resolve().parents[2] / "calib" / "sample_rig.yaml"

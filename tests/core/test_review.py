@@ -17,8 +17,9 @@ def _labels() -> LabelSet:
 
 
 def _review(labels: LabelSet) -> Review:
-    q = ReviewQueue((ReviewItem(1, 0.6, ({"track_id": 3, "reason": "crossing", "severity": 0.8},)),
-                     ReviewItem(2, 0.3, ())), 3, 0.7)
+    q = ReviewQueue(
+        (ReviewItem(1, 0.6, ({"track_id": 3, "reason": "crossing", "severity": 0.8},)), ReviewItem(2, 0.3, ())), 3, 0.7
+    )
     return Review(q.with_digests(labels))
 
 
@@ -38,8 +39,10 @@ def test_digest_ignores_order_and_states_but_not_geometry() -> None:
 def test_states_follow_the_annotators_work() -> None:
     labels = _labels()
     review = _review(labels)
-    assert [(s.frame, s.state, s.open) for s in frame_status(review, labels)] == [(1, "proposed", True),
-                                                                                  (2, "proposed", True)]
+    assert [(s.frame, s.state, s.open) for s in frame_status(review, labels)] == [
+        (1, "proposed", True),
+        (2, "proposed", True),
+    ]
     assert review.open_frames() == [1, 2] and review.flagged() == [1, 2]
     # resolving without a change: accepted, closed
     done = resolve(review, 1, "ann", "2026-12-07T10:00:00+00:00")

@@ -106,7 +106,9 @@ def test_config_json_round_trip_and_validation() -> None:
 
 # -- targets and decoding -------------------------------------------------------------------------
 def test_target_peak_at_centre_cell() -> None:
-    boxes = np.array([[10.3, -5.1, 0.8, 4.2, 1.8, 1.5, 0.3], [-20.1, 13.3, 1.0, 0.7, 0.6, 1.7, -2.0], [60, 0, 1, 4, 2, 1.5, 0]])
+    boxes = np.array(
+        [[10.3, -5.1, 0.8, 4.2, 1.8, 1.5, 0.3], [-20.1, 13.3, 1.0, 0.7, 0.6, 1.7, -2.0], [60, 0, 1, 4, 2, 1.5, 0]]
+    )
     t = encode_targets(boxes, np.array([0, 1, 0]), CFG)
     s = CFG.cell_size
     for n, k in ((0, 0), (1, 1)):
@@ -121,18 +123,36 @@ def test_target_peak_at_centre_cell() -> None:
     assert (t.heatmap == 1.0).sum() == 2
     m = t.index.tolist().index(math.floor((-5.1 + 40) / s) * CFG.out_shape[1] + math.floor((10.3 + 40) / s))
     u = (10.3 + 40) / s
-    assert t.reg[m] == pytest.approx([u - math.floor(u), (-5.1 + 40) / s - math.floor((-5.1 + 40) / s), 0.8,
-                                      math.log(4.2), math.log(1.8), math.log(1.5), math.sin(0.3), math.cos(0.3)], abs=1e-6)
+    assert t.reg[m] == pytest.approx(
+        [
+            u - math.floor(u),
+            (-5.1 + 40) / s - math.floor((-5.1 + 40) / s),
+            0.8,
+            math.log(4.2),
+            math.log(1.8),
+            math.log(1.5),
+            math.sin(0.3),
+            math.cos(0.3),
+        ],
+        abs=1e-6,
+    )
     assert gaussian_radius(4.2 / s, 1.8 / s) > gaussian_radius(0.7 / s, 0.6 / s) > 0
 
 
 def test_decode_of_perfect_targets_recovers_boxes() -> None:
     rng = np.random.default_rng(3)
     n = 12
-    boxes = np.column_stack([
-        rng.uniform(-38, 38, n), rng.uniform(-38, 38, n), rng.uniform(0.3, 1.5, n),
-        rng.uniform(0.5, 5, n), rng.uniform(0.5, 2.2, n), rng.uniform(1.0, 2.0, n), rng.uniform(-3.1, 3.1, n),
-    ])
+    boxes = np.column_stack(
+        [
+            rng.uniform(-38, 38, n),
+            rng.uniform(-38, 38, n),
+            rng.uniform(0.3, 1.5, n),
+            rng.uniform(0.5, 5, n),
+            rng.uniform(0.5, 2.2, n),
+            rng.uniform(1.0, 2.0, n),
+            rng.uniform(-3.1, 3.1, n),
+        ]
+    )
     labels = rng.integers(0, 3, n)
     t = encode_targets(boxes, labels, CFG)
     H, W = CFG.out_shape
@@ -260,7 +280,9 @@ def test_create_is_light_and_passes_api_validation(tmp_path: Path, tiny_rec: Pat
         "import sys; from fusionlabel.detect.pillars import create; d = create(sys.argv[1]); i = d.info; "
         "assert 'torch' not in sys.modules, 'torch imported'; print(i.device, ','.join(i.classes))"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["auto", "Car,Pedestrian,Cyclist"]
 
@@ -330,7 +352,10 @@ def test_average_precision_hand_computed() -> None:
     car = [10, 0, 1, 4, 2, 1.5, 0]
     car2 = [20, 5, 1, 4, 2, 1.5, 0]
     gt = [EvalFrame(_b([car, car2]), np.array(["Car", "Car"])), EvalFrame(_b([car]), np.array(["Car"]))]
-    perfect = [Detections.from_arrays(_b([car, car2]), [0.9, 0.8], ["Car", "Car"]), Detections.from_arrays(_b([car]), [0.7], ["Car"])]
+    perfect = [
+        Detections.from_arrays(_b([car, car2]), [0.9, 0.8], ["Car", "Car"]),
+        Detections.from_arrays(_b([car]), [0.7], ["Car"]),
+    ]
     assert average_precision(gt, perfect, "Car", 0.5).ap == pytest.approx(1.0)
     # a false positive scored above every true positive: precision 1/2, 2/3, 3/4 at recall 1/3, 2/3, 1
     fp = [Detections.from_arrays(_b([car, car2, [40, 0, 1, 4, 2, 1.5, 0]]), [0.9, 0.8, 0.95], ["Car"] * 3), perfect[1]]
@@ -349,8 +374,14 @@ def test_average_precision_hand_computed() -> None:
 def test_average_precision_dont_care_and_missing_classes() -> None:
     car = [10, 0, 1, 4, 2, 1.5, 0]
     van = [30, 0, 1, 5, 2, 2, 0]
-    gt = [EvalFrame(_b([car, van]), np.array(["Car", "Van"])), EvalFrame(_b([car]), np.array(["Car"]), np.array([False]))]
-    det = [Detections.from_arrays(_b([car, van]), [0.9, 0.95], ["Car", "Car"]), Detections.from_arrays(_b([car]), [0.99], ["Car"])]
+    gt = [
+        EvalFrame(_b([car, van]), np.array(["Car", "Van"])),
+        EvalFrame(_b([car]), np.array(["Car"]), np.array([False])),
+    ]
+    det = [
+        Detections.from_arrays(_b([car, van]), [0.9, 0.95], ["Car", "Car"]),
+        Detections.from_arrays(_b([car]), [0.99], ["Car"]),
+    ]
     res = evaluate_ap(gt, det, ("Car", "Cyclist"))
     assert res["Car"].ap == pytest.approx(1.0) and res["Car"].num_gt == 1 and res["Car"].fp == 0
     assert math.isnan(res["Cyclist"].ap) and res["Cyclist"].num_gt == 0
@@ -359,12 +390,30 @@ def test_average_precision_dont_care_and_missing_classes() -> None:
 
 
 # -- the command ----------------------------------------------------------------------------------
-def test_train_command_writes_a_loadable_checkpoint(tmp_path: Path, tiny_rec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_command_writes_a_loadable_checkpoint(
+    tmp_path: Path, tiny_rec: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from fusionlabel.cli import main
 
     out = tmp_path / "model.pt"
-    rc = main(["train", "--recordings", str(tiny_rec), str(tiny_rec), "--out", str(out), "--epochs", "1",
-               "--batch-size", "2", "--device", "cpu", "--seed", "3"])
+    rc = main(
+        [
+            "train",
+            "--recordings",
+            str(tiny_rec),
+            str(tiny_rec),
+            "--out",
+            str(out),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--device",
+            "cpu",
+            "--seed",
+            "3",
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     assert "2 steps on cpu" in capsys.readouterr().out  # 4 frames (the recording twice), batches of 2
     header = read_header(out)

@@ -35,7 +35,19 @@ def installed_plugin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = work / "src"
     shutil.copytree(PLUGIN_SRC, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
     target = work / "site"
-    cmd = [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q", "--target", str(target), str(src)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        "--target",
+        str(target),
+        str(src),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=300)
     assert out.returncode == 0, out.stderr
     eps = list(target.glob("fusionlabel_example_detector-*.dist-info/entry_points.txt"))
@@ -77,7 +89,14 @@ def test_plugin_runs_through_the_runner_on_a_kitti_frame(on_path: Path, real_dat
 def test_plugins_command_lists_the_installed_plugin(installed_plugin: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(installed_plugin), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    out = subprocess.run([sys.executable, "-m", "fusionlabel.cli", "plugins", "--json"], capture_output=True, text=True, check=False, env=env, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "fusionlabel.cli", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=120,
+    )
     assert out.returncode in (0, 2), out.stderr
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     row = rows["example-vehicles"]
@@ -86,5 +105,11 @@ def test_plugins_command_lists_the_installed_plugin(installed_plugin: Path) -> N
     assert row["distribution"] == "fusionlabel-example-detector"
     assert rows["geometric"]["status"] == "ok"
     # without the install it is not there
-    plain = subprocess.run([sys.executable, "-m", "fusionlabel.cli", "plugins", "--json"], capture_output=True, text=True, check=False, timeout=120)
+    plain = subprocess.run(
+        [sys.executable, "-m", "fusionlabel.cli", "plugins", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     assert "example-vehicles" not in {r["name"] for r in json.loads(plain.stdout)}

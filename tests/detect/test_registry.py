@@ -128,21 +128,35 @@ def _env(extra: Path) -> dict[str, str]:
 def test_plugins_command_lists_every_detector_with_its_status(broken_dist: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "fusionlabel.cli", "plugins", "--json", "--timeout", "1"],
-        capture_output=True, text=True, check=False, env=_env(broken_dist), timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_env(broken_dist),
+        timeout=120,
     )
     assert out.returncode == 2, out.stderr  # some failed to import
     rows = {r["name"]: r for r in json.loads(out.stdout)}
     assert rows["geometric"]["status"] == "ok" and rows["geometric"]["sensors"] == ["lidar"]
     assert rows["geometric"]["device"] == "cpu" and "Car" in rows["geometric"]["classes"]
     assert rows["ok-echo"]["status"] == "ok" and rows["ok-echo"]["distribution"] == "broken-fusionlabel-plugins"
-    for name in ("broken-import", "broken-missing-attr", "broken-factory-raises", "broken-not-a-detector", "broken-hang-import"):
+    for name in (
+        "broken-import",
+        "broken-missing-attr",
+        "broken-factory-raises",
+        "broken-not-a-detector",
+        "broken-hang-import",
+    ):
         assert rows[name]["status"] == "failed to import" and rows[name]["reason"], name
     assert "broken on purpose" in rows["broken-import"]["reason"]
     # runtime-broken plugins load fine: their problems show when they run
     assert rows["bad-nan"]["status"] == "ok"
     table = subprocess.run(
         [sys.executable, "-m", "fusionlabel.cli", "plugins", "--timeout", "1"],
-        capture_output=True, text=True, check=False, env={**_env(broken_dist), "COLUMNS": "200"}, timeout=120,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**_env(broken_dist), "COLUMNS": "200"},
+        timeout=120,
     )
     assert table.returncode == 2 and "broken-import" in table.stdout and "broken on purpose" in table.stdout
 

@@ -45,7 +45,9 @@ class _Fn:
 
 
 def test_detections_validates_its_arrays() -> None:
-    d = Detections.from_arrays([[1, 2, 0.5, 4, 2, 1.5, 0.1], [5, 0, 0.5, 0.6, 0.6, 1.8, 0]], [0.9, 0.4], ["Car", "Pedestrian"])
+    d = Detections.from_arrays(
+        [[1, 2, 0.5, 4, 2, 1.5, 0.1], [5, 0, 0.5, 0.6, 0.6, 1.8, 0]], [0.9, 0.4], ["Car", "Pedestrian"]
+    )
     assert d.classes.tolist() == ["Car", "Pedestrian"] and d.scores.dtype == np.float64
     assert len(d.select(d.classes == "Car")) == 1
     assert not d.scores.flags.writeable
@@ -110,7 +112,9 @@ def test_call_with_deadline() -> None:
 
 
 def test_runner_good_detector() -> None:
-    r = DetectorRunner(_Fn(lambda f: Detections.from_arrays([[1, 1, 1, 4, 2, 1.5, 0]], [0.7], ["Car"])), "good", timeout_s=5)
+    r = DetectorRunner(
+        _Fn(lambda f: Detections.from_arrays([[1, 1, 1, 4, 2, 1.5, 0]], [0.7], ["Car"])), "good", timeout_s=5
+    )
     d = r.detect(_frame(), RIG)
     assert len(d) == 1 and r.disabled is None and not r.supports_batch
 
@@ -153,7 +157,9 @@ def test_runner_timeout_disables_the_detector() -> None:
 
 
 def test_runner_malformed_output_and_missing_sensor() -> None:
-    r = DetectorRunner(_Fn(lambda f: {"boxes": np.zeros((1, 7)), "scores": [1.0], "classes": ["Car"]}), "zero", timeout_s=5)
+    r = DetectorRunner(
+        _Fn(lambda f: {"boxes": np.zeros((1, 7)), "scores": [1.0], "classes": ["Car"]}), "zero", timeout_s=5
+    )
     with pytest.raises(PluginOutputError, match="positive"):
         r.detect(_frame(), RIG)
     cam = DetectorRunner(_Fn(lambda f: Detections.empty(), sensors=("camera",)), "cam", timeout_s=5)

@@ -44,7 +44,9 @@ def fields_per_line(path: Path) -> set[int]:
     return {len(ln.split()) for ln in path.read_text().splitlines() if ln.strip()}
 
 
-def self_evaluation(labels: LabelSet, ctx: LabelContext, out: Path, classes: tuple[str, ...] = CLASSES) -> dict[str, int]:
+def self_evaluation(
+    labels: LabelSet, ctx: LabelContext, out: Path, classes: tuple[str, ...] = CLASSES
+) -> dict[str, int]:
     """Export, evaluate against itself per class, check 100 % and that exactly the visible boxes
     are evaluated; returns the number of evaluated boxes per class."""
     gt_dir, res_dir, seqmap, n = export_gt_and_results(labels, ctx, out)
@@ -61,7 +63,9 @@ def self_evaluation(labels: LabelSet, ctx: LabelContext, out: Path, classes: tup
         of_class = np.array([t.lower() == cls.lower() for t in gt.type]) & visible
         if not of_class.any():
             continue
-        seq = kitti_sequence("0000", read_kitti_rows(gt_dir / "0000.txt"), read_kitti_rows(res_dir / "0000.txt"), cls, n)
+        seq = kitti_sequence(
+            "0000", read_kitti_rows(gt_dir / "0000.txt"), read_kitti_rows(res_dir / "0000.txt"), cls, n
+        )
         # which ground truth the evaluator ignores: nothing visible of the class
         not_ignored = sum(int((~f.gt_ignored).sum()) for f in seq.frames)
         assert not_ignored == int(of_class.sum()), cls
@@ -199,6 +203,7 @@ def test_computed_occlusion_against_kittis_human_levels(real_data: Path, tmp_pat
         out = tmp_path / f"{seq}.txt"
         write_label_file("kitti", out, labels, ctx)
         orig, mine = read_kitti_labels(path), read_kitti_labels(out)
+
         def key(r: KittiLabels, i: int) -> tuple[int, int]:
             return int(r.frame[i]), int(r.track_id[i])
 
@@ -211,8 +216,10 @@ def test_computed_occlusion_against_kittis_human_levels(real_data: Path, tmp_pat
     n = int(human.sum())
     exact = float(np.trace(human[:, :3])) / n
     adjacent = float(sum(human[a, b] for a in range(3) for b in range(3) if abs(a - b) <= 1)) / n
-    print(f"KITTI 0001+0016 occlusion, rows KITTI 0-3, columns ours 0-3:\n{conf}\n"
-          f"exact {exact:.3f}, exact or adjacent {adjacent:.3f} over {n} boxes")
+    print(
+        f"KITTI 0001+0016 occlusion, rows KITTI 0-3, columns ours 0-3:\n{conf}\n"
+        f"exact {exact:.3f}, exact or adjacent {adjacent:.3f} over {n} boxes"
+    )
     assert n > 5000
     assert exact >= 0.55 and adjacent >= 0.93
     assert human[0, 0] / human[0].sum() >= 0.7  # what people saw whole, we mostly see whole
@@ -228,7 +235,9 @@ def as_prelabels(labels: LabelSet, seed: int = 0) -> LabelSet:
     return LabelSet(out)
 
 
-def test_prelabels_get_the_score_field_and_read_as_results(synth: tuple[LabelSet, LabelContext], tmp_path: Path) -> None:
+def test_prelabels_get_the_score_field_and_read_as_results(
+    synth: tuple[LabelSet, LabelContext], tmp_path: Path
+) -> None:
     labels, ctx = synth
     pre = as_prelabels(labels)
     gt_dir, _, seqmap, _ = export_gt_and_results(labels, ctx, tmp_path)
@@ -268,8 +277,12 @@ def test_score_field_rule_and_overrides(synth: tuple[LabelSet, LabelContext], tm
     assert fields(labels, kitti_scores=True) == {18}
     assert fields(mark_proposed(labels)) == {18}  # proposed, even with scores of 1
     assert fields(as_prelabels(labels), kitti_scores=False) == {17}
-    unscored = LabelSet({k: FrameLabels(fl.track_ids, fl.categories, fl.boxes, np.full(len(fl), 0.5), fl.attributes)
-                         for k, fl in labels.frames.items()})
+    unscored = LabelSet(
+        {
+            k: FrameLabels(fl.track_ids, fl.categories, fl.boxes, np.full(len(fl), 0.5), fl.attributes)
+            for k, fl in labels.frames.items()
+        }
+    )
     assert fields(unscored) == {18}  # scores other than 1: a detector's output
 
 
@@ -285,10 +298,21 @@ def test_trackeval_reads_the_export(synth: tuple[LabelSet, LabelContext], tmp_pa
     write_label_file("kitti", gt, labels, replace(ctx, kitti_scores=False))
     write_label_file("kitti", trk / "0000.txt", labels, replace(ctx, kitti_scores=True))
     (gt / "evaluate_tracking.seqmap.training").write_text(f"0000 empty 000000 {max(labels.frames) + 1:06d}\n")
-    quiet = {k: False for k in ("USE_PARALLEL", "PRINT_RESULTS", "PRINT_CONFIG", "OUTPUT_SUMMARY",
-                                "OUTPUT_DETAILED", "PLOT_CURVES", "TIME_PROGRESS")}
-    ds = trackeval.datasets.Kitti2DBox({"GT_FOLDER": str(gt), "TRACKERS_FOLDER": str(tmp_path / "trackers"),
-                                        "PRINT_CONFIG": False})
+    quiet = dict.fromkeys(
+        (
+            "USE_PARALLEL",
+            "PRINT_RESULTS",
+            "PRINT_CONFIG",
+            "OUTPUT_SUMMARY",
+            "OUTPUT_DETAILED",
+            "PLOT_CURVES",
+            "TIME_PROGRESS",
+        ),
+        False,
+    )
+    ds = trackeval.datasets.Kitti2DBox(
+        {"GT_FOLDER": str(gt), "TRACKERS_FOLDER": str(tmp_path / "trackers"), "PRINT_CONFIG": False}
+    )
     res, _ = trackeval.Evaluator(quiet).evaluate([ds], [trackeval.metrics.CLEAR(), trackeval.metrics.HOTA()])
     rows = read_kitti_labels(gt / "label_02" / "0000.txt")
     for cls in ("Car", "Pedestrian"):

@@ -25,8 +25,7 @@ from fusionlabel.io.label_formats import (
     write_label_file,
 )
 from fusionlabel.io.migrations import MIGRATIONS, migrate
-from fusionlabel.io.native_labels import read_native_labels, upgrade_file
-from fusionlabel.io.native_labels import read_labels
+from fusionlabel.io.native_labels import read_labels, read_native_labels, upgrade_file
 from fusionlabel.io.open import open_recording
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,7 +99,9 @@ def test_round_trip_synthetic(fmt: str, synth: tuple[LabelSet, LabelContext], tm
 
 
 @pytest.mark.parametrize("fmt", ROUND_TRIP)
-def test_round_trip_real_kitti_tracking(fmt: str, kitti0001: tuple[LabelSet, LabelContext, Path], tmp_path: Path) -> None:
+def test_round_trip_real_kitti_tracking(
+    fmt: str, kitti0001: tuple[LabelSet, LabelContext, Path], tmp_path: Path
+) -> None:
     labels, ctx, _ = kitti0001
     out = tmp_path / OUT[fmt]
     write_label_file(fmt, out, labels, ctx)
@@ -109,13 +110,18 @@ def test_round_trip_real_kitti_tracking(fmt: str, kitti0001: tuple[LabelSet, Lab
     assert {k: back.timestamps_ns[k] for k in labels.frames} == {k: ctx.timestamps_ns[k] for k in labels.frames}
 
 
-def test_kitti_export_reproduces_the_original_file(kitti0001: tuple[LabelSet, LabelContext, Path], tmp_path: Path) -> None:
+def test_kitti_export_reproduces_the_original_file(
+    kitti0001: tuple[LabelSet, LabelContext, Path], tmp_path: Path
+) -> None:
     labels, ctx, path = kitti0001
     out = tmp_path / "0001.txt"
     write_label_file("kitti", out, labels, ctx)
     orig = [ln.split() for ln in path.read_text().splitlines() if ln.strip()]
     mine = [ln.split() for ln in out.read_text().splitlines() if ln.strip()]
-    key = lambda r: (int(r[0]), int(r[1]), r[6:10])
+
+    def key(r):
+        return (int(r[0]), int(r[1]), r[6:10])
+
     orig.sort(key=key)
     mine.sort(key=key)
     assert len(orig) == len(mine) == 4271
@@ -267,7 +273,10 @@ def test_cli_import_is_all_or_nothing(synth: tuple[LabelSet, LabelContext], tmp_
     assert_same(labels, read_labels(out), 1e-12, True)
     assert main(["import", str(ol), "--out", str(out)]) == 1  # exists, no --force
     for fmt, dst in (("nuscenes", tmp_path / "nus"), ("kitti", tmp_path / "k")):
-        assert main(["export", "--format", fmt, str(SYNTH / "labels.json"), "--recording", str(SYNTH), "--out", str(dst)]) == 0
+        assert (
+            main(["export", "--format", fmt, str(SYNTH / "labels.json"), "--recording", str(SYNTH), "--out", str(dst)])
+            == 0
+        )
         o2 = tmp_path / f"{fmt}.json"
         assert main(["import", "--format", fmt, str(dst), "--out", str(o2)]) == 0
         assert_same(labels, read_labels(o2), 1e-6, False)

@@ -64,11 +64,11 @@ def _write_recording(root: Path) -> Written:
         )
         w.add_lidar("LIDAR_TOP", int(t), c)
         clouds.append(c)
-    for i, t in enumerate(CAM_T):
+    for t in CAM_T:
         rgb = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
         w.add_image("CAM_FRONT", int(t), _png(rgb), ".png")
         images.append(rgb)
-    for i, t in enumerate(RADAR_T):
+    for t in RADAR_T:
         det = RadarDetections.from_polar(
             rng.uniform(1, 150, 7),
             rng.uniform(-0.7, 0.7, 7),
@@ -127,7 +127,7 @@ def test_layout_and_manifest(rec_dir: Written) -> None:
     assert sorted(p.name for p in root.iterdir()) == sorted(
         ["recording.json", "calib.yaml", "ego_poses.csv", "labels.json", "lidar", "camera", "radar"]
     )
-    assert not [p for p in root.rglob("*.tmp")]
+    assert not list(root.rglob("*.tmp"))
     assert sniff(root) and sniff(root / MANIFEST) and not sniff(root / "calib.yaml")
 
 

@@ -482,8 +482,7 @@ def test_import_of_tables_without_our_extensions(synth: Export, tmp_path: Path) 
             {
                 k: v
                 for k, v in r.items()
-                if not k.startswith("fusionlabel_")
-                and k != "ego_pose_token"
+                if (not k.startswith("fusionlabel_") and k != "ego_pose_token")
                 or (name == "sample_data" and k == "ego_pose_token")
             }
             for r in rows

@@ -33,7 +33,14 @@ SYNTH = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
 def _labels() -> LabelSet:
     b = Boxes.from_array([[5, 1, 0.8, 4.2, 1.8, 1.6, 0.5], [12, -3, 0.9, 0.6, 0.7, 1.8, -2.0]])
     attrs = (
-        {"occluded": 1, "ratio": 0.25, "moving": True, "source": "human", "velocity": [1.5, -0.25], "misc": {"a": [1, 2]}},
+        {
+            "occluded": 1,
+            "ratio": 0.25,
+            "moving": True,
+            "source": "human",
+            "velocity": [1.5, -0.25],
+            "misc": {"a": [1, 2]},
+        },
         {"note": None, "flags": [True, False], "tags": ["x", "y"]},
     )
     f0 = FrameLabels(np.array([7, 42]), ("Car", "Pedestrian"), b, np.array([1.0, 0.5]), attrs)
@@ -59,7 +66,10 @@ def test_document_structure_and_cuboid_encoding() -> None:
     ol = d["openlabel"]
     assert ol["metadata"]["schema_version"] == "1.0.0"
     assert set(ol["objects"]) == {"7", "42"}  # persistent UIDs: the track ids
-    assert ol["objects"]["7"]["frame_intervals"] == [{"frame_start": 0, "frame_end": 0}, {"frame_start": 2, "frame_end": 2}]
+    assert ol["objects"]["7"]["frame_intervals"] == [
+        {"frame_start": 0, "frame_end": 0},
+        {"frame_start": 2, "frame_end": 2},
+    ]
     assert ol["objects"]["7"]["type"] == "Car"
     cub = ol["frames"]["0"]["objects"]["7"]["object_data"]["cuboid"][0]
     x, y, z, qx, qy, qz, qw, sx, sy, sz = cub["val"]
@@ -152,7 +162,10 @@ def test_uninterpretable_content_is_refused(tmp_path: Path) -> None:
     d = labels_to_openlabel(_labels(), {0: 0, 2: 1})
     cub = d["openlabel"]["frames"]["0"]["objects"]["7"]["object_data"]["cuboid"][0]
     cub["coordinate_system"] = "odom"  # no poses were written: no odom
-    with pytest.raises(CorruptFileError, match="frames/0/objects/7: cuboid in coordinate system 'odom', which the file does not declare"):
+    with pytest.raises(
+        CorruptFileError,
+        match="frames/0/objects/7: cuboid in coordinate system 'odom', which the file does not declare",
+    ):
         openlabel_to_labels(d, tmp_path / "x.json")
     cub["coordinate_system"] = "vehicle-iso8855"
     cub["val"][3:7] = [0, 0, 0, 0]
@@ -173,7 +186,9 @@ def test_foreign_file_with_uuids_and_euler_cuboids(tmp_path: Path) -> None:
             "frames": {
                 "3": {
                     "frame_properties": {"timestamp": 12.5},
-                    "objects": {uid: {"object_data": {"cuboid": [{"name": "c", "val": [1, 2, 3, 0, 0, 0.5, 4, 2, 1.5]}]}}},
+                    "objects": {
+                        uid: {"object_data": {"cuboid": [{"name": "c", "val": [1, 2, 3, 0, 0, 0.5, 4, 2, 1.5]}]}}
+                    },
                 }
             },
         }
@@ -212,9 +227,12 @@ def test_import_walks_the_tree_to_the_ego_frame() -> None:
     T_lidar_mount = Transform.from_rt(Transform.from_yaw(0.4).rotation, [0.3, -0.1, 0.2])
     w, x, y, z = T_lidar_mount.quaternion.elements
     ol["coordinate_systems"]["lidar_top"]["children"] = ["mount"]
-    ol["coordinate_systems"]["mount"] = {"type": "local_cs", "parent": "lidar_top", "children": [],
-                                         "pose_wrt_parent": {"quaternion": [x, y, z, w],
-                                                             "translation": T_lidar_mount.translation.tolist()}}
+    ol["coordinate_systems"]["mount"] = {
+        "type": "local_cs",
+        "parent": "lidar_top",
+        "children": [],
+        "pose_wrt_parent": {"quaternion": [x, y, z, w], "translation": T_lidar_mount.translation.tolist()},
+    }
     _move_cuboid(d, "0", "7", "odom", poses[0])
     _move_cuboid(d, "0", "42", "mount", (T_ego_lidar @ T_lidar_mount).inverse())
     _move_cuboid(d, "2", "7", "lidar_top", T_ego_lidar.inverse())
@@ -256,8 +274,10 @@ _EYE = {"matrix4x4": np.eye(4).reshape(-1).tolist()}
         (_nowhere("nowhere", _EYE), "coordinate systems form a cycle through 'nowhere'"),
         (_nowhere("", _EYE), "coordinate system 'nowhere' is not connected to 'vehicle-iso8855'"),
         (_nowhere("odom"), "no pose of coordinate system 'nowhere' with respect to its parent 'odom' in frame 0"),
-        (_nowhere("odom", {"quaternion": [0, 0, 0, 0], "translation": [0, 0, 0]}),
-         "pose of 'nowhere' with respect to 'odom': zero quaternion"),
+        (
+            _nowhere("odom", {"quaternion": [0, 0, 0, 0], "translation": [0, 0, 0]}),
+            "pose of 'nowhere' with respect to 'odom': zero quaternion",
+        ),
     ],
 )
 def test_broken_trees_are_refused_naming_file_and_coordinate_system(cs: dict[str, Any] | None, message: str) -> None:
@@ -276,6 +296,9 @@ def test_a_frame_without_the_vehicle_pose_is_refused_for_world_cuboids() -> None
     d, poses = _posed_doc()
     _move_cuboid(d, "0", "7", "odom", poses[0])
     d["openlabel"]["frames"]["0"]["frame_properties"].pop("transforms")
-    with pytest.raises(CorruptFileError, match=r"x\.json: frames/0/objects/7: no pose of coordinate system "
-                                               r"'vehicle-iso8855' with respect to its parent 'odom' in frame 0"):
+    with pytest.raises(
+        CorruptFileError,
+        match=r"x\.json: frames/0/objects/7: no pose of coordinate system "
+        r"'vehicle-iso8855' with respect to its parent 'odom' in frame 0",
+    ):
         openlabel_to_labels(d, "x.json")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -211,8 +210,15 @@ def test_vcd_builds_every_lens_model_we_support(tmp_path: Path) -> None:
     cams = [
         Camera("pin4", Ks, 640, 480, T, D=[-0.1, 0.02, 0.001, -0.0005]),
         Camera("pin8", Ks, 640, 480, left, D=[0.2, -0.05, 0.0004, 0.0002, 0.001, 0.4, -0.02, 0.005]),
-        Camera("fish", [[260.0, 0.0, 640.0], [0.0, 262.0, 400.0], [0.0, 0.0, 1.0]], 1280, 800, left,
-               D=[0.02, -0.01, 0.004, -0.0008], model="fisheye"),
+        Camera(
+            "fish",
+            [[260.0, 0.0, 640.0], [0.0, 262.0, 400.0], [0.0, 0.0, 1.0]],
+            1280,
+            800,
+            left,
+            D=[0.02, -0.01, 0.004, -0.0008],
+            model="fisheye",
+        ),
         Camera("fish0", K, 640, 480, T, model="fisheye"),
     ]
     rig = Rig(cameras={c.name: c for c in cams}, lidars=rec.rig.lidars)
@@ -234,8 +240,14 @@ def _Ry(a: float) -> NDArray[np.float64]:
 def test_skewed_fisheye_is_refused(tmp_path: Path) -> None:
     from fusionlabel.core.errors import DataError
 
-    cam = Camera("f", [[300.0, 3.0, 320.0], [0.0, 300.0, 240.0], [0.0, 0.0, 1.0]], 640, 480,
-                 D=[0.01, 0.0, 0.0, 0.0], model="fisheye")
+    cam = Camera(
+        "f",
+        [[300.0, 3.0, 320.0], [0.0, 300.0, 240.0], [0.0, 0.0, 1.0]],
+        640,
+        480,
+        D=[0.01, 0.0, 0.0, 0.0],
+        model="fisheye",
+    )
     ctx = LabelContext(rig=Rig(cameras={"f": cam}))
     with pytest.raises(DataError, match="fisheye camera with skew"):
         write_label_file("openlabel", tmp_path / "x.json", LabelSet({}), ctx)
@@ -249,16 +261,21 @@ def _kitti_raw_labels(rec: Recording) -> LabelSet:
 
     found = prelabel(rec, "geometric").labels
     hand = Boxes.from_array(
-        [[8.0, 0.0, -0.9, 4.2, 1.8, 1.5, 0.1], [15.0, 3.5, -0.8, 4.5, 1.9, 1.6, -0.3],
-         [25.0, -4.0, -0.9, 0.8, 0.7, 1.8, 1.2], [4.0, 6.0, -1.0, 4.0, 1.8, 1.5, 1.5]]
+        [
+            [8.0, 0.0, -0.9, 4.2, 1.8, 1.5, 0.1],
+            [15.0, 3.5, -0.8, 4.5, 1.9, 1.6, -0.3],
+            [25.0, -4.0, -0.9, 0.8, 0.7, 1.8, 1.2],
+            [4.0, 6.0, -1.0, 4.0, 1.8, 1.5, 1.5],
+        ]
     )
     out = {}
     for k in range(len(rec)):
         fl = found.get(k)
         ids = np.concatenate([np.arange(9001, 9005), fl.track_ids])
         cats = ("Car", "Car", "Pedestrian", "Car", *fl.categories)
-        out[k] = FrameLabels(ids, cats, hand.concat(fl.boxes), np.concatenate([np.ones(4), fl.scores]),
-                             ({},) * 4 + tuple(fl.attributes))
+        out[k] = FrameLabels(
+            ids, cats, hand.concat(fl.boxes), np.concatenate([np.ones(4), fl.scores]), ({},) * 4 + tuple(fl.attributes)
+        )
     return LabelSet(out)
 
 
@@ -307,8 +324,9 @@ def _pose(T: Transform, form: str) -> Any:
     R = T.rotation  # ZYX: R = Rz(a0) Ry(a1) Rx(a2)
     a1 = -math.asin(R[2, 0])
     a0, a2 = math.atan2(R[1, 0], R[0, 0]), math.atan2(R[2, 1], R[2, 2])
-    return vcd_types.PoseData([a0, a1, a2, *T.translation.tolist()], vcd_types.TransformDataType.euler_and_trans_6x1,
-                              sequence="ZYX")
+    return vcd_types.PoseData(
+        [a0, a1, a2, *T.translation.tolist()], vcd_types.TransformDataType.euler_and_trans_6x1, sequence="ZYX"
+    )
 
 
 def _cuboid_in(T_cs_ego: Transform, boxes: Boxes, j: int) -> list[float]:
@@ -330,8 +348,9 @@ def test_import_reads_cuboids_in_any_coordinate_system_of_a_vcd_tree(tmp_path: P
     frames = sorted(labels.frames)[:8]
     T_ego_velo = Transform.from_rt(_Rz(0.02) @ _Ry(0.01), [1.2, 0.0, 1.9])
     T_ego_roof = Transform.from_rt(_Rz(0.3), [0.5, 0.2, 1.5])
-    T_roof_cam = Transform.from_rt(np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]) @ _Ry(0.05),
-                                   [0.1, 0.0, 0.2])
+    T_roof_cam = Transform.from_rt(
+        np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]) @ _Ry(0.05), [0.1, 0.0, 0.2]
+    )
     v = vcd_core.VCD()
     CS = vcd_types.CoordinateSystemType
     v.add_coordinate_system("odom", CS.scene_cs)
@@ -339,8 +358,11 @@ def test_import_reads_cuboids_in_any_coordinate_system_of_a_vcd_tree(tmp_path: P
     v.add_coordinate_system("velo_top", CS.sensor_cs, "vehicle-iso8855", _pose(T_ego_velo, "matrix"))
     v.add_coordinate_system("roof", CS.local_cs, "vehicle-iso8855", _pose(T_ego_roof, "quaternion"))
     v.add_coordinate_system("cam_roof", CS.sensor_cs, "roof", _pose(T_roof_cam, "euler"))
-    T_cs_ego = {"velo_top": T_ego_velo.inverse(), "cam_roof": (T_ego_roof @ T_roof_cam).inverse(),
-                "vehicle-iso8855": Transform.identity()}
+    T_cs_ego = {
+        "velo_top": T_ego_velo.inverse(),
+        "cam_roof": (T_ego_roof @ T_roof_cam).inverse(),
+        "vehicle-iso8855": Transform.identity(),
+    }
     kinds = ["odom", "velo_top", "cam_roof", "vehicle-iso8855"]
     uids: dict[int, Any] = {}
     for k in frames:

@@ -8,8 +8,8 @@ added to ../shared without a reader is noticed.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -22,10 +22,8 @@ NOT_READ: dict[str, str] = {
     "tri_dgp/LICENSE": "TRI's MIT licence text of the DGP test scenes",
     "tri_dgp/test_scene/agents_*.json": "DGP agent (prediction) dataset index: not sensor data",
     "tri_dgp/test_scene/scene_*/agent*": "DGP agent tracks and slices (prediction tables): not read",
-    "tri_dgp/test_scene/scene_*/bounding_box_2d/*":
-        "DGP 2D boxes: not read (tests/io/test_dgp.py checks our projections against them)",
-    "tri_dgp/test_scene/scene_*/bounding_box_3d/CAMERA_*/*":
-        "the LIDAR boxes again in each camera's frame: not read (tests/io/test_dgp.py checks them)",
+    "tri_dgp/test_scene/scene_*/bounding_box_2d/*": "DGP 2D boxes: not read (tests/io/test_dgp.py checks our projections against them)",
+    "tri_dgp/test_scene/scene_*/bounding_box_3d/CAMERA_*/*": "the LIDAR boxes again in each camera's frame: not read (tests/io/test_dgp.py checks them)",
     "tri_dgp/test_scene/scene_*/feature_ontology/*": "DGP feature ontology (agent behaviour states): not read",
 }
 
@@ -72,24 +70,50 @@ CASES: list[tuple[str, list[str], Callable[[Path], int]]] = [
     ("argoverse1", ["argoverse1/*.ply"], lambda r: sum(_load_all(p) for p in (r / "argoverse1").glob("*.ply"))),
     ("argoverse2", ["argoverse2/sensor/val/*/**"], lambda r: _load_all(next((r / "argoverse2/sensor/val").iterdir()))),
     ("kitti-object", ["kitti/object/training/*/*"], lambda r: _load_all(r / "kitti/object/training")),
-    ("kitti-raw", ["kitti/raw/2011_09_26/calib_*.txt", "kitti/raw/2011_09_26/2011_09_26_drive_sfnd_sync/**"],
-     lambda r: _load_all(r / "kitti/raw/2011_09_26/2011_09_26_drive_sfnd_sync")),
-    ("kitti-raw-metadata", ["kitti/raw/2011_09_26/2011_09_26_drive_0001_sync_metadata_only/**"],
-     lambda r: len(open_recording(r / "kitti/raw/2011_09_26/2011_09_26_drive_0001_sync_metadata_only").streams)),
-    ("kitti-tracking", ["kitti/tracking/training/image_02/*/*", "kitti/tracking/training/label_02/*"],
-     lambda r: sum(_load_all(r / "kitti/tracking/training/image_02" / s) for s in ("0001", "0016"))),
+    (
+        "kitti-raw",
+        ["kitti/raw/2011_09_26/calib_*.txt", "kitti/raw/2011_09_26/2011_09_26_drive_sfnd_sync/**"],
+        lambda r: _load_all(r / "kitti/raw/2011_09_26/2011_09_26_drive_sfnd_sync"),
+    ),
+    (
+        "kitti-raw-metadata",
+        ["kitti/raw/2011_09_26/2011_09_26_drive_0001_sync_metadata_only/**"],
+        lambda r: len(open_recording(r / "kitti/raw/2011_09_26/2011_09_26_drive_0001_sync_metadata_only").streams),
+    ),
+    (
+        "kitti-tracking",
+        ["kitti/tracking/training/image_02/*/*", "kitti/tracking/training/label_02/*"],
+        lambda r: sum(_load_all(r / "kitti/tracking/training/image_02" / s) for s in ("0001", "0016")),
+    ),
     ("kitti-tracking-calib", ["kitti/tracking/training/calib/*"], _kitti_tracking_calibs),
     ("lyft-tables", ["lyft_nuscenes_schema/**"], lambda r: len(open_recording(r / "lyft_nuscenes_schema").streams)),
     ("nuscenes-sample", ["nuscenes/**"], lambda r: _load_all(r / "nuscenes")),
     ("pcd", ["pcd/*/*.pcd"], lambda r: sum(_load_all(p) for p in sorted((r / "pcd").glob("*/*.pcd")))),
-    ("radar-detections", ["radar/*_detection.yaml"], lambda r: sum(_load_all(p) for p in (r / "radar").glob("*_detection.yaml"))),
+    (
+        "radar-detections",
+        ["radar/*_detection.yaml"],
+        lambda r: sum(_load_all(p) for p in (r / "radar").glob("*_detection.yaml")),
+    ),
     ("radar-objects", ["radar/*_object.yaml"], _continental_objects),
-    ("rosbag2", ["rosbag2/*/*/*"], lambda r: sum(len(open_recording(p.parent).problems) for p in (r / "rosbag2").glob("*/*/metadata.yaml"))),
+    (
+        "rosbag2",
+        ["rosbag2/*/*/*"],
+        lambda r: sum(len(open_recording(p.parent).problems) for p in (r / "rosbag2").glob("*/*/metadata.yaml")),
+    ),
     ("derived-bags", ["derived/*"], lambda r: sum(_load_all(p) for p in sorted((r / "derived").iterdir()))),
-    ("tri-dgp", ["tri_dgp/test_scene/scene_dataset_*.json", "tri_dgp/test_scene/scene_*/scene_*.json",
-                 "tri_dgp/test_scene/scene_*/calibration/*", "tri_dgp/test_scene/scene_*/ontology/*",
-                 "tri_dgp/test_scene/scene_*/point_cloud/LIDAR/*", "tri_dgp/test_scene/scene_*/rgb/*/*",
-                 "tri_dgp/test_scene/scene_*/bounding_box_3d/LIDAR/*"], _dgp_scenes),
+    (
+        "tri-dgp",
+        [
+            "tri_dgp/test_scene/scene_dataset_*.json",
+            "tri_dgp/test_scene/scene_*/scene_*.json",
+            "tri_dgp/test_scene/scene_*/calibration/*",
+            "tri_dgp/test_scene/scene_*/ontology/*",
+            "tri_dgp/test_scene/scene_*/point_cloud/LIDAR/*",
+            "tri_dgp/test_scene/scene_*/rgb/*/*",
+            "tri_dgp/test_scene/scene_*/bounding_box_3d/LIDAR/*",
+        ],
+        _dgp_scenes,
+    ),
 ]
 
 

@@ -29,8 +29,17 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
 def test_review_queue_v1_migrates(tmp_path: Path) -> None:
     """What `prelabel` (review.json) and `track` (<seq>.review.json) wrote before version 2."""
     p = tmp_path / "0001.review.json"
-    p.write_text(json.dumps({"format": "fusionlabel.review_queue/1", "num_frames": 447, "max_fraction": 0.1,
-                             "score_threshold": 3.0, "frames": [{"frame": 12, "score": 0.8, "reasons": [REASON]}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "format": "fusionlabel.review_queue/1",
+                "num_frames": 447,
+                "max_fraction": 0.1,
+                "score_threshold": 3.0,
+                "frames": [{"frame": 12, "score": 0.8, "reasons": [REASON]}],
+            }
+        )
+    )
     r = read_review(p)
     assert r.queue.frames == [12] and r.queue.num_frames == 447 and r.queue.score_threshold == 3.0
     assert r.queue.items[0].digest is None and not r.resolutions
@@ -39,10 +48,23 @@ def test_review_queue_v1_migrates(tmp_path: Path) -> None:
 def test_review_state_v1_migrates_with_resolutions(tmp_path: Path) -> None:
     """What the app saved as labels.review.json before version 2."""
     p = tmp_path / "labels.review.json"
-    queue = {"format": "fusionlabel.review_queue/1", "num_frames": 20, "max_fraction": 0.1, "score_threshold": None,
-             "frames": [{"frame": 4, "score": 0.5, "reasons": []}, {"frame": 9, "score": 0.3, "reasons": []}]}
-    p.write_text(json.dumps({"format": "fusionlabel.review_state", "version": 1, "queue": queue,
-                             "resolutions": [{"frame": 9, "user": "bo", "time": "t", "note": ""}]}))
+    queue = {
+        "format": "fusionlabel.review_queue/1",
+        "num_frames": 20,
+        "max_fraction": 0.1,
+        "score_threshold": None,
+        "frames": [{"frame": 4, "score": 0.5, "reasons": []}, {"frame": 9, "score": 0.3, "reasons": []}],
+    }
+    p.write_text(
+        json.dumps(
+            {
+                "format": "fusionlabel.review_state",
+                "version": 1,
+                "queue": queue,
+                "resolutions": [{"frame": 9, "user": "bo", "time": "t", "note": ""}],
+            }
+        )
+    )
     r = read_review(p)
     assert r.queue.frames == [4, 9] and r.resolutions == {9: Resolution(9, "bo", "t", "")}
     assert r.open_frames() == [4]
@@ -59,10 +81,15 @@ def test_review_state_v1_migrates_with_resolutions(tmp_path: Path) -> None:
         ('{"format": "fusionlabel.labels", "version": 1, "frames": []}', "not a review file"),
         ('{"format": "fusionlabel.review", "frames": []}', "no integer 'version'"),
         ('{"format": "fusionlabel.review", "version": 2, "num_frames": 5}', "KeyError"),
-        ('{"format": "fusionlabel.review", "version": 2, "num_frames": 5, "frames": [{"frame": 1, "score": NaN}]}',
-         "outside"),
-        ('{"format": "fusionlabel.review", "version": 2, "num_frames": 5, "frames": '
-         '[{"frame": 1, "score": 0.5}, {"frame": 1, "score": 0.4}]}', "twice"),
+        (
+            '{"format": "fusionlabel.review", "version": 2, "num_frames": 5, "frames": [{"frame": 1, "score": NaN}]}',
+            "outside",
+        ),
+        (
+            '{"format": "fusionlabel.review", "version": 2, "num_frames": 5, "frames": '
+            '[{"frame": 1, "score": 0.5}, {"frame": 1, "score": 0.4}]}',
+            "twice",
+        ),
         ("{broken", "invalid JSON"),
         ("[1, 2]", "JSON object"),
     ],

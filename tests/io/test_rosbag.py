@@ -57,7 +57,9 @@ def test_kitti_derived_bag_matches_kitti_raw(real_data: Path, name: str) -> None
         for i in range(2):
             frame = rec.frame(i)
             cloud = frame.lidar[VELO]
-            raw = np.fromfile(real_data / KITTI_DRIVE / f"velodyne_points/data/{i:010d}.bin", dtype="<f4").reshape(-1, 4)
+            raw = np.fromfile(real_data / KITTI_DRIVE / f"velodyne_points/data/{i:010d}.bin", dtype="<f4").reshape(
+                -1, 4
+            )
             assert len(cloud) == len(raw) > 100_000
             np.testing.assert_array_equal(cloud.xyz, raw[:, :3])
             np.testing.assert_array_equal(cloud.intensity, raw[:, 3])
@@ -149,10 +151,24 @@ def _odom_pose(k: int) -> tuple[tuple[float, float, float, float], tuple[float, 
 
 
 CAMERAS = {  # image topic: (info topic, frame, distortion model, D)
-    "/cam_front/image_raw": ("/cam_front/camera_info", "cam_front_optical", "plumb_bob", [0.1, -0.05, 0.001, 0.002, 0.01]),
-    "/cam_mono/image_raw": ("/cam_mono/camera_info", "cam_mono_optical", "rational_polynomial",
-                            [0.2, -0.1, 0.0, 0.001, 0.03, 0.1, -0.02, 0.005]),
-    "/cam_png/image/compressed": ("/cam_png/camera_info", "cam_png_optical", "equidistant", [0.01, -0.02, 0.003, -0.001]),
+    "/cam_front/image_raw": (
+        "/cam_front/camera_info",
+        "cam_front_optical",
+        "plumb_bob",
+        [0.1, -0.05, 0.001, 0.002, 0.01],
+    ),
+    "/cam_mono/image_raw": (
+        "/cam_mono/camera_info",
+        "cam_mono_optical",
+        "rational_polynomial",
+        [0.2, -0.1, 0.0, 0.001, 0.03, 0.1, -0.02, 0.005],
+    ),
+    "/cam_png/image/compressed": (
+        "/cam_png/camera_info",
+        "cam_png_optical",
+        "equidistant",
+        [0.01, -0.02, 0.003, -0.001],
+    ),
 }
 
 
@@ -175,8 +191,11 @@ def _build_messages(ts: Any, ros1: bool) -> Synthetic:
 
     def header(t: int, frame: str) -> Any:
         stamp = T["builtin_interfaces/msg/Time"](sec=t // 10**9, nanosec=t % 10**9)
-        return T["std_msgs/msg/Header"](seq=0, stamp=stamp, frame_id=frame) if ros1 else T["std_msgs/msg/Header"](
-            stamp=stamp, frame_id=frame)
+        return (
+            T["std_msgs/msg/Header"](seq=0, stamp=stamp, frame_id=frame)
+            if ros1
+            else T["std_msgs/msg/Header"](stamp=stamp, frame_id=frame)
+        )
 
     def pf(name: str, offset: int, datatype: int, count: int = 1) -> Any:
         return T["sensor_msgs/msg/PointField"](name=name, offset=offset, datatype=datatype, count=count)
@@ -185,9 +204,14 @@ def _build_messages(ts: Any, ros1: bool) -> Synthetic:
         out.messages.append((topic, msgtype, t_log, msg))
 
     # -- unorganised cloud with mixed field types, a count-3 field, one NaN point --------------
-    mixed = np.dtype({"names": ["x", "y", "z", "intensity", "ring", "time", "normal"],
-                      "formats": ["<f4", "<f4", "<f4", "u1", "<u2", "<f8", ("<f4", (3,))],
-                      "offsets": [0, 4, 8, 12, 14, 16, 24], "itemsize": 40})
+    mixed = np.dtype(
+        {
+            "names": ["x", "y", "z", "intensity", "ring", "time", "normal"],
+            "formats": ["<f4", "<f4", "<f4", "u1", "<u2", "<f8", ("<f4", (3,))],
+            "offsets": [0, 4, 8, 12, 14, 16, 24],
+            "itemsize": 40,
+        }
+    )
     for k in range(3):
         n = 50 + k
         a = np.zeros(n, mixed)
@@ -200,22 +224,49 @@ def _build_messages(ts: Any, ros1: bool) -> Synthetic:
         a["x"][3] = np.nan
         ok = np.ones(n, bool)
         ok[3] = False
-        out.clouds.append((np.stack([a["x"], a["y"], a["z"]], 1)[ok],
-                           {"intensity": a["intensity"][ok].astype(np.float32), "ring": a["ring"][ok],
-                            "time": a["time"][ok], "normal": a["normal"][ok]}))
+        out.clouds.append(
+            (
+                np.stack([a["x"], a["y"], a["z"]], 1)[ok],
+                {
+                    "intensity": a["intensity"][ok].astype(np.float32),
+                    "ring": a["ring"][ok],
+                    "time": a["time"][ok],
+                    "normal": a["normal"][ok],
+                },
+            )
+        )
         t = T0 + k * 100 * MS
         msg = T["sensor_msgs/msg/PointCloud2"](
-            header=header(t, "/lidar_link" if ros1 else "lidar_link"), height=1, width=n,
-            fields=[pf("x", 0, 7), pf("y", 4, 7), pf("z", 8, 7), pf("intensity", 12, 2), pf("ring", 14, 4),
-                    pf("time", 16, 8), pf("normal", 24, 7, 3)],
-            is_bigendian=False, point_step=40, row_step=40 * n, data=np.frombuffer(a.tobytes(), np.uint8),
-            is_dense=False)
+            header=header(t, "/lidar_link" if ros1 else "lidar_link"),
+            height=1,
+            width=n,
+            fields=[
+                pf("x", 0, 7),
+                pf("y", 4, 7),
+                pf("z", 8, 7),
+                pf("intensity", 12, 2),
+                pf("ring", 14, 4),
+                pf("time", 16, 8),
+                pf("normal", 24, 7, 3),
+            ],
+            is_bigendian=False,
+            point_step=40,
+            row_step=40 * n,
+            data=np.frombuffer(a.tobytes(), np.uint8),
+            is_dense=False,
+        )
         add("/lidar/points", "sensor_msgs/msg/PointCloud2", t, msg)
 
     # -- organised big-endian cloud 4x5, float64 xyz, packed rgb, padded rows ------------------
     h, w, ps, rs = 4, 5, 32, 5 * 32 + 16
-    org = np.dtype({"names": ["x", "y", "z", "rgb"], "formats": [">f8", ">f8", ">f8", ">u4"],
-                    "offsets": [0, 8, 16, 24], "itemsize": ps})
+    org = np.dtype(
+        {
+            "names": ["x", "y", "z", "rgb"],
+            "formats": [">f8", ">f8", ">f8", ">u4"],
+            "offsets": [0, 8, 16, 24],
+            "itemsize": ps,
+        }
+    )
     depth_stamps = [T0 + 10 * MS, T0 + 110 * MS, T0 + 210 * MS]
     depth_log = [T0 + 10 * MS, T0 + 10 * MS, T0 + 210 * MS]  # two messages share a receive time
     for k in range(3):
@@ -230,9 +281,16 @@ def _build_messages(ts: Any, ros1: bool) -> Synthetic:
         buf[:, : w * ps] = np.frombuffer(a.tobytes(), np.uint8).reshape(h, w * ps)
         out.organised.append((pts.reshape(-1, 3).astype(np.float32), rgb.reshape(-1, 3).astype(np.uint8)))
         msg = T["sensor_msgs/msg/PointCloud2"](
-            header=header(depth_stamps[k], "depth_link"), height=h, width=w,
+            header=header(depth_stamps[k], "depth_link"),
+            height=h,
+            width=w,
             fields=[pf("x", 0, 8), pf("y", 8, 8), pf("z", 16, 8), pf("rgb", 24, 7)],
-            is_bigendian=True, point_step=ps, row_step=rs, data=buf.reshape(-1), is_dense=False)
+            is_bigendian=True,
+            point_step=ps,
+            row_step=rs,
+            data=buf.reshape(-1),
+            is_dense=False,
+        )
         add("/depth/points", "sensor_msgs/msg/PointCloud2", depth_log[k], msg)
 
     # -- images: bgr8 with row padding, mono8, PNG and JPEG compressed --------------------------
@@ -241,52 +299,115 @@ def _build_messages(ts: Any, ros1: bool) -> Synthetic:
         bgr = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
         padded = np.zeros((6, 8 * 3 + 4), np.uint8)
         padded[:, :24] = bgr.reshape(6, 24)
-        add("/cam_front/image_raw", "sensor_msgs/msg/Image", t, T["sensor_msgs/msg/Image"](
-            header=header(t, "cam_front_optical"), height=6, width=8, encoding="bgr8", is_bigendian=0, step=28,
-            data=padded.reshape(-1)))
+        add(
+            "/cam_front/image_raw",
+            "sensor_msgs/msg/Image",
+            t,
+            T["sensor_msgs/msg/Image"](
+                header=header(t, "cam_front_optical"),
+                height=6,
+                width=8,
+                encoding="bgr8",
+                is_bigendian=0,
+                step=28,
+                data=padded.reshape(-1),
+            ),
+        )
         out.images.setdefault("/cam_front/image_raw", []).append(bgr[:, :, ::-1])
         mono = rng.integers(0, 256, (6, 8), dtype=np.uint8)
-        add("/cam_mono/image_raw", "sensor_msgs/msg/Image", t, T["sensor_msgs/msg/Image"](
-            header=header(t, "cam_mono_optical"), height=6, width=8, encoding="mono8", is_bigendian=0, step=8,
-            data=mono.reshape(-1)))
+        add(
+            "/cam_mono/image_raw",
+            "sensor_msgs/msg/Image",
+            t,
+            T["sensor_msgs/msg/Image"](
+                header=header(t, "cam_mono_optical"),
+                height=6,
+                width=8,
+                encoding="mono8",
+                is_bigendian=0,
+                step=8,
+                data=mono.reshape(-1),
+            ),
+        )
         out.images.setdefault("/cam_mono/image_raw", []).append(np.repeat(mono[:, :, None], 3, axis=2))
         rgb = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
         png = cv2.imencode(".png", rgb[:, :, ::-1])[1].reshape(-1)
-        add("/cam_png/image/compressed", "sensor_msgs/msg/CompressedImage", t, T["sensor_msgs/msg/CompressedImage"](
-            header=header(t, "cam_png_optical"), format="png", data=png))
+        add(
+            "/cam_png/image/compressed",
+            "sensor_msgs/msg/CompressedImage",
+            t,
+            T["sensor_msgs/msg/CompressedImage"](header=header(t, "cam_png_optical"), format="png", data=png),
+        )
         out.images.setdefault("/cam_png/image/compressed", []).append(rgb)
         jpg = cv2.imencode(".jpg", np.full((16, 24, 3), 40 * k, np.uint8))[1].reshape(-1)
-        add("/cam_jpeg/image_raw/compressed", "sensor_msgs/msg/CompressedImage", t,
-            T["sensor_msgs/msg/CompressedImage"](header=header(t, "cam_jpeg_optical"), format="jpeg", data=jpg))
+        add(
+            "/cam_jpeg/image_raw/compressed",
+            "sensor_msgs/msg/CompressedImage",
+            t,
+            T["sensor_msgs/msg/CompressedImage"](header=header(t, "cam_jpeg_optical"), format="jpeg", data=jpg),
+        )
         for topic, (info, frame, model, D) in CAMERAS.items():
             Kc = [500.0 + 10 * len(D), 0.0, 4.0, 0.0, 510.0, 3.0, 0.0, 0.0, 1.0]
             wh = (12, 10) if "png" in topic else (8, 6)
-            arrays = {"D": np.array(D, float), "K": np.array(Kc), "R": np.eye(3).reshape(-1),
-                      "P": np.hstack([np.array(Kc).reshape(3, 3), np.zeros((3, 1))]).reshape(-1)}
+            arrays = {
+                "D": np.array(D, float),
+                "K": np.array(Kc),
+                "R": np.eye(3).reshape(-1),
+                "P": np.hstack([np.array(Kc).reshape(3, 3), np.zeros((3, 1))]).reshape(-1),
+            }
             if not ros1:
                 arrays = {key.lower(): v for key, v in arrays.items()}
             roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0, do_rectify=False)
-            add(info, "sensor_msgs/msg/CameraInfo", t, T["sensor_msgs/msg/CameraInfo"](
-                header=header(t, frame), width=wh[0], height=wh[1], distortion_model=model, binning_x=0, binning_y=0,
-                roi=roi, **arrays))
+            add(
+                info,
+                "sensor_msgs/msg/CameraInfo",
+                t,
+                T["sensor_msgs/msg/CameraInfo"](
+                    header=header(t, frame),
+                    width=wh[0],
+                    height=wh[1],
+                    distortion_model=model,
+                    binning_x=0,
+                    binning_y=0,
+                    roi=roi,
+                    **arrays,
+                ),
+            )
 
     # -- TF: static mounts, dynamic odom -> base_link ------------------------------------------
     def tstamped(t: int, parent: str, child: str, q: Any, xyz: Any) -> Any:
         tr = T["geometry_msgs/msg/Transform"](
             translation=T["geometry_msgs/msg/Vector3"](x=xyz[0], y=xyz[1], z=xyz[2]),
-            rotation=T["geometry_msgs/msg/Quaternion"](w=q[0], x=q[1], y=q[2], z=q[3]))
+            rotation=T["geometry_msgs/msg/Quaternion"](w=q[0], x=q[1], y=q[2], z=q[3]),
+        )
         return T["geometry_msgs/msg/TransformStamped"](header=header(t, parent), child_frame_id=child, transform=tr)
 
-    add("/tf_static", "tf2_msgs/msg/TFMessage", T0, T["tf2_msgs/msg/TFMessage"](
-        transforms=[tstamped(T0, p, c, q, tr) for c, (p, q, tr) in STATIC_TF.items()]))
+    add(
+        "/tf_static",
+        "tf2_msgs/msg/TFMessage",
+        T0,
+        T["tf2_msgs/msg/TFMessage"](transforms=[tstamped(T0, p, c, q, tr) for c, (p, q, tr) in STATIC_TF.items()]),
+    )
     for k, t in enumerate(ODOM_T):
         q, tr = _odom_pose(k)
-        add("/tf", "tf2_msgs/msg/TFMessage", t, T["tf2_msgs/msg/TFMessage"](
-            transforms=[tstamped(t, "odom", "base_link", q, tr),
-                        *(tstamped(t, p, c, mq, mt) for c, (p, mq, mt) in TF_MOUNT.items())]))
+        add(
+            "/tf",
+            "tf2_msgs/msg/TFMessage",
+            t,
+            T["tf2_msgs/msg/TFMessage"](
+                transforms=[
+                    tstamped(t, "odom", "base_link", q, tr),
+                    *(tstamped(t, p, c, mq, mt) for c, (p, mq, mt) in TF_MOUNT.items()),
+                ]
+            ),
+        )
     for t, (q, tr) in zip(MAP_T, MAP_ODOM):
-        add("/tf", "tf2_msgs/msg/TFMessage", t, T["tf2_msgs/msg/TFMessage"](
-            transforms=[tstamped(t, "map", "odom", q, tr)]))
+        add(
+            "/tf",
+            "tf2_msgs/msg/TFMessage",
+            t,
+            T["tf2_msgs/msg/TFMessage"](transforms=[tstamped(t, "map", "odom", q, tr)]),
+        )
     add("/chatter", "std_msgs/msg/String", T0, T["std_msgs/msg/String"](data="hello"))
     out.messages.sort(key=lambda m: m[2])
     return out
@@ -346,10 +467,14 @@ def test_synthetic_bag_round_trip(tmp_path: Path, kind: str) -> None:
     np.testing.assert_array_equal(rec.timestamps_ns, [T0 + 10 * MS, T0 + 110 * MS, T0 + 210 * MS])
 
     problems = [str(p) for p in rec.problems]
-    assert f"{path}: topic /chatter: message type std_msgs/msg/String cannot be decoded (not a supported sensor type)" \
+    assert (
+        f"{path}: topic /chatter: message type std_msgs/msg/String cannot be decoded (not a supported sensor type)"
         in problems
+    )
     assert any("/cam_jpeg/image_raw/compressed: no CameraInfo" in p for p in problems)
-    assert any("topic /depth/points: no rigid TF from ego frame 'base_link' to frame 'depth_link'" in p for p in problems)
+    assert any(
+        "topic /depth/points: no rigid TF from ego frame 'base_link' to frame 'depth_link'" in p for p in problems
+    )
     assert len(problems) == 3, problems  # nothing else
 
     # extrinsics from /tf_static (cam_png through cam_mount), identity where TF is missing
@@ -507,8 +632,15 @@ def test_damaged_message_in_a_bag_names_bag_and_topic(tmp_path: Path) -> None:
 # =============================================================================================
 def _pc2(fields: list[tuple[str, int, int, int]], data: bytes, h: int, w: int, ps: int, rs: int) -> Any:
     return SimpleNamespace(
-        height=h, width=w, point_step=ps, row_step=rs, is_bigendian=False, is_dense=True, data=data,
-        fields=[SimpleNamespace(name=n, offset=o, datatype=d, count=c) for n, o, d, c in fields])
+        height=h,
+        width=w,
+        point_step=ps,
+        row_step=rs,
+        is_bigendian=False,
+        is_dense=True,
+        data=data,
+        fields=[SimpleNamespace(name=n, offset=o, datatype=d, count=c) for n, o, d, c in fields],
+    )
 
 
 def test_pointcloud2_decoder_rejects_bad_layouts() -> None:
@@ -544,8 +676,16 @@ def test_camera_info_models() -> None:
     from fusionlabel.io.rosbag import camera_from_camera_info
 
     def info(model: str, D: list[float]) -> Any:
-        return SimpleNamespace(k=[400.0, 0, 320, 0, 400, 240, 0, 0, 1], d=D, distortion_model=model, width=640,
-                               height=480, binning_x=0, binning_y=0, roi=SimpleNamespace(width=0, height=0))
+        return SimpleNamespace(
+            k=[400.0, 0, 320, 0, 400, 240, 0, 0, 1],
+            d=D,
+            distortion_model=model,
+            width=640,
+            height=480,
+            binning_x=0,
+            binning_y=0,
+            roi=SimpleNamespace(width=0, height=0),
+        )
 
     cam, notes = camera_from_camera_info(info("rational_polynomial", [0.1] * 8 + [0.0] * 6), "c")
     assert cam.model == "pinhole" and len(cam.D) == 8 and notes == []

@@ -18,8 +18,9 @@ def test_native_recording_edits_the_label_file_its_manifest_names() -> None:
     assert label_path_for(rec) == rec.editable_labels_path
 
 
-def test_kitti_tracking_labels_are_never_the_save_target(real_data: Path, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kitti_tracking_labels_are_never_the_save_target(
+    real_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     seq = real_data / "kitti" / "tracking" / "training" / "image_02" / "0001"
     if not seq.is_dir():

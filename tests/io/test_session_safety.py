@@ -43,8 +43,18 @@ def test_second_writer_gets_a_clear_error_and_nothing_is_lost(prelabelled: Path,
     b2 = S.SessionState(delete_track(b.labels, tid), b.review, b.resolutions, 0, b.base, b.provenance)
     S.save(b2, lp)  # B saves first
     saved_by_b = lp.read_bytes()
-    a2 = S.resolve(S.SessionState(add_box(a.labels, 0, Boxes.from_array([[9, 9, 1, 4, 2, 1.5, 0]]), "Car")[0],
-                                  a.review, a.resolutions, 0, a.base, a.provenance), a.review.frames[0], user="a")
+    a2 = S.resolve(
+        S.SessionState(
+            add_box(a.labels, 0, Boxes.from_array([[9, 9, 1, 4, 2, 1.5, 0]]), "Car")[0],
+            a.review,
+            a.resolutions,
+            0,
+            a.base,
+            a.provenance,
+        ),
+        a.review.frames[0],
+        user="a",
+    )
     with pytest.raises(ConcurrentEditError, match="changed on disk since this session read it") as exc:
         S.save(a2, lp)
     assert str(lp) in str(exc.value)
@@ -70,8 +80,11 @@ def test_a_prelabel_run_over_an_open_session_is_detected(prelabelled: Path, tmp_
 def test_stale_temp_files_are_cleaned_when_the_session_opens(prelabelled: Path, tmp_path: Path) -> None:
     out = _copy(prelabelled, tmp_path)
     lp = out / "labels.json"
-    for name in (".labels.json.999999999.a1.tmp", ".labels.review.json.999999999.b2.tmp",
-                 "..labels.json.autosave.999999999.c3.tmp"):
+    for name in (
+        ".labels.json.999999999.a1.tmp",
+        ".labels.review.json.999999999.b2.tmp",
+        "..labels.json.autosave.999999999.c3.tmp",
+    ):
         (out / name).write_text("half a file")
     S.load(lp)
     assert not list(out.glob("*.tmp")) and not list(out.glob(".*.tmp"))
@@ -90,8 +103,13 @@ def test_an_older_prelabels_review_json_opens_and_is_superseded_on_save(prelabel
     out = _copy(prelabelled, tmp_path)
     lp = out / "labels.json"
     d = json.loads((out / "labels.review.json").read_text())
-    legacy = {"format": "fusionlabel.review_queue/1", "num_frames": d["num_frames"], "max_fraction": d["max_fraction"],
-              "score_threshold": None, "frames": [{k: e[k] for k in ("frame", "score", "reasons")} for e in d["frames"]]}
+    legacy = {
+        "format": "fusionlabel.review_queue/1",
+        "num_frames": d["num_frames"],
+        "max_fraction": d["max_fraction"],
+        "score_threshold": None,
+        "frames": [{k: e[k] for k in ("frame", "score", "reasons")} for e in d["frames"]],
+    }
     (out / "labels.review.json").unlink()
     (out / "review.json").write_text(json.dumps(legacy))
     st = S.load(lp)

@@ -26,7 +26,7 @@ class OracleDetector:
         self.labels, self.drop, self.sigma, self.fail_on = labels, drop, sigma, fail_on
         self.info = DetectorInfo("oracle", ("Car", "Pedestrian", "Cyclist"))
 
-    def detect(self, frame: Frame, rig) -> Detections:  # noqa: ANN001
+    def detect(self, frame: Frame, rig) -> Detections:
         if frame.index in self.fail_on:
             raise RuntimeError("simulated plugin failure")
         gt = self.labels.get(frame.index)
@@ -62,7 +62,7 @@ def _id_consistency(pred: LabelSet, gt: LabelSet) -> tuple[int, int]:
     return len(seen), sum(len(v) > 1 for v in seen.values())
 
 
-def test_oracle_prelabel_keeps_identities(sample) -> None:  # noqa: ANN001
+def test_oracle_prelabel_keeps_identities(sample) -> None:
     gt = sample.labels()
     steps: list[tuple[int, int]] = []
     res = prelabel(sample, OracleDetector(gt), progress=lambda d, t: steps.append((d, t)))
@@ -81,7 +81,7 @@ def test_oracle_prelabel_keeps_identities(sample) -> None:  # noqa: ANN001
     assert res.report.frames == len(sample) and res.report.failed_frames == ()
 
 
-def test_failing_frames_are_reported_and_skipped(sample) -> None:  # noqa: ANN001
+def test_failing_frames_are_reported_and_skipped(sample) -> None:
     res = prelabel(sample, OracleDetector(sample.labels(), fail_on=(3, 4)))
     assert len(res.report.failed_frames) == 2
     assert all("simulated plugin failure" in f for f in res.report.failed_frames)
@@ -89,7 +89,7 @@ def test_failing_frames_are_reported_and_skipped(sample) -> None:  # noqa: ANN00
     assert res.labels.num_boxes() > 0
 
 
-def test_cancel_stops(sample) -> None:  # noqa: ANN001
+def test_cancel_stops(sample) -> None:
     calls = {"n": 0}
 
     def cancel() -> bool:
@@ -100,7 +100,7 @@ def test_cancel_stops(sample) -> None:  # noqa: ANN001
         prelabel(sample, OracleDetector(sample.labels()), cancel=cancel)
 
 
-def test_geometric_detector_end_to_end(sample) -> None:  # noqa: ANN001
+def test_geometric_detector_end_to_end(sample) -> None:
     res = prelabel(sample, "geometric")
     assert res.report.detector == "geometric" and res.report.detections > 0
     gt = sample.labels()
@@ -116,7 +116,7 @@ def test_geometric_detector_end_to_end(sample) -> None:  # noqa: ANN001
     assert total > 20 and hits / total > 0.5, f"tracked {hits}/{total} well-seen cars"
 
 
-def test_batch_writes_resumes_and_isolates_failures(sample, tmp_path: Path) -> None:  # noqa: ANN001
+def test_batch_writes_resumes_and_isolates_failures(sample, tmp_path: Path) -> None:
     bad = tmp_path / "broken.bin"
     bad.write_bytes(b"\x00" * 10)
     jobs = plan_jobs([SAMPLE, bad], tmp_path / "out")
@@ -139,7 +139,7 @@ def test_prelabel_one_reports_unreadable_recording(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "o" / "report.json").read_text())["status"] == "failed"
 
 
-def test_view_prelabels_only_what_the_camera_shows(sample, tmp_path: Path) -> None:  # noqa: ANN001
+def test_view_prelabels_only_what_the_camera_shows(sample, tmp_path: Path) -> None:
     from fusionlabel.core.errors import FusionLabelError
     from fusionlabel.core.projection import visible_fraction
 

@@ -57,8 +57,13 @@ def test_ray_local_instance(two_recordings: list[Path], tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'fusionlabel[cluster]'")
     jobs = plan_jobs(two_recordings, tmp_path / "out")
     done = []
-    reports = run_ray(jobs, "geometric", "local", on_done=lambda j, r: done.append(j.recording),
-                      init_kwargs={"num_cpus": 2, "object_store_memory": 100 * 1024 * 1024})
+    reports = run_ray(
+        jobs,
+        "geometric",
+        "local",
+        on_done=lambda j, r: done.append(j.recording),
+        init_kwargs={"num_cpus": 2, "object_store_memory": 100 * 1024 * 1024},
+    )
     assert [r["status"] for r in reports] == ["ok", "ok"], reports
     assert sorted(done) == sorted(two_recordings)
     for j in jobs:

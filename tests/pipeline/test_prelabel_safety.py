@@ -59,9 +59,11 @@ def test_same_configuration_resumes_other_configurations_are_refused(done: Path,
     out = _copy(done, tmp_path)
     job = Job(SAMPLE, out)
     assert output_status(job, expected_config("geometric")).action == "skip"
-    for cfg, what in ((expected_config("pillars"), "detector geometric"),
-                      (expected_config("geometric", ["Car"]), "classes"),
-                      (expected_config("geometric", None, "cam_front"), "view")):
+    for cfg, what in (
+        (expected_config("pillars"), "detector geometric"),
+        (expected_config("geometric", ["Car"]), "classes"),
+        (expected_config("geometric", None, "cam_front"), "view"),
+    ):
         st = output_status(job, cfg)
         assert st.action == "refuse" and what in st.reason and "--overwrite" in st.reason, st
         assert output_status(job, cfg, overwrite=True).action == "run"
@@ -86,8 +88,17 @@ def test_touched_labels_are_refused_then_backed_up_with_overwrite(done: Path, tm
     assert r.returncode == 2 and "annotator's work" in r.stderr
     assert (out / "labels.json").read_bytes() == edited
     # --overwrite redoes it and keeps the edited files
-    r = _cli("prelabel", str(SAMPLE), "--detector", "geometric", "--view", "cam_front", "--overwrite",
-             "--out", str(out.parent))
+    r = _cli(
+        "prelabel",
+        str(SAMPLE),
+        "--detector",
+        "geometric",
+        "--view",
+        "cam_front",
+        "--overwrite",
+        "--out",
+        str(out.parent),
+    )
     assert r.returncode == 0, r.stderr
     assert "backed up" in r.stderr
     backups = list((out / "backups").iterdir())
@@ -154,8 +165,11 @@ def test_recordings_of_one_and_two_frames_get_prelabels(tmp_path: Path, frames: 
 def test_a_failing_class_does_not_sink_the_others() -> None:
     rec = open_native(SAMPLE)
     det = OracleDetector(rec.labels())
-    cfgs = {"Car": TrackerConfig.for_class("Car"), "Pedestrian": TrackerConfig(metric="no-such-metric"),
-            "Cyclist": TrackerConfig.for_class("Cyclist")}
+    cfgs = {
+        "Car": TrackerConfig.for_class("Car"),
+        "Pedestrian": TrackerConfig(metric="no-such-metric"),
+        "Cyclist": TrackerConfig.for_class("Cyclist"),
+    }
     res = prelabel(rec, det, tracker_config=cfgs)
     assert len(res.report.failed_classes) == 1 and res.report.failed_classes[0].startswith("Pedestrian:")
     cats = {c for fl in res.labels.frames.values() for c in fl.categories}
@@ -165,10 +179,16 @@ def test_a_failing_class_does_not_sink_the_others() -> None:
 def test_the_review_budget_of_each_class_is_used() -> None:
     rec = open_native(SAMPLE)
     det = OracleDetector(rec.labels(), drop=0.3, sigma=0.3)
-    wide = prelabel(rec, det, tracker_config={c: TrackerConfig.for_class(c, review_fraction=0.3)
-                                              for c in ("Car", "Pedestrian", "Cyclist")})
-    narrow = prelabel(rec, det, tracker_config={c: TrackerConfig.for_class(c, review_fraction=0.05)
-                                                for c in ("Car", "Pedestrian", "Cyclist")})
+    wide = prelabel(
+        rec,
+        det,
+        tracker_config={c: TrackerConfig.for_class(c, review_fraction=0.3) for c in ("Car", "Pedestrian", "Cyclist")},
+    )
+    narrow = prelabel(
+        rec,
+        det,
+        tracker_config={c: TrackerConfig.for_class(c, review_fraction=0.05) for c in ("Car", "Pedestrian", "Cyclist")},
+    )
     assert narrow.review.max_fraction == 0.05 and wide.review.max_fraction == 0.3
     assert len(narrow.review.items) <= 1 < len(wide.review.items) <= 6
     # every queued frame carries the digest of its proposed boxes

@@ -182,8 +182,15 @@ def test_match_gating() -> None:
 def test_ignored_ground_truth_and_results() -> None:
     # GT 1 normal, GT 2 ignored (e.g. truncated); result 5 on GT 1, result 6 on GT 2,
     # result 7 ignorable and unmatched (e.g. 20 px tall), result 8 unmatched -> the only FP
-    f = EvalFrame(0, np.array([1, 2]), np.array([False, True]), np.array([5, 6, 7, 8]), np.ones(4),
-                  np.array([False, False, True, False]), np.array([[0.9, 0, 0, 0], [0, 0.8, 0, 0]]))
+    f = EvalFrame(
+        0,
+        np.array([1, 2]),
+        np.array([False, True]),
+        np.array([5, 6, 7, 8]),
+        np.ones(4),
+        np.array([False, False, True, False]),
+        np.array([[0.9, 0, 0, 0], [0, 0.8, 0, 0]]),
+    )
     r = ClearEvaluator([EvalSequence("s", (f,), 1)]).run(details=True)
     assert (r.n_gt, r.tp, r.itp, r.fp, r.fn) == (1, 2, 1, 1, 0)
     a = r.assigned["s"][0]

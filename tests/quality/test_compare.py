@@ -65,7 +65,9 @@ def test_disagreements_are_found(gt: LabelSet) -> None:
     assert g.matched == gt.num_boxes() - 1
     assert 0.8 < g.mean_iou < 1.0
     ident = [d for d in r.disagreements if d.kind == "identity"]
-    assert {(d.frame, d.track_a) for d in ident} == {(k, t) for k in (10, 11, 12) for t in (2, 5) if t in gt.get(k).track_ids}
+    assert {(d.frame, d.track_a) for d in ident} == {
+        (k, t) for k in (10, 11, 12) for t in (2, 5) if t in gt.get(k).track_ids
+    }
     assert r.partner[2] == 102 and r.partner[5] == 105
     miss = [d for d in r.disagreements if d.kind == "missing"]
     assert [(d.frame, d.track_a) for d in miss] == [info["dropped"]]

@@ -77,7 +77,15 @@ def test_native_eval(synth_recording: Path, tmp_path: Path, capsys: pytest.Captu
     write_labels(gt, perfect)
     assert main(["eval", "--format", "native", "--gt", str(synth_recording), "--results", str(perfect), "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
-    assert (s["MOTA"], s["HOTA"], s["IDF1"], s["IDS"], s["FP"], s["FN"], s["edit_ops"]) == (100.0, 100.0, 100.0, 0, 0, 0, 0)
+    assert (s["MOTA"], s["HOTA"], s["IDF1"], s["IDS"], s["FP"], s["FN"], s["edit_ops"]) == (
+        100.0,
+        100.0,
+        100.0,
+        0,
+        0,
+        0,
+        0,
+    )
 
     # swap a track's id from frame 3 on to a new id: one ID switch, one merge
     tid = int(gt.get(0).track_ids[0])
@@ -93,8 +101,23 @@ def test_native_eval(synth_recording: Path, tmp_path: Path, capsys: pytest.Captu
     s = json.loads(capsys.readouterr().out)
     assert (s["IDS"], s["FP"], s["FN"], s["edit_ops"]) == (1, 0, 0, 1)
     cat = gt.get(0).categories[0]
-    assert main(["eval", "--format", "native", "--gt", str(synth_recording), "--results", str(switched),
-                 "--class", cat, "--json"]) == 0
+    assert (
+        main(
+            [
+                "eval",
+                "--format",
+                "native",
+                "--gt",
+                str(synth_recording),
+                "--results",
+                str(switched),
+                "--class",
+                cat,
+                "--json",
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["IDS"] == 1
 
 

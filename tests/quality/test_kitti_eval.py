@@ -17,8 +17,17 @@ from fusionlabel.quality.kitti_eval import camera_boxes, kitti_sequence, read_ki
 from fusionlabel.quality.review_metrics import review_metrics
 
 
-def row(frame: int, tid: int, typ: str, x: float, z: float, bbox=(500, 150, 600, 250), trunc: int = 0,
-        occ: int = 0, score: float | None = None) -> str:
+def row(
+    frame: int,
+    tid: int,
+    typ: str,
+    x: float,
+    z: float,
+    bbox=(500, 150, 600, 250),
+    trunc: int = 0,
+    occ: int = 0,
+    score: float | None = None,
+) -> str:
     f = f"{frame} {tid} {typ} {trunc} {occ} 0.0 {bbox[0]} {bbox[1]} {bbox[2]} {bbox[3]} 1.5 1.6 4.0 {x} 1.6 {z} 0.0"
     return f + (f" {score}" if score is not None else "")
 
@@ -28,20 +37,30 @@ def write_case(tmp: Path) -> tuple[Path, Path, Path]:
     gt.mkdir()
     res.mkdir()
     (tmp / "seqmap").write_text("0000 empty 000000 000001\n")
-    (gt / "0000.txt").write_text("\n".join([
-        row(0, 0, "Car", 0, 10),                       # evaluated
-        row(0, 1, "Van", 5, 20),                       # neighbour class: ignored for Car
-        row(0, 2, "Car", -3, 25, trunc=1),             # truncated: ignored, here missed
-        row(0, -1, "DontCare", -1000, -1000, bbox=(0, 0, 200, 200)),
-    ]) + "\n")
-    (res / "0000.txt").write_text("\n".join([
-        row(0, 1, "Car", 0, 10, score=5),                           # TP on GT 0
-        row(0, 2, "Car", 5, 20, score=5),                           # matches the Van: ignored
-        row(0, 3, "Car", -5, 30, bbox=(700, 150, 760, 170), score=5),   # 20 px tall: ignored
-        row(0, 4, "Car", -8, 40, bbox=(10, 10, 100, 100), score=5),     # inside DontCare: ignored
-        row(0, 5, "Car", 8, 15, score=5),                           # a false positive
-        row(0, 6, "Pedestrian", 0, 10, score=5),                    # another class: not loaded
-    ]) + "\n")
+    (gt / "0000.txt").write_text(
+        "\n".join(
+            [
+                row(0, 0, "Car", 0, 10),  # evaluated
+                row(0, 1, "Van", 5, 20),  # neighbour class: ignored for Car
+                row(0, 2, "Car", -3, 25, trunc=1),  # truncated: ignored, here missed
+                row(0, -1, "DontCare", -1000, -1000, bbox=(0, 0, 200, 200)),
+            ]
+        )
+        + "\n"
+    )
+    (res / "0000.txt").write_text(
+        "\n".join(
+            [
+                row(0, 1, "Car", 0, 10, score=5),  # TP on GT 0
+                row(0, 2, "Car", 5, 20, score=5),  # matches the Van: ignored
+                row(0, 3, "Car", -5, 30, bbox=(700, 150, 760, 170), score=5),  # 20 px tall: ignored
+                row(0, 4, "Car", -8, 40, bbox=(10, 10, 100, 100), score=5),  # inside DontCare: ignored
+                row(0, 5, "Car", 8, 15, score=5),  # a false positive
+                row(0, 6, "Pedestrian", 0, 10, score=5),  # another class: not loaded
+            ]
+        )
+        + "\n"
+    )
     return gt, res, tmp / "seqmap"
 
 
@@ -92,19 +111,45 @@ def test_iou_equals_camera_frame_iou(tmp_path: Path) -> None:
     from fusionlabel.core.boxes import iou_3d
 
     n = 60
-    base = np.column_stack([rng.uniform(-10, 10, n), rng.uniform(1, 2, n), rng.uniform(5, 40, n),
-                            rng.uniform(1.4, 2, n), rng.uniform(1.5, 2, n), rng.uniform(3.5, 5, n),
-                            rng.uniform(-np.pi, np.pi, n)])
-    other = base + np.column_stack([rng.normal(0, 0.7, n), rng.normal(0, 0.2, n), rng.normal(0, 0.7, n),
-                                    rng.normal(0, 0.1, n), rng.normal(0, 0.1, n), rng.normal(0, 0.3, n),
-                                    rng.normal(0, 0.4, n)])
+    base = np.column_stack(
+        [
+            rng.uniform(-10, 10, n),
+            rng.uniform(1, 2, n),
+            rng.uniform(5, 40, n),
+            rng.uniform(1.4, 2, n),
+            rng.uniform(1.5, 2, n),
+            rng.uniform(3.5, 5, n),
+            rng.uniform(-np.pi, np.pi, n),
+        ]
+    )
+    other = base + np.column_stack(
+        [
+            rng.normal(0, 0.7, n),
+            rng.normal(0, 0.2, n),
+            rng.normal(0, 0.7, n),
+            rng.normal(0, 0.1, n),
+            rng.normal(0, 0.1, n),
+            rng.normal(0, 0.3, n),
+            rng.normal(0, 0.4, n),
+        ]
+    )
 
     def rows(a: np.ndarray):
         from fusionlabel.quality.kitti_eval import KittiRows
 
         k = len(a)
-        return KittiRows(np.zeros(k, np.int64), np.arange(k), ("car",) * k, np.zeros(k, np.int64),
-                         np.zeros(k, np.int64), np.zeros((k, 4)), a[:, 3:6], a[:, 0:3], a[:, 6], np.zeros(k))
+        return KittiRows(
+            np.zeros(k, np.int64),
+            np.arange(k),
+            ("car",) * k,
+            np.zeros(k, np.int64),
+            np.zeros(k, np.int64),
+            np.zeros((k, 4)),
+            a[:, 3:6],
+            a[:, 0:3],
+            a[:, 6],
+            np.zeros(k),
+        )
 
     ours = np.diag(iou_3d(camera_boxes(rows(base), tmp_path), camera_boxes(rows(other), tmp_path)))
     ref = np.array([_camera_iou(base[i], other[i]) for i in range(n)])
@@ -122,8 +167,11 @@ def _seq(tmp: Path, kitti: Path, seq: str) -> tuple[Path, Path]:
 
 def test_ground_truth_against_itself(tmp_path: Path, kitti_tracking_dev: Path) -> None:
     seqmap, res = _seq(tmp_path, kitti_tracking_dev, "0003")
-    lines = [ln + " 1.0" for ln in (kitti_tracking_dev / "label" / "0003.txt").read_text().splitlines()
-             if ln.split()[1] != "-1"]
+    lines = [
+        ln + " 1.0"
+        for ln in (kitti_tracking_dev / "label" / "0003.txt").read_text().splitlines()
+        if ln.split()[1] != "-1"
+    ]
     (res / "0003.txt").write_text("\n".join(lines) + "\n")
     s = evaluate_kitti(kitti_tracking_dev / "label", res, seqmap, "Car").summary()
     assert s["n_gt"] > 300
@@ -142,8 +190,22 @@ def test_ground_truth_against_itself(tmp_path: Path, kitti_tracking_dev: Path) -
         if r[1] == tid and int(r[0]) >= mid:
             r[1] = "9999"
     (res / "0003.txt").write_text("\n".join(" ".join(r) for r in rows) + "\n")
-    code = main(["eval", "--format", "kitti", "--gt", str(kitti_tracking_dev / "label"), "--results", str(res),
-                 "--seqmap", str(seqmap), "--class", "Car", "--json"])
+    code = main(
+        [
+            "eval",
+            "--format",
+            "kitti",
+            "--gt",
+            str(kitti_tracking_dev / "label"),
+            "--results",
+            str(res),
+            "--seqmap",
+            str(seqmap),
+            "--class",
+            "Car",
+            "--json",
+        ]
+    )
     assert code == 0
     rep = evaluate_kitti(kitti_tracking_dev / "label", res, seqmap, "Car")
     s = rep.summary()
@@ -164,22 +226,89 @@ def test_ground_truth_against_itself(tmp_path: Path, kitti_tracking_dev: Path) -
 
 def test_cli_kitti_json_and_review(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt, res, seqmap = write_case(tmp_path)
-    (res / "0000.review.json").write_text(json.dumps(
-        {"format": "fusionlabel.review_queue/1", "num_frames": 2, "frames": [{"frame": 0, "score": 0.5, "reasons": []}]}))
-    code = main(["eval", "--format", "kitti", "--gt", str(gt), "--results", str(res), "--seqmap", str(seqmap),
-                 "--class", "Car", "--json"])
+    (res / "0000.review.json").write_text(
+        json.dumps(
+            {
+                "format": "fusionlabel.review_queue/1",
+                "num_frames": 2,
+                "frames": [{"frame": 0, "score": 0.5, "reasons": []}],
+            }
+        )
+    )
+    code = main(
+        [
+            "eval",
+            "--format",
+            "kitti",
+            "--gt",
+            str(gt),
+            "--results",
+            str(res),
+            "--seqmap",
+            str(seqmap),
+            "--class",
+            "Car",
+            "--json",
+        ]
+    )
     assert code == 0
     s = json.loads(capsys.readouterr().out)
-    for k in ("sAMOTA", "AMOTA", "AMOTP", "MOTA", "MOTP", "IDS", "FRAG", "FP", "FN", "IDF1", "HOTA",
-              "edit_ops", "keyframe_ops", "review_load", "error_coverage"):
+    for k in (
+        "sAMOTA",
+        "AMOTA",
+        "AMOTP",
+        "MOTA",
+        "MOTP",
+        "IDS",
+        "FRAG",
+        "FP",
+        "FN",
+        "IDF1",
+        "HOTA",
+        "edit_ops",
+        "keyframe_ops",
+        "review_load",
+        "error_coverage",
+    ):
         assert k in s
     assert s["review_load"] == 0.5 and s["FP"] == 1
-    code = main(["eval", "--format", "kitti", "--gt", str(gt), "--results", str(res), "--seqmap", str(seqmap),
-                 "--class", "Car", "--iou", "0.7"])
+    code = main(
+        [
+            "eval",
+            "--format",
+            "kitti",
+            "--gt",
+            str(gt),
+            "--results",
+            str(res),
+            "--seqmap",
+            str(seqmap),
+            "--class",
+            "Car",
+            "--iou",
+            "0.7",
+        ]
+    )
     assert code == 0
     assert "sAMOTA" in capsys.readouterr().out
-    assert main(["eval", "--format", "kitti", "--gt", str(gt), "--results", str(tmp_path / "nope"),
-                 "--seqmap", str(seqmap), "--class", "Car"]) == 1
+    assert (
+        main(
+            [
+                "eval",
+                "--format",
+                "kitti",
+                "--gt",
+                str(gt),
+                "--results",
+                str(tmp_path / "nope"),
+                "--seqmap",
+                str(seqmap),
+                "--class",
+                "Car",
+            ]
+        )
+        == 1
+    )
     assert "nope" in capsys.readouterr().err
 
 
@@ -200,10 +329,15 @@ def test_read_kitti_rows(tmp_path: Path) -> None:
     assert seq.frames[0].similarity[0, 0] == pytest.approx(1.0)
 
 
-def test_a_box_dropped_for_one_frame_is_a_fragmentation_under_the_same_id(tmp_path: Path, kitti_tracking_dev: Path) -> None:
+def test_a_box_dropped_for_one_frame_is_a_fragmentation_under_the_same_id(
+    tmp_path: Path, kitti_tracking_dev: Path
+) -> None:
     seqmap, res = _seq(tmp_path, kitti_tracking_dev, "0003")
-    rows = [ln.split() + ["1.0"] for ln in (kitti_tracking_dev / "label" / "0003.txt").read_text().splitlines()
-            if ln.split()[1] != "-1"]
+    rows = [
+        ln.split() + ["1.0"]
+        for ln in (kitti_tracking_dev / "label" / "0003.txt").read_text().splitlines()
+        if ln.split()[1] != "-1"
+    ]
     cars = [r for r in rows if r[2] == "Car" and r[3] == "0"]
     tid = max({r[1] for r in cars}, key=lambda t: sum(r[1] == t for r in cars))
     frames = sorted(int(r[0]) for r in cars if r[1] == tid)

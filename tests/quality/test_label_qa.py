@@ -55,7 +55,12 @@ def test_planted_errors_on_synthetic_recording(synth) -> None:  # type: ignore[n
     det = score_findings(rep.findings, planted)
     assert det.recall >= 0.9, det.missed
     assert det.precision >= 0.75
-    kinds = {p.kind: f for p in det.found for f in rep.findings if f.track_id == p.track_id or p.track_id in f.other_track_ids}
+    kinds = {
+        p.kind: f
+        for p in det.found
+        for f in rep.findings
+        if f.track_id == p.track_id or p.track_id in f.other_track_ids
+    }
     assert "few_points" in kinds["ghost"].kinds
     assert "off_ground" in kinds["lift"].kinds or "few_points" in kinds["lift"].kinds
     assert "size" in kinds["size"].kinds and "yaw_rate" in kinds["yaw"].kinds

@@ -55,7 +55,14 @@ def test_same_seed_gives_identical_bytes_and_other_seed_differs(tmp_path: Path) 
     b = _files(generate(tmp_path / "b" / "rec", frames=2, seed=7))
     c = _files(generate(tmp_path / "c" / "rec", frames=2, seed=8))
     assert a.keys() == b.keys()
-    assert {"recording.json", "calib.yaml", "labels.json", "ego_poses.csv", "lidar/lidar_top/000001.bin", "radar/radar_front/000001.csv"} <= a.keys()
+    assert {
+        "recording.json",
+        "calib.yaml",
+        "labels.json",
+        "ego_poses.csv",
+        "lidar/lidar_top/000001.bin",
+        "radar/radar_front/000001.csv",
+    } <= a.keys()
     for name in a:
         assert a[name] == b[name], f"{name} differs between two runs with the same seed"
     assert a["labels.json"] != c["labels.json"]
@@ -92,8 +99,12 @@ def test_every_seed_has_a_dozen_agents_of_all_classes_and_varies(seed: int) -> N
     # realistic sizes
     for a in sc.actors:
         l, w, h = a.size
-        lo, hi = {"Car": ((3.5, 1.6, 1.3), (5.5, 2.1, 2.0)), "Truck": ((6, 2.2, 2.8), (9, 2.6, 3.6)),
-                  "Pedestrian": ((0.4, 0.5, 1.4), (0.9, 0.8, 2.0)), "Cyclist": ((1.6, 0.5, 1.5), (1.9, 0.75, 2.0))}[a.category]
+        lo, hi = {
+            "Car": ((3.5, 1.6, 1.3), (5.5, 2.1, 2.0)),
+            "Truck": ((6, 2.2, 2.8), (9, 2.6, 3.6)),
+            "Pedestrian": ((0.4, 0.5, 1.4), (0.9, 0.8, 2.0)),
+            "Cyclist": ((1.6, 0.5, 1.5), (1.9, 0.75, 2.0)),
+        }[a.category]
         assert all(lo[i] <= (l, w, h)[i] <= hi[i] for i in range(3)), (a.category, a.size)
     other = make_scenario(seed + 1, times, LIDAR_MOUNT)
     assert sc.ego.speed != other.ego.speed
@@ -120,7 +131,11 @@ def test_recording_has_frames_sensors_rates_and_sync(rec) -> None:
     assert len(rec) == FRAMES
     assert set(rec.streams) == {LIDAR_NAME, "cam_front", RADAR_NAME}
     assert rec.reference == LIDAR_NAME
-    assert {n: s.kind for n, s in rec.streams.items()} == {LIDAR_NAME: "lidar", "cam_front": "camera", RADAR_NAME: "radar"}
+    assert {n: s.kind for n, s in rec.streams.items()} == {
+        LIDAR_NAME: "lidar",
+        "cam_front": "camera",
+        RADAR_NAME: "radar",
+    }
     assert rec.streams[LIDAR_NAME].rate_hz == pytest.approx(10.0)
     assert rec.streams[RADAR_NAME].rate_hz == pytest.approx(13.0, abs=0.01)
     assert rec.streams["cam_front"].rate_hz == pytest.approx(10.0, abs=0.3)
@@ -203,7 +218,9 @@ def test_tracks_are_persistent_and_move_physically(rec) -> None:
         frames, boxes, categories = labels.track(int(tid))
         assert len(set(categories)) == 1
         cats.add(categories[0])
-        world = [rec.ego_pose_at(int(rec.timestamps_ns[k])).apply(boxes.center[i : i + 1])[0] for i, k in enumerate(frames)]
+        world = [
+            rec.ego_pose_at(int(rec.timestamps_ns[k])).apply(boxes.center[i : i + 1])[0] for i, k in enumerate(frames)
+        ]
         for i in range(1, len(frames)):
             if frames[i] == frames[i - 1] + 1:
                 assert np.linalg.norm(world[i][:2] - world[i - 1][:2]) < 2.0  # < 20 m/s
@@ -257,8 +274,20 @@ def test_projected_boxes_line_up_with_the_rendered_objects(rec) -> None:
     for k in (0, 8, 16):
         f = rec.frame(k)
         tc = to_seconds(f.sensor_timestamps["cam_front"])
-        rgb, inst = render(build_snapshot(sc.actors, tc, static, 400.0, sc.ego.state(tc).x), sc, cam, sc.ego.T_road_ego(tc) @ cam.T_ego_cam, rays)
-        bg, _ = render(build_snapshot([], tc, static, 400.0, sc.ego.state(tc).x), sc, cam, sc.ego.T_road_ego(tc) @ cam.T_ego_cam, rays)
+        rgb, inst = render(
+            build_snapshot(sc.actors, tc, static, 400.0, sc.ego.state(tc).x),
+            sc,
+            cam,
+            sc.ego.T_road_ego(tc) @ cam.T_ego_cam,
+            rays,
+        )
+        bg, _ = render(
+            build_snapshot([], tc, static, 400.0, sc.ego.state(tc).x),
+            sc,
+            cam,
+            sc.ego.T_road_ego(tc) @ cam.T_ego_cam,
+            rays,
+        )
         jpeg = f.image("cam_front")
         # the stored JPEG is this render (up to compression)
         assert np.mean(np.abs(jpeg.astype(int) - rgb.astype(int))) < 3.0
@@ -319,7 +348,9 @@ def test_radar_doppler_matches_the_agents_motion(rec) -> None:
         # the radar's own velocity: v_ego + omega x r
         v_radar = np.array([e.vx - e.yaw_rate * (radar_pos[1] - e.y), e.vy + e.yaw_rate * (radar_pos[0] - e.x)])
         for i in range(len(det)):
-            near_structure = any(_inside(p[i], s.center[0], s.center[1], s.size[0], s.size[1], s.yaw, 1.0) for s in sc.structures)
+            near_structure = any(
+                _inside(p[i], s.center[0], s.center[1], s.size[0], s.size[1], s.yaw, 1.0) for s in sc.structures
+            )
             boxes = [a.box(t) for a in sc.actors]
             owners = [a for a, b in zip(sc.actors, boxes) if _inside(p[i], b[0], b[1], b[3], b[4], b[6], 0.5)]
             if near_structure or len(owners) != 1:

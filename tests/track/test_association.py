@@ -10,7 +10,12 @@ from fusionlabel.track.association import affinity_matrix, associate, giou_3d_pa
 
 def _boxes(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.column_stack(
-        [rng.uniform(-3, 3, (n, 2)), rng.uniform(-0.5, 0.5, n), rng.uniform(0.5, 5, (n, 3)), rng.uniform(-np.pi, np.pi, n)]
+        [
+            rng.uniform(-3, 3, (n, 2)),
+            rng.uniform(-0.5, 0.5, n),
+            rng.uniform(0.5, 5, (n, 3)),
+            rng.uniform(-np.pi, np.pi, n),
+        ]
     )
 
 

@@ -6,10 +6,10 @@ import numpy as np
 
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.transforms import Transform
+from fusionlabel.track import FrameDetections, Tracker, TrackerConfig
 from fusionlabel.track._fast import merge_hypotheses, scene_update
 from fusionlabel.track.birth_prior import BirthPriorConfig, SceneMotion, SceneMotionFilter, scene_hypothesis
 from fusionlabel.track.egomotion import fit_rigid
-from fusionlabel.track import FrameDetections, Tracker, TrackerConfig
 
 DT = 0.1
 PARKED = np.array([[22.0, -6.0], [30.0, 7.0], [45.0, -9.0], [26.0, 12.0], [55.0, 4.0], [38.0, -15.0]])
@@ -109,8 +109,10 @@ def test_the_scene_hypothesis_is_only_adopted_when_it_explains_the_detection() -
     for f in frames:
         trk.step(f)
     res = trk.finish()
-    lead = [int(fl.track_ids[np.argmin(np.hypot(*(fl.boxes.center[:, :2] - [15.0, 0.0]).T))]) for fl in
-            (res.labels.get(k) for k in range(5, 15))]
+    lead = [
+        int(fl.track_ids[np.argmin(np.hypot(*(fl.boxes.center[:, :2] - [15.0, 0.0]).T))])
+        for fl in (res.labels.get(k) for k in range(5, 15))
+    ]
     assert len(set(lead)) == 1
     i = int(np.argmin(np.hypot(trk.kf.x[:, 0] - 15.0, trk.kf.x[:, 1])))
     np.testing.assert_allclose(trk.kf.x[i, 7:9], 0.0, atol=0.5)
@@ -175,9 +177,12 @@ def test_merge_hypotheses_flags_when_the_assignment_must_be_solved_again() -> No
     aff = np.array([[0.5, -0.5], [-np.inf, 0.1]])
     young = np.array([1])
     # the young track's alternative only improves its own match: no new solve, gain reported
-    merged, better, my, gain, again = merge_hypotheses(aff, np.array([[-np.inf, 0.4]]), young,
-                                                       np.array([0, 1]), np.array([0, 1]), -0.2)
+    merged, better, my, gain, again = merge_hypotheses(
+        aff, np.array([[-np.inf, 0.4]]), young, np.array([0, 1]), np.array([0, 1]), -0.2
+    )
     assert not again and my.tolist() == [-1, 0] and np.allclose(gain, [0.0, 0.3]) and merged[1, 1] == 0.4
     # a new feasible pair outside the matches: solve again
-    _, better, _, _, again = merge_hypotheses(aff, np.array([[0.9, 0.0]]), young, np.array([0, 1]), np.array([0, 1]), -0.2)
+    _, better, _, _, again = merge_hypotheses(
+        aff, np.array([[0.9, 0.0]]), young, np.array([0, 1]), np.array([0, 1]), -0.2
+    )
     assert again and better.tolist() == [[True, False]]

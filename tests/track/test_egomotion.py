@@ -46,7 +46,9 @@ def test_filter_relaxes_to_straight_without_evidence_and_needs_three_objects() -
 
 def test_state_rotation_equals_the_filterpy_reference() -> None:
     rng = np.random.default_rng(1)
-    z = np.column_stack([rng.uniform(-30, 30, (5, 2)), rng.uniform(-1, 1, 5), rng.uniform(1, 5, (5, 3)), rng.uniform(-3, 3, 5)])
+    z = np.column_stack(
+        [rng.uniform(-30, 30, (5, 2)), rng.uniform(-1, 1, 5), rng.uniform(1, 5, (5, 3)), rng.uniform(-3, 3, 5)]
+    )
     a, b = BatchKalman(MotionModel()), FilterpyBank(MotionModel())
     v0 = rng.normal(0, 3, (5, 3))
     a.add(z, v0)

@@ -71,11 +71,13 @@ def test_radial_jacobian_matches_finite_differences(seed: int) -> None:
     rng = np.random.default_rng(seed)
     x = rng.normal(0, 5, (1, 10))
     s_pos, s_vel = rng.normal(0, 1, (1, 3)), rng.normal(0, 2, (1, 3))
-    h, J = radial_velocity_model(x, s_pos, s_vel)
+    _h, J = radial_velocity_model(x, s_pos, s_vel)
     eps = 1e-6
     num = np.zeros(10)
     for i in range(10):
         d = np.zeros((1, 10))
         d[0, i] = eps
-        num[i] = (radial_velocity_model(x + d, s_pos, s_vel)[0][0] - radial_velocity_model(x - d, s_pos, s_vel)[0][0]) / (2 * eps)
+        num[i] = (
+            radial_velocity_model(x + d, s_pos, s_vel)[0][0] - radial_velocity_model(x - d, s_pos, s_vel)[0][0]
+        ) / (2 * eps)
     np.testing.assert_allclose(J[0], num, atol=1e-6)

@@ -7,12 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.boxes import Boxes, wrap_angle
 from fusionlabel.core.calibration import Camera
-from fusionlabel.core.boxes import wrap_angle
+from fusionlabel.track import FrameDetections, Tracker, TrackerConfig, track_sequence
 from fusionlabel.track.kalman import YAW, BatchKalman, MotionModel
 from fusionlabel.track.smoother import smooth_track_filterpy, smooth_tracks
-from fusionlabel.track import FrameDetections, Tracker, TrackerConfig, track_sequence
 
 
 def _track(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -20,11 +19,17 @@ def _track(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     steps = rng.integers(1, 4, n).astype(np.int64)
     t = np.cumsum(steps) * 0.1
     yaw = rng.uniform(-np.pi, np.pi) + 0.3 * t
-    z = np.column_stack([
-        10 + 8 * np.cos(yaw) * t, -5 + 8 * np.sin(yaw) * t, 0.8 + rng.normal(0, 0.1, n),
-        4 + rng.normal(0, 0.2, n), 1.8 + rng.normal(0, 0.1, n), 1.5 + rng.normal(0, 0.1, n),
-        wrap_angle(yaw + rng.normal(0, 0.1, n)),
-    ])
+    z = np.column_stack(
+        [
+            10 + 8 * np.cos(yaw) * t,
+            -5 + 8 * np.sin(yaw) * t,
+            0.8 + rng.normal(0, 0.1, n),
+            4 + rng.normal(0, 0.2, n),
+            1.8 + rng.normal(0, 0.1, n),
+            1.5 + rng.normal(0, 0.1, n),
+            wrap_angle(yaw + rng.normal(0, 0.1, n)),
+        ]
+    )
     z[:, :2] += rng.normal(0, 0.3, (n, 2))
     z[rng.random(n) < 0.2, YAW] += np.pi  # the detector turned the box around
     if n > 6:
@@ -57,8 +62,17 @@ def test_smoother_removes_the_lag_of_the_online_filter() -> None:
     n = 60
     t = np.arange(n) * 0.1
     v = np.maximum(15 - 5 * t, 0.0)
-    truth = np.column_stack([10 + np.cumsum(v) * 0.1, np.full(n, 2.0), np.full(n, 0.8), np.full(n, 4.0),
-                             np.full(n, 1.8), np.full(n, 1.5), np.zeros(n)])
+    truth = np.column_stack(
+        [
+            10 + np.cumsum(v) * 0.1,
+            np.full(n, 2.0),
+            np.full(n, 0.8),
+            np.full(n, 4.0),
+            np.full(n, 1.8),
+            np.full(n, 1.5),
+            np.zeros(n),
+        ]
+    )
     z = truth + rng.normal(0, 1, truth.shape) * np.array([0.3, 0.3, 0.1, 0.2, 0.1, 0.1, 0.05])
     kf = BatchKalman(m)
     kf.add(z[:1])
@@ -116,9 +130,9 @@ def test_tracker_reports_the_smoothed_boxes_by_default() -> None:
 
 
 def _kitti_run(root: Path, out: Path, output_box: str, seqs: tuple[str, ...]) -> dict[str, float]:
-    from fusionlabel.track.kitti import track_kitti_sequence
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
     from fusionlabel.quality.evaluation import evaluate_kitti
+    from fusionlabel.track.kitti import track_kitti_sequence
 
     out.mkdir()
     lines = [ln for ln in (root / "seqmap" / "dev.seqmap").read_text().splitlines() if ln.split()[0] in seqs]
@@ -181,9 +195,9 @@ def test_view_trims_track_ends_outside_the_camera_picture() -> None:
 
 def test_kitti_view_lowers_the_correction_effort(kitti_tracking_dev: Path, tmp_path: Path) -> None:
     """KITTI labels what image_02 shows: track tails the detector follows out of the picture cost deletes."""
-    from fusionlabel.track.kitti import track_kitti_sequence
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
     from fusionlabel.quality.evaluation import evaluate_kitti
+    from fusionlabel.track.kitti import track_kitti_sequence
 
     seqmap = tmp_path / "s.seqmap"
     lines = (kitti_tracking_dev / "seqmap" / "dev.seqmap").read_text().splitlines()

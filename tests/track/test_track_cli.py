@@ -13,8 +13,19 @@ from fusionlabel.io.kitti_mot import read_kitti_results
 
 def _args(dev: Path, seqmap: Path, out: Path, cls: str = "Car") -> list[str]:
     return [
-        "track", "--format", "kitti", "--detections", str(dev / f"detection/pointrcnn_{cls}"),
-        "--calib", str(dev / "calib"), "--seqmap", str(seqmap), "--class", cls, "--out", str(out),
+        "track",
+        "--format",
+        "kitti",
+        "--detections",
+        str(dev / f"detection/pointrcnn_{cls}"),
+        "--calib",
+        str(dev / "calib"),
+        "--seqmap",
+        str(seqmap),
+        "--class",
+        cls,
+        "--out",
+        str(out),
     ]
 
 
@@ -33,7 +44,9 @@ def test_track_cli_writes_results_and_review(kitti_tracking_dev: Path, tmp_path:
             assert {"track_id", "reason", "severity"} <= set(e["reasons"][0])
 
 
-def test_track_cli_bad_input_exits_with_one_line(kitti_tracking_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_track_cli_bad_input_exits_with_one_line(
+    kitti_tracking_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     dets = tmp_path / "dets"
     dets.mkdir()
     (dets / "0000.txt").write_text("0,2,1,2,3\n")

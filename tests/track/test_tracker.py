@@ -6,8 +6,8 @@ import numpy as np
 
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.transforms import Transform
-from fusionlabel.track.ambiguity import REASONS
 from fusionlabel.track import FrameDetections, Tracker, TrackerConfig, radar_from_arrays, track_sequence
+from fusionlabel.track.ambiguity import REASONS
 
 
 def _fd(rows: list[list[float]], **kw: object) -> FrameDetections:
@@ -126,14 +126,14 @@ def test_ambiguity_reasons_fire_on_constructed_cases_and_not_on_clean_ones() -> 
     assert all(not any(r for r in fa.reasons) for fa in clean.ambiguity.values())
     assert clean.review.items == ()
     # crossing: two cars passing close to each other
-    crossing = track_sequence(
-        [_fd([_car(5 + k, -3 + 0.3 * k), _car(5 + k, 3 - 0.3 * k)]) for k in range(20)], cfg
-    )
+    crossing = track_sequence([_fd([_car(5 + k, -3 + 0.3 * k), _car(5 + k, 3 - 0.3 * k)]) for k in range(20)], cfg)
     found = {r for fa in crossing.ambiguity.values() for rs in fa.reasons for r, _ in rs}
     assert "crossing" in found
     # the crossing frames are more suspicious than any clean frame (whether they reach the
     # review queue is the fitted error model's call)
-    cross_frames = [k for k, fa in crossing.ambiguity.items() if any(r == "crossing" for rs in fa.reasons for r, _ in rs)]
+    cross_frames = [
+        k for k, fa in crossing.ambiguity.items() if any(r == "crossing" for rs in fa.reasons for r, _ in rs)
+    ]
     assert max(crossing.ambiguity[k].score for k in cross_frames) > max(fa.score for fa in clean.ambiguity.values())
     # near tie: a detection halfway between two tracks' predictions
     frames = [_fd([_car(10, -1.2), _car(10, 1.2)]) for _ in range(6)]
@@ -180,7 +180,11 @@ def _kitti_frames(root, seq: str = "0000", n: int = 80):  # type: ignore[no-unty
     d = read_ab3dmot_detections(root / "detection" / "pointrcnn_Car" / f"{seq}.txt")
     d = d.select(d.frame < n)
     boxes = detections_to_ego(d, T).to_array()
-    return [(boxes[d.frame == k], d.score[d.frame == k], d.bbox[d.frame == k]) for k in range(n)], T, cal["P2"].reshape(3, 4)
+    return (
+        [(boxes[d.frame == k], d.score[d.frame == k], d.bbox[d.frame == k]) for k in range(n)],
+        T,
+        cal["P2"].reshape(3, 4),
+    )
 
 
 def test_batch_backend_equals_the_filterpy_reference_on_kitti(kitti_tracking_dev) -> None:  # type: ignore[no-untyped-def]
@@ -206,7 +210,7 @@ def test_batch_backend_equals_the_filterpy_reference_on_kitti(kitti_tracking_dev
 def test_operating_point_selects_the_prelabels_and_is_declared(kitti_tracking_dev) -> None:  # type: ignore[no-untyped-def]
     from fusionlabel.io.kitti import DEFAULT_IMAGE_SIZE
     from fusionlabel.io.kitti_mot import kitti_results_from_table, labels_to_kitti_results
-    
+
     frames, T, P2 = _kitti_frames(kitti_tracking_dev, n=154)
     trk = Tracker(TrackerConfig.for_class("Car", output_threshold=4.0))
     codes = trk.category_codes(["Car"])
@@ -229,7 +233,9 @@ def test_operating_point_selects_the_prelabels_and_is_declared(kitti_tracking_de
     from fusionlabel.core.review import Review
     from fusionlabel.io.review_file import FORMAT, review_from_dict, review_to_dict
 
-    back = review_from_dict({"format": FORMAT.name, "version": FORMAT.version, **review_to_dict(Review(res.review))}).queue
+    back = review_from_dict(
+        {"format": FORMAT.name, "version": FORMAT.version, **review_to_dict(Review(res.review))}
+    ).queue
     assert back is not None
     assert back.score_threshold == 4.0 and back.max_fraction == 0.1 and back.frames == res.review.frames
     assert res.review.load <= 0.1

@@ -71,8 +71,14 @@ def create(
     path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     header = read_header(path)
     return PillarsDetector(
-        path, header.config, dict(header.meta), name=name, device=device,
-        score_threshold=score_threshold, max_objects=max_objects, lidars=lidars,
+        path,
+        header.config,
+        dict(header.meta),
+        name=name,
+        device=device,
+        score_threshold=score_threshold,
+        max_objects=max_objects,
+        lidars=lidars,
     )
 
 

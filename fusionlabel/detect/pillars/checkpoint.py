@@ -49,9 +49,15 @@ class Header:
 
 def _header_json(config: PillarsConfig, meta: Mapping[str, Any]) -> str:
     return json.dumps(
-        {"format": FORMAT, "format_version": FORMAT_VERSION, "config_version": CONFIG_VERSION,
-         "config": config.to_dict(), "meta": dict(meta)},
-        indent=1, sort_keys=True,
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "config_version": CONFIG_VERSION,
+            "config": config.to_dict(),
+            "meta": dict(meta),
+        },
+        indent=1,
+        sort_keys=True,
     )
 
 
@@ -61,11 +67,18 @@ def _parse_header(path: Path, text: str) -> Header:
     except json.JSONDecodeError as exc:
         raise CorruptFileError(path, f"checkpoint header is not JSON: {exc}") from None
     if not isinstance(d, dict) or d.get("format") != FORMAT:
-        raise DataError(path, f"not a {FORMAT} checkpoint (format {d.get('format') if isinstance(d, dict) else None!r})")
+        raise DataError(
+            path, f"not a {FORMAT} checkpoint (format {d.get('format') if isinstance(d, dict) else None!r})"
+        )
     if int(d.get("format_version", -1)) > FORMAT_VERSION:
-        raise DataError(path, f"checkpoint format version {d['format_version']} is newer than this FusionLabel reads ({FORMAT_VERSION})")
+        raise DataError(
+            path,
+            f"checkpoint format version {d['format_version']} is newer than this FusionLabel reads ({FORMAT_VERSION})",
+        )
     if int(d.get("config_version", -1)) != CONFIG_VERSION:
-        raise DataError(path, f"checkpoint config version {d.get('config_version')} does not match this network ({CONFIG_VERSION})")
+        raise DataError(
+            path, f"checkpoint config version {d.get('config_version')} does not match this network ({CONFIG_VERSION})"
+        )
     try:
         config = PillarsConfig.from_dict(d.get("config", {}))
     except (TypeError, ValueError) as exc:
@@ -74,7 +87,9 @@ def _parse_header(path: Path, text: str) -> Header:
     return Header(config, meta if isinstance(meta, dict) else {})
 
 
-def save_checkpoint(path: str | Path, state_dict: Mapping[str, Tensor], config: PillarsConfig, meta: Mapping[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path, state_dict: Mapping[str, Tensor], config: PillarsConfig, meta: Mapping[str, Any] | None = None
+) -> Path:
     """Write a checkpoint atomically; returns its path.
 
     Parameters
@@ -120,14 +135,18 @@ def read_header(path: str | Path) -> Header:
         with zipfile.ZipFile(p) as z:
             names = [n for n in z.namelist() if n.endswith("/" + HEADER_NAME)]
             if not names:
-                raise DataError(p, f"not a {FORMAT} checkpoint (no {HEADER_NAME} header; write it with `fusionlabel train`)")
+                raise DataError(
+                    p, f"not a {FORMAT} checkpoint (no {HEADER_NAME} header; write it with `fusionlabel train`)"
+                )
             text = z.read(names[0]).decode("utf-8")
     except (zipfile.BadZipFile, EOFError, UnicodeDecodeError, OSError) as exc:
         raise CorruptFileError(p, f"not a readable torch checkpoint: {exc}") from None
     return _parse_header(p, text)
 
 
-def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[PillarsConfig, dict[str, Tensor], dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, map_location: str = "cpu"
+) -> tuple[PillarsConfig, dict[str, Tensor], dict[str, Any]]:
     """Load ``(config, state_dict, meta)`` with ``torch.load(..., weights_only=True)``.
 
     Raises
@@ -141,7 +160,7 @@ def load_checkpoint(path: str | Path, map_location: str = "cpu") -> tuple[Pillar
     header = read_header(p)
     try:
         payload = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, UnpicklingError, EOFError...
+    except Exception as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CorruptFileError(p, f"cannot load checkpoint: {msg}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -149,12 +149,29 @@ def average_precision(
     tp = np.cumsum(st_all[order] == 1).astype(np.float64)
     fp = np.cumsum(st_all[order] == 0).astype(np.float64)
     if num_gt == 0:
-        return APResult(cls, iou_threshold, metric, float("nan"), 0, len(s), int(tp[-1]) if len(tp) else 0, int(fp[-1]) if len(fp) else 0)
+        return APResult(
+            cls,
+            iou_threshold,
+            metric,
+            float("nan"),
+            0,
+            len(s),
+            int(tp[-1]) if len(tp) else 0,
+            int(fp[-1]) if len(fp) else 0,
+        )
     precision = tp / np.maximum(tp + fp, 1e-12)
     recall = tp / num_gt
     return APResult(
-        cls, iou_threshold, metric, ap_from_pr(precision, recall), num_gt, len(s),
-        int(tp[-1]) if len(tp) else 0, int(fp[-1]) if len(fp) else 0, precision, recall,
+        cls,
+        iou_threshold,
+        metric,
+        ap_from_pr(precision, recall),
+        num_gt,
+        len(s),
+        int(tp[-1]) if len(tp) else 0,
+        int(fp[-1]) if len(fp) else 0,
+        precision,
+        recall,
     )
 
 
@@ -191,7 +208,10 @@ class RecordingEval:
 
 
 def evaluation_frame(
-    labels: Any, xyz_ego: NDArray[np.float32], min_points: int = 5, region: tuple[float, float, float, float] | None = None
+    labels: Any,
+    xyz_ego: NDArray[np.float32],
+    min_points: int = 5,
+    region: tuple[float, float, float, float] | None = None,
 ) -> EvalFrame:
     """Ground truth of a frame's :class:`~fusionlabel.core.labels.FrameLabels` with don't-care boxes marked.
 
@@ -241,5 +261,8 @@ def evaluate_recordings(
             dets.append(d)
             gts.append(evaluation_frame(labels.get(fi), lidar_points_ego(frame, rec.rig).xyz, min_points, region))
     return RecordingEval(
-        evaluate_ap(gts, dets, classes, thresholds, "bev"), evaluate_ap(gts, dets, classes, thresholds, "3d"), len(dets), seconds
+        evaluate_ap(gts, dets, classes, thresholds, "bev"),
+        evaluate_ap(gts, dets, classes, thresholds, "3d"),
+        len(dets),
+        seconds,
     )

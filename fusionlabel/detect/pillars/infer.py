@@ -37,7 +37,9 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def crop_points(xyz: NDArray[np.float32], intensity: NDArray[np.float32] | None, config: PillarsConfig) -> NDArray[np.float32]:
+def crop_points(
+    xyz: NDArray[np.float32], intensity: NDArray[np.float32] | None, config: PillarsConfig
+) -> NDArray[np.float32]:
     """The network's point input: (M, 3 | 4) float32 ego-frame points inside the grid's box.
 
     Intensity (4th column, only when ``config.use_intensity``) is scaled to [0, 1] by dividing by
@@ -45,7 +47,14 @@ def crop_points(xyz: NDArray[np.float32], intensity: NDArray[np.float32] | None,
     """
     xyz = np.asarray(xyz, np.float32)
     (x0, x1), (y0, y1), (z0, z1) = config.x_range, config.y_range, config.z_range
-    keep = (xyz[:, 0] >= x0) & (xyz[:, 0] < x1) & (xyz[:, 1] >= y0) & (xyz[:, 1] < y1) & (xyz[:, 2] >= z0) & (xyz[:, 2] < z1)
+    keep = (
+        (xyz[:, 0] >= x0)
+        & (xyz[:, 0] < x1)
+        & (xyz[:, 1] >= y0)
+        & (xyz[:, 1] < y1)
+        & (xyz[:, 2] >= z0)
+        & (xyz[:, 2] < z1)
+    )
     if not config.use_intensity:
         return np.ascontiguousarray(xyz[keep])
     if intensity is None:
@@ -189,7 +198,9 @@ class PillarsDetector:
             return decode(hm, reg, self.config, self.score_threshold, self.max_objects)
 
     def to_detections(self, d: Decoded) -> Detections:
-        classes = np.asarray(self.config.classes, dtype=object)[d.labels] if len(d.labels) else np.zeros(0, dtype=object)
+        classes = (
+            np.asarray(self.config.classes, dtype=object)[d.labels] if len(d.labels) else np.zeros(0, dtype=object)
+        )
         attrs: tuple[dict[str, Any], ...] = ()
         if d.velocity is not None and len(d.boxes):
             attrs = tuple({"velocity": [float(v[0]), float(v[1])]} for v in d.velocity)

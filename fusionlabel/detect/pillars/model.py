@@ -67,8 +67,12 @@ class PillarFeatureNet(nn.Module):
         (x0, x1), (y0, y1), (z0, z1) = c.x_range, c.y_range, c.z_range
         xyz = points[:, :3]
         keep = (
-            (xyz[:, 0] >= x0) & (xyz[:, 0] < x1) & (xyz[:, 1] >= y0) & (xyz[:, 1] < y1)
-            & (xyz[:, 2] >= z0) & (xyz[:, 2] < z1)
+            (xyz[:, 0] >= x0)
+            & (xyz[:, 0] < x1)
+            & (xyz[:, 1] >= y0)
+            & (xyz[:, 1] < y1)
+            & (xyz[:, 2] >= z0)
+            & (xyz[:, 2] < z1)
         )
         points, batch_index = points[keep], batch_index[keep]
         xyz = points[:, :3]

@@ -129,8 +129,13 @@ def samples_from_recording(path: str | Path, config: PillarsConfig, min_points: 
     # keep points the augmentation may rotate / scale into the grid
     reach = 1.25 * math.hypot(max(map(abs, config.x_range)), max(map(abs, config.y_range)))
     wide = PillarsConfig(
-        config.classes, (-reach, reach), (-reach, reach), config.z_range,
-        pillar_size=2 * reach / 8, channels=(8,), use_intensity=config.use_intensity,
+        config.classes,
+        (-reach, reach),
+        (-reach, reach),
+        config.z_range,
+        pillar_size=2 * reach / 8,
+        channels=(8,),
+        use_intensity=config.use_intensity,
     )
     cls_index = {c: k for k, c in enumerate(config.classes)}
     out: list[Sample] = []
@@ -203,7 +208,9 @@ def augment(s: Sample, rng: np.random.Generator, opts: TrainOptions) -> Sample:
     return Sample(pts, b, s.labels, v, s.source)
 
 
-def collate(samples: Sequence[Sample], config: PillarsConfig, device: str) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+def collate(
+    samples: Sequence[Sample], config: PillarsConfig, device: str
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Batch tensors: points, batch index, heatmap targets, centre (batch, cell) indices, reg targets, box labels."""
     import torch
 
@@ -292,7 +299,9 @@ def train_samples(
     steps_per_epoch = math.ceil(len(samples) / opts.batch_size)
     total = steps_per_epoch * opts.epochs
     optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=opts.lr, total_steps=total, pct_start=0.3, div_factor=10.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        optim, max_lr=opts.lr, total_steps=total, pct_start=0.3, div_factor=10.0
+    )
     cuda = device.startswith("cuda")
     scaler = torch.amp.GradScaler("cuda", enabled=cuda)
     epoch_losses: list[float] = []
@@ -362,7 +371,10 @@ def train(
         if progress is not None:
             progress("loading", i + 1, len(recordings), None)
     if not any(len(s.boxes) for s in samples):
-        raise DataError(Path(recordings[0]), f"no box of classes {list(config.classes)} with >= {opts.min_points} points in these recordings")
+        raise DataError(
+            Path(recordings[0]),
+            f"no box of classes {list(config.classes)} with >= {opts.min_points} points in these recordings",
+        )
     t_load = time.perf_counter() - t0
 
     def on_step(step: int, total: int, loss: float) -> None:

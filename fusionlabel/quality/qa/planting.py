@@ -132,10 +132,7 @@ def plant_errors(
             elif kind == "id_reuse":
                 ends = {t: (int(f[0]), int(f[-1])) for t, f in tracks.items() if t not in used and len(f) >= 3}
                 pairs = [
-                    (a_, b_)
-                    for a_, (s_a, e_a) in ends.items()
-                    for b_, (s_b, e_b) in ends.items()
-                    if s_b >= e_a + 3
+                    (a_, b_) for a_, (s_a, e_a) in ends.items() for b_, (s_b, e_b) in ends.items() if s_b >= e_a + 3
                 ]
                 if not pairs:
                     break
