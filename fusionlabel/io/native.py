@@ -44,11 +44,14 @@ from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.recording import DEFAULT_TOLERANCE_NS, Recording, Stream
 from fusionlabel.core.sync import PoseTrack
 from fusionlabel.core.transforms import Transform
+from fusionlabel.io.versioned import VersionedFormat, read_versioned
 
 MANIFEST = "recording.json"
 FORMAT = "fusionlabel.recording"
 VERSION = 1
 RADAR_HEADER = "x,y,z,radial_velocity,rcs"
+#: the manifest as a versioned file (:mod:`fusionlabel.io.versioned`)
+MANIFEST_FORMAT = VersionedFormat(FORMAT, VERSION, what="manifest")
 #: a synthetic recording (:func:`fusionlabel.synth.generate.generate`) carries this file beside
 #: its manifest: seed, scenario and generator settings
 SYNTH_INFO = "synth.json"
@@ -173,18 +176,10 @@ def open_native(path: str | Path) -> NativeRecording:
     path = Path(path)
     root = path.parent if path.is_file() else path
     mpath = root / MANIFEST
-    try:
-        m = json.loads(mpath.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ManifestError(mpath, f"cannot read manifest: {exc.strerror or exc}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ManifestError(mpath, f"manifest is not valid JSON: {exc}") from None
-    if not isinstance(m, dict) or m.get("format") != FORMAT:
-        raise ManifestError(mpath, f'not a FusionLabel manifest ("format" must be "{FORMAT}")')
-    if not isinstance(m.get("version"), int) or m["version"] > VERSION:
-        raise ManifestError(
-            mpath, f"manifest version {m.get('version')!r} is not supported (this FusionLabel reads <= {VERSION})"
-        )
+    try:  # the one versioned-JSON reader: unreadable, not JSON, another format or a newer version
+        m = read_versioned(mpath, MANIFEST_FORMAT)
+    except CorruptFileError as exc:
+        raise ManifestError(mpath, exc.reason) from None
     streams: dict[str, Stream] = {}
     files: dict[str, _StreamFiles] = {}
     if not isinstance(m.get("streams") or {}, dict):

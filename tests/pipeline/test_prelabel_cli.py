@@ -36,7 +36,7 @@ def test_cli_parallel_resume_and_failure(two_recordings: list[Path], tmp_path: P
     r = _cli("prelabel", *map(str, [*two_recordings, broken]), "--detector", "geometric", "--out", str(out), "-j", "2")
     assert r.returncode == 2, r.stderr  # one recording failed, the others finished
     assert "2 done, 1 failed, 0 refused" in r.stderr
-    assert "recording.json" in r.stderr and "not valid JSON" in r.stderr
+    assert "recording.json" in r.stderr and "invalid JSON at line 1" in r.stderr
     for name in ("a", "b"):
         rep = json.loads((out / name / "report.json").read_text())
         assert rep["status"] == "ok" and rep["frames"] == 20
