@@ -36,8 +36,9 @@ def format_summary(s: dict[str, Any]) -> str:
     lines = [f"class {s['class']}  (3D IoU >= {s['iou_threshold']}, {s['sequences']} sequence(s))"]
     lines.append("  ".join(f"{k:>7}" for k in _TABLE))
     lines.append("  ".join(f"{f(s[k]):>7}" for k in _TABLE))
+    thr = "none (every result kept)" if s["best_threshold"] is None else f"{s['best_threshold']:.4g}"
     lines.append(
-        f"best score threshold {s['best_threshold']:.4g}; TP {s['TP']}, MT {f(s['MT'])} %, ML {f(s['ML'])} %; "
+        f"best score threshold {thr}; TP {s['TP']}, MT {f(s['MT'])} %, ML {f(s['ML'])} %; "
         f"DetA {f(s['DetA'])}, AssA {f(s['AssA'])}, LocA {f(s['LocA'])}"
     )
     b = s["edit_breakdown"]
@@ -52,6 +53,20 @@ def format_summary(s: dict[str, Any]) -> str:
             f"error_coverage {100 * s['error_coverage']:.2f} % ({r['covered_events']}/{r['error_events']} ID errors; "
             f"identity errors, the object back under another id: {r['identity_covered']}/{r['identity_events']})"
         )
+    if s.get("gt_boxes") is not None:
+        unseen = s.get("gt_without_points")
+        lines.append(
+            f"ground truth: {s['gt_boxes']} boxes"
+            + ("" if unseen is None else f", {unseen} without a LiDAR point (ignored, as nuScenes does)")
+            + (f"; class map {s['class_map']}" if s.get("class_map") else "")
+        )
+    for key, title in (("by_class", "class"), ("by_range", "range m")):
+        rows = s.get(key) or {}
+        if rows:
+            cols = ("n_gt", "MOTA", "recall", "precision", "IDF1", "HOTA", "edit_ops", "keyframe_ops")
+            lines.append(f"  {title:<12}" + "".join(f"{c:>13}" for c in cols))
+            for name, r in rows.items():
+                lines.append(f"  {name:<12}" + "".join(f"{f(r[c]):>13}" for c in cols))
     return "\n".join(lines)
 
 
@@ -64,6 +79,12 @@ def evaluate(
         None, "--class", help="Car, Pedestrian or Cyclist (KITTI: required; native: all categories if omitted)."
     ),
     iou: float = typer.Option(0.25, "--iou", min=0.0, max=1.0, help="3D IoU a match needs."),
+    class_map: str | None = typer.Option(
+        None, "--class-map", help="native: rename classes on both sides first, e.g. Van=Car,Bus=Truck."
+    ),
+    all_gt: bool = typer.Option(
+        False, "--all-gt", help="native: also score ground truth with no LiDAR point (ignored by default)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Score tracking results: sAMOTA, AMOTA, AMOTP, MOTA, MOTP, IDS, FRAG, FP, FN, IDF1, HOTA, edit effort."""
@@ -77,7 +98,13 @@ def evaluate(
             raise typer.BadParameter("--class is required for --format kitti", param_hint="--class")
         report = evaluate_kitti(gt, results, seqmap, cls, iou)
     elif f == "native":
-        report = evaluate_native(gt, results, cls, iou)
+        from fusionlabel.quality.evaluation import parse_class_map
+
+        try:
+            cmap = parse_class_map(class_map)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--class-map") from None
+        report = evaluate_native(gt, results, cls, iou, class_map=cmap, seen_only=not all_gt)
     else:
         raise typer.BadParameter(f"unknown format {fmt!r}; use kitti or native", param_hint="--format")
     s = report.summary()

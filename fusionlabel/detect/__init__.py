@@ -15,6 +15,7 @@ Built-ins register through the same ``fusionlabel.detectors`` entry-point group 
 
 from __future__ import annotations
 
+from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.detect.api import (
     ENTRY_POINT_GROUP,
     BatchDetector,
@@ -23,7 +24,6 @@ from fusionlabel.detect.api import (
     DetectorFactory,
     DetectorInfo,
     frame_has,
-    lidar_points_ego,
     validate_detections,
 )
 from fusionlabel.detect.errors import (

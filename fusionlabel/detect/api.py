@@ -46,7 +46,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.calibration import Rig
-from fusionlabel.core.frames import Frame, PointCloud
+from fusionlabel.core.frames import Frame
 from fusionlabel.core.labels import FrameLabels
 from fusionlabel.detect.errors import PluginOutputError
 
@@ -304,51 +304,3 @@ def frame_has(frame: Frame, kind: str) -> bool:
     if kind == "radar":
         return len(frame.radar) > 0
     raise ValueError(f"unknown sensor kind {kind!r}; use {SENSOR_KINDS}")
-
-
-def lidar_points_ego(frame: Frame, rig: Rig, sensors: Sequence[str] | None = None) -> PointCloud:
-    """All LiDAR clouds of ``frame`` merged in the ego frame.
-
-    ``p_ego = T_ego_lidar p_lidar`` per cloud, with ``T_ego_lidar`` from ``rig.lidars``; a cloud
-    already in the ego frame (``frame_id == "ego"``) is taken as is.
-
-    Parameters
-    ----------
-    frame : the frame
-    rig : its calibration
-    sensors : LiDAR names to merge (default: all of the frame's)
-
-    Returns
-    -------
-    PointCloud with ``xyz`` (M, 3) float32 metres in the ego frame (``frame_id == "ego"``), NaN
-    returns dropped, and ``intensity`` (M,) float32 when every merged cloud has it.
-
-    Raises
-    ------
-    KeyError
-        a cloud's sensor is not in ``rig.lidars``.
-    """
-    names = list(frame.lidar) if sensors is None else list(sensors)
-    xyz: list[NDArray[np.float32]] = []
-    inten: list[NDArray[np.float32]] = []
-    all_int = True
-    for n in names:
-        cloud = frame.lidar[n].finite()
-        if cloud.frame_id == "ego":
-            p = np.asarray(cloud.xyz, dtype=np.float32)
-        else:
-            if n not in rig.lidars:
-                raise KeyError(f"LiDAR {n!r} of frame {frame.index} is not in the rig (have: {list(rig.lidars)})")
-            T = rig.lidars[n].T_ego_lidar
-            p = cloud.xyz if np.allclose(T.matrix, np.eye(4)) else T.apply(cloud.xyz).astype(np.float32)
-        xyz.append(np.asarray(p, dtype=np.float32))
-        it = cloud.intensity
-        if it is None:
-            all_int = False
-        else:
-            inten.append(it)
-    if not xyz:
-        return PointCloud(np.zeros((0, 3), np.float32), {}, "ego", frame.timestamp_ns)
-    pts = np.concatenate(xyz) if len(xyz) > 1 else xyz[0]
-    fields = {"intensity": np.concatenate(inten)} if all_int and inten else {}
-    return PointCloud(pts, fields, "ego", frame.timestamp_ns)

@@ -54,7 +54,8 @@ from scipy import ndimage
 from fusionlabel.core.boxes import bev_iou
 from fusionlabel.core.calibration import Rig
 from fusionlabel.core.frames import Frame
-from fusionlabel.detect.api import Detections, DetectorInfo, lidar_points_ego
+from fusionlabel.core.points import lidar_points_ego
+from fusionlabel.detect.api import Detections, DetectorInfo
 from fusionlabel.detect.boxfit import Rectangle, fit_rectangle
 from fusionlabel.detect.ground import GroundModel, estimate_ground_grid, estimate_ground_ransac
 

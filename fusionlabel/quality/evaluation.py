@@ -29,16 +29,25 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import iou_3d
 from fusionlabel.core.errors import DataError
-from fusionlabel.core.labels import LabelSet
-from fusionlabel.quality.clear_mot import ClearEvaluator, ClearResult, EvalFrame, EvalSequence, SweepResult, kitti_sweep
+from fusionlabel.core.labels import FrameLabels, LabelSet
+from fusionlabel.quality.clear_mot import (
+    NO_THRESHOLD,
+    ClearEvaluator,
+    ClearResult,
+    EvalFrame,
+    EvalSequence,
+    SweepResult,
+    kitti_sweep,
+)
 from fusionlabel.quality.edit_ops import EditOps, edit_ops_total
 from fusionlabel.quality.hota import HotaResult, combine_hota, hota_sequence
 from fusionlabel.quality.idf1 import IdResult, combine_idf1, idf1_sequence
@@ -66,6 +75,8 @@ class EvaluationReport:
     sequences: int
     delivered: ClearResult | None = None
     prelabel_thresholds: Mapping[str, float] | None = None
+    #: what a native evaluation adds: ground truth counts, per-class and per-range figures
+    extra: Mapping[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         b = self.sweep.best
@@ -92,7 +103,8 @@ class EvaluationReport:
             "ML": pct(b.ml),
             "recall": pct(b.recall),
             "precision": pct(b.precision),
-            "best_threshold": b.threshold,
+            # None when no sweep threshold beat "keep everything" (no placeholder number)
+            "best_threshold": None if b.threshold <= NO_THRESHOLD else b.threshold,
             "n_gt": b.n_gt,
             "IDF1": pct(self.idf1.idf1),
             "IDP": pct(self.idf1.idp),
@@ -126,6 +138,8 @@ class EvaluationReport:
                 "adds": self.edit.adds,
             },
         }
+        if self.extra:
+            out.update(dict(self.extra))
         if self.review is not None:
             r = self.review
             out.update(
@@ -244,27 +258,113 @@ def evaluate_kitti(
 
 
 def labelsets_sequence(
-    name: str, gt: LabelSet, results: LabelSet, n_frames: int, category: str | None = None
+    name: str,
+    gt: LabelSet,
+    results: LabelSet,
+    n_frames: int,
+    category: str | None = None,
+    gt_points: Mapping[int, NDArray[np.int64]] | None = None,
 ) -> EvalSequence:
-    """An :class:`EvalSequence` from two label sets (ego frame, no ignore rules).
+    """An :class:`EvalSequence` from two label sets (ego frame).
 
     ``category`` keeps only boxes of that category (case-insensitive) on both sides; ``None``
-    keeps all boxes and matches across categories.
+    keeps all boxes and matches across categories. ``gt_points`` (frame -> (G,) LiDAR points in
+    each ground-truth box of that frame, in the frame's order) marks ground truth without a point
+    as *ignored*, as nuScenes drops it: a result matching it is neither a TP nor a FP, missing it
+    is no FN (frames absent from ``gt_points`` keep all their ground truth).
     """
 
-    def pick(fl: Any) -> Any:
+    def mask(fl: Any) -> NDArray[np.bool_]:
         if category is None:
-            return fl
-        return fl.select(np.array([c.lower() == category.lower() for c in fl.categories], dtype=bool))
+            return np.ones(len(fl), dtype=bool)
+        return np.array([c.lower() == category.lower() for c in fl.categories], dtype=bool)
 
     frames = []
     for k in sorted(set(gt.frames) | set(results.frames)):
-        g, r = pick(gt.get(k)), pick(results.get(k))
+        g0, r0 = gt.get(k), results.get(k)
+        mg = mask(g0)
+        g, r = g0.select(mg), r0.select(mask(r0))
         if len(g) == 0 and len(r) == 0:
             continue
         sim = iou_3d(g.boxes, r.boxes) if len(g) and len(r) else np.zeros((len(g), len(r)))
-        frames.append(EvalFrame.simple(k, g.track_ids, r.track_ids, sim, r.scores))
+        ignored = np.zeros(len(g), dtype=bool)
+        if gt_points is not None and k in gt_points:
+            ignored = np.asarray(gt_points[k])[mg] == 0
+        frames.append(EvalFrame(k, g.track_ids, ignored, r.track_ids, r.scores, np.zeros(len(r), dtype=bool), sim))
     return EvalSequence(name, tuple(frames), n_frames)
+
+
+def map_categories(labels: LabelSet, class_map: Mapping[str, str]) -> LabelSet:
+    """``labels`` with categories renamed through ``class_map`` (e.g. ``{"Van": "Car"}``; others kept)."""
+    if not class_map:
+        return labels
+    out = {}
+    for k, fl in labels.frames.items():
+        cats = tuple(class_map.get(c, c) for c in fl.categories)
+        out[k] = FrameLabels(fl.track_ids, cats, fl.boxes, fl.scores, fl.attributes)
+    return LabelSet(out)
+
+
+def parse_class_map(text: str | None) -> dict[str, str]:
+    """``"Van=Car,Truck=Car"`` -> ``{"Van": "Car", "Truck": "Car"}``; ``ValueError`` on a bad entry.
+
+    >>> parse_class_map("Van=Car, Bus=Truck")
+    {'Van': 'Car', 'Bus': 'Truck'}
+    """
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        src, sep, dst = part.partition("=")
+        if not sep or not src.strip() or not dst.strip():
+            raise ValueError(f"class map entry {part.strip()!r} is not NAME=NAME")
+        out[src.strip()] = dst.strip()
+    return out
+
+
+#: BEV range bins of the per-range figures, metres from the ego origin ([lo, hi))
+RANGE_BINS: tuple[tuple[float, float], ...] = ((0.0, 30.0), (30.0, 50.0), (50.0, 80.0), (80.0, math.inf))
+
+
+def range_bin_name(lo: float, hi: float) -> str:
+    return f"{lo:g}-{hi:g}" if math.isfinite(hi) else f"{lo:g}+"
+
+
+def select_range(labels: LabelSet, lo: float, hi: float) -> LabelSet:
+    """The boxes whose BEV centre distance from the ego origin lies in ``[lo, hi)``."""
+    out = {}
+    for k, fl in labels.frames.items():
+        d = np.hypot(fl.boxes.center[:, 0], fl.boxes.center[:, 1])
+        sel = fl.select((d >= lo) & (d < hi))
+        if len(sel):
+            out[k] = sel
+    return LabelSet(out)
+
+
+def count_gt_points(rec: Any, gt: LabelSet) -> tuple[dict[int, NDArray[np.int64]], list[str]]:
+    """LiDAR points inside each ground-truth box, per frame (in the frame's box order), from the
+    recording's own clouds in the ego frame; frames whose clouds cannot be read are left out and
+    named in the second return value."""
+    from fusionlabel.core.boxes import points_in_boxes
+    from fusionlabel.core.errors import FusionLabelError
+    from fusionlabel.core.points import lidar_points_ego
+
+    counts: dict[int, NDArray[np.int64]] = {}
+    problems: list[str] = []
+    for k, fl in gt.frames.items():
+        if not 0 <= k < len(rec) or len(fl) == 0:
+            continue
+        try:
+            frame = rec.frame(k)
+            if not frame.lidar:
+                continue
+            xyz = lidar_points_ego(frame, rec.rig).xyz
+        except (FusionLabelError, KeyError) as exc:
+            problems.append(f"frame {k}: {exc}")
+            continue
+        inside = points_in_boxes(xyz, fl.boxes) if len(xyz) else np.zeros((0, len(fl)), dtype=bool)
+        counts[k] = np.asarray(inside, dtype=bool).reshape(len(xyz), len(fl)).sum(axis=0).astype(np.int64)
+    return counts, problems
 
 
 def evaluate_native(
@@ -272,11 +372,19 @@ def evaluate_native(
     labels: str | Path,
     cls: str | None = None,
     iou_threshold: float = DEFAULT_IOU,
+    class_map: Mapping[str, str] | None = None,
+    seen_only: bool = True,
+    breakdown: bool = True,
 ) -> EvaluationReport:
     """Score a native label file against the ground truth a recording carries (any format
     :func:`fusionlabel.io.open.open_recording` reads: a synthetic recording, KITTI tracking,
-    nuScenes, Argoverse 2, ...). The review file beside the labels, when there is one, gives the
-    review load and coverage.
+    nuScenes, Argoverse 2, TRI DGP, ...). The review file beside the labels, when there is one,
+    gives the review load and coverage.
+
+    ``class_map`` renames categories on both sides first (a detector with another taxonomy);
+    ``seen_only`` ignores ground truth with no LiDAR point of the recording inside (counted from
+    the recording's own clouds), as nuScenes does; ``breakdown`` adds the figures per class and
+    per BEV range bin (:data:`RANGE_BINS`) to :attr:`EvaluationReport.breakdown`.
 
     Raises :class:`DataError` when the recording has no ground truth.
     """
@@ -288,7 +396,10 @@ def evaluate_native(
     if gt is None or len(gt) == 0:
         raise DataError(Path(recording), "the recording carries no ground-truth labels")
     res = read_labels(labels)
-    seq = labelsets_sequence(Path(recording).name, gt, res, len(rec), cls)
+    gt, res = map_categories(gt, class_map or {}), map_categories(res, class_map or {})
+    points, problems = count_gt_points(rec, gt) if seen_only else ({}, [])
+    name = Path(recording).name
+    seq = labelsets_sequence(name, gt, res, len(rec), cls, points)
     queues = {}
     thresholds: dict[str, float] = {}
     from fusionlabel.io.review_file import find_review, read_review
@@ -299,6 +410,56 @@ def evaluate_native(
         queues[seq.name] = (set(q.frames), q.num_frames)
         if q.score_threshold is not None:
             thresholds[seq.name] = q.score_threshold
-    return evaluate_sequences(
+    report = evaluate_sequences(
         [seq], iou_threshold, queues or None, cls or "all", prelabel_thresholds=thresholds or None
     )
+    n_gt = sum(len(fl) for fl in gt.frames.values())
+    unseen = sum(int((c == 0).sum()) for c in points.values())
+    extra: dict[str, Any] = {
+        "gt_boxes": n_gt,
+        "gt_without_points": unseen if seen_only else None,
+        "point_count_problems": problems,
+        "class_map": dict(class_map or {}),
+    }
+    if breakdown:
+        extra["by_class"] = {
+            c: _brief(evaluate_sequences([labelsets_sequence(name, gt, res, len(rec), c, points)], iou_threshold))
+            for c in sorted({c for fl in gt.frames.values() for c in fl.categories})
+            if cls is None or c.lower() == cls.lower()
+        }
+        by_range = {}
+        for lo, hi in RANGE_BINS:
+            g_bin = select_range(gt, lo, hi)
+            if g_bin.num_boxes() == 0:
+                continue
+            p_bin = {k: points[k][_range_mask(gt.get(k), lo, hi)] for k in g_bin.frames if k in points}
+            seq_bin = labelsets_sequence(name, g_bin, select_range(res, lo, hi), len(rec), cls, p_bin)
+            by_range[range_bin_name(lo, hi)] = _brief(evaluate_sequences([seq_bin], iou_threshold))
+        extra["by_range"] = by_range
+    return replace(report, extra=extra)
+
+
+def _range_mask(fl: FrameLabels, lo: float, hi: float) -> NDArray[np.bool_]:
+    d = np.hypot(fl.boxes.center[:, 0], fl.boxes.center[:, 1])
+    return (d >= lo) & (d < hi)
+
+
+def _brief(r: EvaluationReport) -> dict[str, Any]:
+    """The headline figures of a sub-report (per class, per range bin)."""
+    s = r.summary()
+    keys = (
+        "n_gt",
+        "MOTA",
+        "MOTP",
+        "IDS",
+        "FP",
+        "FN",
+        "recall",
+        "precision",
+        "IDF1",
+        "HOTA",
+        "edit_ops",
+        "keyframe_ops",
+        "edit_ratio",
+    )
+    return {k: s[k] for k in keys}

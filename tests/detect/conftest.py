@@ -37,7 +37,8 @@ PLUGINS_MODULE = '''
 """Deliberately broken (and two working) detector plugins for FusionLabel's tests."""
 import threading
 import numpy as np
-from fusionlabel.detect.api import Detections, DetectorInfo, lidar_points_ego
+from fusionlabel.detect.api import Detections, DetectorInfo
+from fusionlabel.core.points import lidar_points_ego
 
 RELEASE = threading.Event()   # set at teardown: lets hung calls return
 

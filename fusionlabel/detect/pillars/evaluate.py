@@ -39,7 +39,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import Boxes, bev_iou, iou_3d, points_in_boxes
-from fusionlabel.detect.api import Detections, lidar_points_ego
+from fusionlabel.core.points import lidar_points_ego
+from fusionlabel.detect.api import Detections
 
 #: IoU thresholds of the loose KITTI setting (BEV / 3D): Car 0.5, Pedestrian and Cyclist 0.25
 DEFAULT_THRESHOLDS: Mapping[str, float] = {"Car": 0.5, "Pedestrian": 0.25, "Cyclist": 0.25}

@@ -19,7 +19,8 @@ from numpy.typing import NDArray
 
 from fusionlabel.core.calibration import Rig
 from fusionlabel.core.frames import Frame
-from fusionlabel.detect.api import Detections, DetectorInfo, lidar_points_ego
+from fusionlabel.core.points import lidar_points_ego
+from fusionlabel.detect.api import Detections, DetectorInfo
 from fusionlabel.detect.pillars.config import PillarsConfig
 from fusionlabel.detect.pillars.targets import Decoded, decode
 

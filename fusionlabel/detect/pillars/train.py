@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import points_in_boxes
 from fusionlabel.core.errors import DataError
-from fusionlabel.detect.api import lidar_points_ego
+from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.detect.pillars.config import PillarsConfig
 from fusionlabel.detect.pillars.infer import crop_points
 from fusionlabel.detect.pillars.targets import Targets, encode_targets
