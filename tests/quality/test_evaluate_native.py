@@ -16,7 +16,7 @@ from fusionlabel.quality.evaluation import RANGE_BINS, count_gt_points, evaluate
 
 
 @pytest.fixture(scope="module")
-def sample():  # noqa: ANN201
+def sample():
     rec = open_recording(SAMPLE)
     gt = rec.labels()
     counts, problems = count_gt_points(rec, gt)
@@ -29,7 +29,7 @@ def _without(gt: LabelSet, counts: dict[int, np.ndarray]) -> LabelSet:
     return LabelSet({k: fl.select(counts[k] > 0) for k, fl in gt.frames.items()})
 
 
-def test_point_counts_match_the_generators_own(sample) -> None:  # noqa: ANN001
+def test_point_counts_match_the_generators_own(sample) -> None:
     _rec, gt, counts = sample
     ours = np.concatenate([counts[k] for k in sorted(gt.frames)])
     theirs = np.array([a["num_lidar_points"] for k in sorted(gt.frames) for a in gt.get(k).attributes])
@@ -38,7 +38,7 @@ def test_point_counts_match_the_generators_own(sample) -> None:  # noqa: ANN001
     assert (ours == theirs).mean() > 0.99 and ((ours == 0) == (theirs == 0)).all()
 
 
-def test_unseen_ground_truth_is_ignored(sample, tmp_path: Path) -> None:  # noqa: ANN001
+def test_unseen_ground_truth_is_ignored(sample, tmp_path: Path) -> None:
     _rec, gt, counts = sample
     unseen = int(sum((c == 0).sum() for c in counts.values()))
     assert unseen > 0
@@ -61,7 +61,7 @@ def _write(path: Path, labels: LabelSet) -> Path:
     return path
 
 
-def test_per_class_and_per_range_figures(sample, tmp_path: Path) -> None:  # noqa: ANN001
+def test_per_class_and_per_range_figures(sample, tmp_path: Path) -> None:
     _rec, gt, counts = sample
     s = evaluate_native(SAMPLE, _write(tmp_path / "gt.json", gt)).summary()
     assert set(s["by_class"]) == {"Car", "Pedestrian", "Cyclist", "Truck"}
@@ -73,7 +73,7 @@ def test_per_class_and_per_range_figures(sample, tmp_path: Path) -> None:  # noq
     assert sum(r["n_gt"] for r in s["by_class"].values()) == seen
 
 
-def test_class_map_for_another_taxonomy(sample, tmp_path: Path) -> None:  # noqa: ANN001
+def test_class_map_for_another_taxonomy(sample, tmp_path: Path) -> None:
     _rec, gt, _counts = sample
     vans = LabelSet(
         {
