@@ -11,6 +11,12 @@ Grid (:func:`estimate_ground_grid`, the default of the geometric detector)
     lowers the ground within ``k`` cells, which :func:`_reject_low_outliers` limits first. Where
     no road is visible for metres (a facade whose foot is hidden behind parked cars), ``g`` is
     capped at the lowest ground within ``wide_reach`` cells plus ``max_step``.
+Patchwork++ (:func:`estimate_ground_patchwork`; the ``patchwork`` extra installs ``pypatchworkpp``)
+    Lim et al.'s concentric-zone ground segmentation (the ``pypatchworkpp`` library, run in the
+    LiDAR's frame: slopes, ramps and kerbs per zone, no single plane) labels the ground returns;
+    the height map is then the median z of the ground returns per cell, empty cells taking their
+    nearest filled cell. A car's low body is not ground to it, so no min filter is needed and a
+    distant hill keeps its own height.
 RANSAC (:func:`estimate_ground_ransac`)
     ``open3d``'s ``segment_plane`` on the lowest points of each coarse cell (the candidates, so
     walls cannot win), keeping a plane whose normal is within 25 degrees of +z:
@@ -210,3 +216,71 @@ def estimate_ground_ransac(
     if plane is None:
         raise ValueError("no near-horizontal ground plane found")
     return GroundModel(np.zeros(2), 1.0, None, plane)
+
+
+def patchwork_available() -> bool:
+    """Whether the ``pypatchworkpp`` library (Patchwork++) can be imported."""
+    try:
+        import pypatchworkpp  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def estimate_ground_patchwork(
+    xyz: NDArray[np.floating],
+    sensor_xyz: NDArray[np.floating],
+    cell: float = 1.0,
+    range_m: float = 100.0,
+) -> GroundModel:
+    """Height-map ground from Patchwork++'s ground returns (see the module docstring).
+
+    Parameters
+    ----------
+    xyz : (N, 3) points, ego frame, metres
+    sensor_xyz : (3,) the LiDAR's position in the ego frame: Patchwork++ works around the sensor,
+        its ``sensor_height`` is the sensor's height above the ground (estimated here from the
+        returns near the sensor)
+    cell : height-map cell size, metres; range_m : grid half-extent and Patchwork's max range
+
+    Raises
+    ------
+    ImportError : pypatchworkpp is not installed (use :func:`estimate_ground_grid`)
+    """
+    import pypatchworkpp
+
+    xyz = np.asarray(xyz, dtype=np.float64)
+    s = np.asarray(sensor_xyz, dtype=np.float64).reshape(3)
+    local = xyz - s
+    # the sensor's height above the road: the low returns within 3-15 m around it
+    r = np.hypot(local[:, 0], local[:, 1])
+    near = local[(r > 3.0) & (r < 15.0), 2]
+    height = float(-np.percentile(near, 5)) if len(near) > 50 else float(s[2])
+    params = pypatchworkpp.Parameters()
+    params.sensor_height = height if np.isfinite(height) and height > 0.2 else 1.7
+    params.max_range = float(range_m) * 1.5
+    params.verbose = False
+    pw = pypatchworkpp.patchworkpp(params)
+    pw.estimateGround(np.c_[local, np.zeros(len(local))])
+    ground = np.asarray(pw.getGround(), dtype=np.float64)[:, :3] + s
+    lo = np.array([-range_m, -range_m])
+    origin = np.floor(lo / cell) * cell
+    n = int(np.ceil(2 * range_m / cell)) + 1
+    z = np.full((n, n), np.nan, dtype=np.float64)
+    if len(ground):
+        ij = np.floor((ground[:, :2] - origin) / cell).astype(np.int64)
+        ok = (ij >= 0).all(axis=1) & (ij < n).all(axis=1)
+        flat = ij[ok, 0] * n + ij[ok, 1]
+        order = np.lexsort((ground[ok, 2], flat))
+        f, zz = flat[order], ground[ok, 2][order]
+        starts = np.flatnonzero(np.r_[True, f[1:] != f[:-1]])
+        ends = np.r_[starts[1:], len(f)]
+        med = zz[(starts + ends - 1) // 2]  # the median return of each cell
+        z.reshape(-1)[f[starts]] = med
+    filled = np.isfinite(z)
+    if not filled.any():  # no ground seen at all: fall back to the height map of every point
+        return estimate_ground_grid(xyz, cell, range_m=range_m)
+    # empty cells take their nearest filled cell
+    idx = ndimage.distance_transform_edt(~filled, return_distances=False, return_indices=True)
+    z = z[idx[0], idx[1]]
+    return GroundModel(origin, float(cell), z.astype(np.float32))

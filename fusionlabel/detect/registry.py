@@ -18,7 +18,7 @@ Example
 ['geometric']
 >>> det = create_detector("geometric")
 >>> det.info.classes
-('Car', 'Pedestrian', 'Cyclist')
+('Car', 'Van', 'Truck', 'Bus', 'Pedestrian', 'Cyclist')
 """
 
 from __future__ import annotations
