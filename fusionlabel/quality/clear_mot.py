@@ -335,9 +335,12 @@ class ClearEvaluator:
     ----------
     sequences : the sequences to evaluate
     min_overlap : minimum similarity of a match (AB3DMOT ``min_overlap``, 3D IoU 0.25)
+    exact_means : track mean scores summed exactly (``math.fsum``) and kept from run to run,
+        instead of AB3DMOT's sequential float sum recomputed each run (whose one-ulp drift can
+        drop a track whose mean equals a sweep threshold: :func:`_repeated_means`)
     """
 
-    def __init__(self, sequences: Sequence[EvalSequence], min_overlap: float = 0.25) -> None:
+    def __init__(self, sequences: Sequence[EvalSequence], min_overlap: float = 0.25, exact_means: bool = False) -> None:
         self.sequences = tuple(sequences)
         self.min_overlap = float(min_overlap)
         frames = [(si, fi, f) for si, s in enumerate(self.sequences) for fi, f in enumerate(s.frames)]
@@ -363,7 +366,12 @@ class ClearEvaluator:
             self._track_of = inv.reshape(-1)
             order = np.argsort(self._track_of, kind="stable")
             cuts = np.flatnonzero(np.diff(self._track_of[order])) + 1
-            self._track_means = [_repeated_means(scores[part]) for part in np.split(order, cuts)]
+            parts = np.split(order, cuts)
+            self._track_means = (
+                [np.array([math.fsum(scores[part].tolist()) / len(part)]) for part in parts]
+                if exact_means
+                else [_repeated_means(scores[part]) for part in parts]
+            )
         self._runs = 0
         # ground-truth trajectories: global gt indices in frame order, per (sequence, id)
         self._traj: list[tuple[int, int, NDArray[np.int64]]] = []

@@ -168,14 +168,17 @@ def evaluate_sequences(
     cls: str = "",
     review_window: int = 0,
     prelabel_thresholds: Mapping[str, float] | None = None,
+    exact_means: bool = False,
 ) -> EvaluationReport:
     """Every metric on prepared sequences (see the module docstring for which results each uses).
 
     ``prelabel_thresholds`` (sequence -> operating point) selects the pre-labels that
     ``edit_ops`` and the review metrics score: the result tracks whose mean score reaches it
-    (:func:`prelabel_sequences`); ``None`` scores all results.
+    (:func:`prelabel_sequences`); ``None`` scores all results. ``exact_means`` sums the track mean
+    scores of the sweep exactly instead of with AB3DMOT's drifting float sum
+    (:class:`~fusionlabel.quality.clear_mot.ClearEvaluator`).
     """
-    ev = ClearEvaluator(sequences, iou_threshold)
+    ev = ClearEvaluator(sequences, iou_threshold, exact_means=exact_means)
     sweep = kitti_sweep(ev)
     hs, ids = [], []
     for s in sequences:
@@ -246,15 +249,19 @@ def evaluate_kitti(
     seqmap: str | Path,
     cls: str = "Car",
     iou_threshold: float = DEFAULT_IOU,
+    exact_means: bool = False,
 ) -> EvaluationReport:
-    """KITTI tracking evaluation (:mod:`.kitti_eval` rules); review queues read beside the results."""
+    """KITTI tracking evaluation (:mod:`.kitti_eval` rules); review queues read beside the results.
+    ``exact_means``: see :func:`evaluate_sequences` (False reproduces AB3DMOT's script)."""
     from fusionlabel.quality.kitti_eval import load_kitti
 
     seqs = load_kitti(gt_dir, results_dir, seqmap, cls)
     names = [s.name for s in seqs]
     queues = load_review_queues(results_dir, names)
     thresholds = load_review_thresholds(results_dir, names)
-    return evaluate_sequences(seqs, iou_threshold, queues or None, cls, prelabel_thresholds=thresholds or None)
+    return evaluate_sequences(
+        seqs, iou_threshold, queues or None, cls, prelabel_thresholds=thresholds or None, exact_means=exact_means
+    )
 
 
 def labelsets_sequence(

@@ -195,3 +195,18 @@ def test_ignored_ground_truth_and_results() -> None:
     assert (r.n_gt, r.tp, r.itp, r.fp, r.fn) == (1, 2, 1, 1, 0)
     a = r.assigned["s"][0]
     assert a.gt_ids.tolist() == [1] and a.trk_ids.tolist() == [5, 8]  # 6 and 7 removed for HOTA
+
+
+def test_exact_means_do_not_drift() -> None:
+    """AB3DMOT's track mean is a sequential float sum recomputed each run (it drifts by an ulp);
+    exact_means takes math.fsum once: the second sAMOTA the tracking benchmark reports."""
+    import math
+
+    from fusionlabel.quality.clear_mot import ClearEvaluator, EvalFrame, EvalSequence
+
+    scores = [0.688, 0.389, 0.135, 0.721, 0.525]  # a sequential sum that rounds differently
+    seq = EvalSequence("s", tuple(EvalFrame.simple(k, [1], [7], [[0.9]], [sc]) for k, sc in enumerate(scores)), 5)
+    drift = ClearEvaluator([seq])._track_means[0]
+    exact = ClearEvaluator([seq], exact_means=True)._track_means[0]
+    assert exact.tolist() == [math.fsum(scores) / 5]
+    assert drift[0] == float(np.cumsum(scores)[-1]) / 5 != exact[0]
