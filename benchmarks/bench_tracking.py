@@ -138,7 +138,9 @@ def run_tracker(
 
 def track_all(root: Path, cls: str, out: Path, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Track every sequence into ``out`` (results + review files); returns name -> TrackingResult."""
+    from fusionlabel.core.review import Review
     from fusionlabel.io.kitti_mot import read_seqmap, write_kitti_results
+    from fusionlabel.io.review_file import write_review
     from fusionlabel.track.kitti import track_kitti_sequence
 
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +148,7 @@ def track_all(root: Path, cls: str, out: Path, overrides: dict[str, Any] | None 
     for e in read_seqmap(root / "seqmap" / "dev.seqmap"):
         r, kl = track_kitti_sequence(root / "detection" / f"pointrcnn_{cls}", root / "calib", e, cls, overrides)
         write_kitti_results(out / f"{e.name}.txt", kl)
-        r.review.save(out / f"{e.name}.review.json")
+        write_review(out / f"{e.name}.review.json", Review(r.review))
         res[e.name] = r
     return res
 
