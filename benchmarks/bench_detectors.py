@@ -55,7 +55,7 @@ def _run(detector, recordings):
     runner = DetectorRunner(detector)
     dets, gts, t_total, n = [], [], 0.0, 0
     for rec in recordings:
-        labels = rec.labels()
+        labels = rec.labels
         for k in range(len(rec)):
             if labels is None or k not in labels.frames:
                 continue

@@ -64,15 +64,15 @@ def run(name: str, labels: LabelSet, kinds: tuple[str, ...], seeds: int, per_kin
             acc[1] += n
     kinds_s = " ".join(f"{k} {f}/{n}" for k, (f, n) in by_kind.items())
     print(
-        f"{name:<22s} boxes {labels.num_boxes():6d}  clean findings {len(clean.findings):4d}  "
+        f"{name:<22s} boxes {labels.num_boxes:6d}  clean findings {len(clean.findings):4d}  "
         f"recall {np.mean(rec):.3f}  precision {np.mean(prec):.3f}  precision(new) {np.mean(prec_added):.3f}  "
-        f"{1e6 * dt / max(1, labels.num_boxes()):.0f} ms/1k boxes\n{'':<22s} {kinds_s}"
+        f"{1e6 * dt / max(1, labels.num_boxes):.0f} ms/1k boxes\n{'':<22s} {kinds_s}"
     )
     return {
         "recall": float(np.mean(rec)),
         "precision": float(np.mean(prec)),
         "precision_new": float(np.mean(prec_added)),
-        "n": labels.num_boxes(),
+        "n": labels.num_boxes,
     }
 
 
@@ -87,7 +87,7 @@ def main() -> None:
     rec = open_recording(REPO / "sample_data" / "synth_seed0")
     ts = {k: int(t) for k, t in enumerate(rec.timestamps_ns)}
     poses = {k: T for k, t in ts.items() if (T := rec.ego_pose_at(t)) is not None}
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     print(f"label QA on planted errors ({a.seeds} seeds, {a.per_kind} per kind; synthetic: 2 per kind)")
     run("synthetic (LiDAR)", labels, WITH_LIDAR, a.seeds, 2, timestamps_ns=ts, ego_poses=poses, recording=rec)

@@ -50,7 +50,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/lock.t
   # The consumers' own tools, for the export tests: nuscenes-devkit pins numpy<2 and shapely~=2.0.3,
   # vcd and TrackEval pull the full opencv-python (which clashes with opencv-python-headless and
   # PySide6); all three run on what the project installs, so they come without their pins (their
-  # other dependencies are in the dev extra).
-  $PIP install --no-deps "nuscenes-devkit==1.2.0" "vcd==6.0.3" "trackeval==1.3.0"
+  # other dependencies are in the dev extra). Datumaro (CVAT's export library, for the CVAT round-trip
+  # tests) pins older pandas and pyarrow: it too comes without its pins.
+  $PIP install --no-deps "nuscenes-devkit==1.2.0" "vcd==6.0.3" "trackeval==1.3.0" "datumaro==1.13.12"
   touch "$stamp"
 fi

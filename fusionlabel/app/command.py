@@ -7,6 +7,9 @@ a headless machine too. ``--screenshot FILE`` renders the window once and saves 
 for the README image and for checks under Xvfb); ``--select`` picks the track shown in the
 cuboid views (default for screenshots: the first box of the frame).
 
+With ``--prelabel`` and ``--screenshot``, the exit status is 1 when the pre-labelling failed (or
+failed on every frame); the screenshot is saved all the same.
+
 ``RECORDING`` may also be a ``fusionlabel prelabel`` output folder (``OUT/<name>``): its
 ``report.json`` names the recording and its ``labels.json`` (with ``labels.review.json``) is the
 label file to edit, so ``fusionlabel open OUT/<name>`` opens the pre-labels with their review
@@ -21,7 +24,10 @@ from pathlib import Path
 
 import typer
 
+from fusionlabel.app.prelabel_output import prelabel_output
 from fusionlabel.io.open import SAMPLE
+
+__all__ = ["describe_session", "has_display", "open_cmd", "prelabel_output", "register", "screenshot_window"]
 
 
 def has_display() -> bool:
@@ -50,25 +56,6 @@ def screenshot_window(win, path: Path, settle_ms: int = 600) -> None:
         raise OSError(f"{path}: could not write the screenshot")
 
 
-def prelabel_output(path: Path) -> tuple[Path, Path] | None:
-    """``(recording, labels.json)`` when ``path`` is a ``fusionlabel prelabel`` output folder, else None."""
-    import json
-
-    from fusionlabel.core.errors import DataError
-
-    rep_path = path / "report.json"
-    if not (path.is_dir() and rep_path.is_file() and (path / "labels.json").is_file()):
-        return None
-    try:
-        rep = json.loads(rep_path.read_text(encoding="utf-8"))
-        rec = Path(rep["recording"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise DataError(rep_path, "not a readable prelabel report (no 'recording')") from None
-    if not rec.exists():
-        raise DataError(rep_path, f"the pre-labelled recording {rec} is not there any more")
-    return rec, path / "labels.json"
-
-
 def describe_session(rec, label_path: Path | None) -> list[str]:
     """Lines about the label file and its review queue (what the window would show)."""
     from fusionlabel.core.review import Review, frame_status
@@ -77,7 +64,7 @@ def describe_session(rec, label_path: Path | None) -> list[str]:
     path = Path(label_path) if label_path is not None else S.label_path_for(rec)
     st = S.load(path)  # a broken file: a typed error naming it
     lines = [
-        f"label file to edit: {path}: {len(st.labels.track_ids())} tracks, {st.labels.num_boxes()} boxes "
+        f"label file to edit: {path}: {len(st.labels.track_ids)} tracks, {st.labels.num_boxes} boxes "
         f"in {len(st.labels.frames)} frames" + ("" if path.exists() else " (new)")
     ]
     if st.review is not None:
@@ -85,14 +72,14 @@ def describe_session(rec, label_path: Path | None) -> list[str]:
         open_ = [s.frame for s in status if s.open]
         lines.append(
             f"review queue: {len(status)} flagged frames, {len(open_)} open"
-            + (f"; the window opens on frame {min(open_)} (index)" if open_ else "")
+            + (f"; the window opens on frame {min(open_) + 1} (index {min(open_)})" if open_ else "")
         )
     return lines
 
 
 def open_cmd(
     recording: Path = typer.Argument(None, help="Recording to open (default: the bundled sample)."),
-    frame: int = typer.Option(0, "--frame", help="Frame to show first."),
+    frame: int = typer.Option(None, "--frame", help="Frame to show first, numbered from 1 as the window shows it."),
     labels: Path = typer.Option(
         None,
         "--labels",
@@ -102,6 +89,12 @@ def open_cmd(
     screenshot: Path = typer.Option(None, "--screenshot", help="Render once, save the window as PNG, exit."),
     select: int = typer.Option(None, "--select", help="Track to select first (shown in the cuboid views)."),
     prelabel: str = typer.Option(None, "--prelabel", help="Pre-label with this detector (e.g. geometric) on opening."),
+    schema: Path = typer.Option(
+        None,
+        "--schema",
+        help="Label schema (classes, size priors, attributes; default: label_schema.yaml beside the "
+        "label file or in the recording's folder, else the built-in one).",
+    ),
 ) -> None:
     """Open a recording in the FusionLabel window (or report it when there is no display)."""
     from fusionlabel.io.open import open_recording
@@ -132,33 +125,51 @@ def open_cmd(
     from fusionlabel.app.main_window import MainWindow
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
-    win = MainWindow(rec, label_path=labels, interactive=screenshot is None)
-    if frame:
-        win.set_frame(min(max(frame, 0), max(len(rec) - 1, 0)))
+    win = MainWindow(rec, label_path=labels, interactive=screenshot is None, schema=schema)
+    if screenshot is None:
+        from fusionlabel.app.recent import RecentFiles
+
+        RecentFiles().add(recording or SAMPLE)  # File > Open recent
+    if frame is not None:
+        win.set_frame(min(max(frame - 1, 0), max(len(rec) - 1, 0)))
+    failure = ""  # a pre-label of a --screenshot run that failed: the exit status says so
     if prelabel:
-        win.prelabel(prelabel)
+        outcome: list[str] = []
+        win.prelabel_done.connect(outcome.append)
+        started = win.prelabel(prelabel)
         if screenshot is not None:  # wait for it (the window keeps painting meanwhile)
             import time
 
             while win.job is not None and win.job.running():
                 app.processEvents()
                 time.sleep(0.02)
-            app.processEvents()
-            if win.last_error:
-                print(f"pre-labelling: {win.last_error}", file=sys.stderr)
+            for _ in range(100):  # its last message comes from the worker process
+                app.processEvents()
+                if outcome or not started:
+                    break
+                time.sleep(0.01)
+            rep = getattr(win.last_result, "report", None) or {}  # plain data from the worker process
+            if not started or outcome[-1:] != ["ok"]:
+                failure = win.last_error or f"pre-labelling {outcome[-1] if outcome else 'did not run'}"
+            elif rep.get("frames") and len(rep.get("failed_frames") or ()) == rep["frames"]:
+                failure = win.last_error or "the detector failed on every frame"
+            if win.last_error or failure:
+                print(f"pre-labelling: {win.last_error or failure}", file=sys.stderr)
     fl = win.doc.labels.get(win.doc.frame)
     if select is not None:
         win.doc.select(select)
     elif screenshot is not None and len(fl):
-        # show the nearest box ahead in the cuboid views
+        # show the nearest box ahead (in front of the cameras, with its face handles) in the box views
         c = fl.boxes.center
-        dist = np.hypot(c[:, 0], c[:, 1]) + np.where(c[:, 0] > 0, 0.0, 1e3)
+        dist = np.hypot(c[:, 0], c[:, 1]) + np.where(c[:, 0] > 4.0, 0.0, 1e3)
         win.doc.select(int(fl.track_ids[int(np.argmin(dist))]))
     win.show()
     if screenshot is not None:
         screenshot_window(win, screenshot)
         print(f"saved {screenshot}")
         win.close()
+        if failure:
+            raise typer.Exit(code=1)
         return
     app.exec()
 

@@ -3,8 +3,10 @@
 Widgets never change labels directly: they call :meth:`LabelDocument.edit` with a pure edit
 function from :mod:`fusionlabel.core.edits`. The document pushes a :class:`LabelEditCommand`
 holding the label set before and after (label sets are immutable and share unchanged frames, so
-this costs a dict per step) onto its ``QUndoStack``, emits ``labels_changed``, and tells the
-:class:`~fusionlabel.io.session.Autosaver`, which writes the autosave every few edits.
+this costs a dict per step) onto its ``QUndoStack`` and emits ``labels_changed``. Every command
+done, undone or redone is first appended to the session's journal
+(:class:`~fusionlabel.io.session.Journal`, fsynced) and only then shown, so a kill loses at most
+the edit in flight; a document opened on a journal's state takes its undo history back.
 """
 
 from __future__ import annotations
@@ -37,11 +39,17 @@ class LabelEditCommand(QtGui.QUndoCommand):
         super().__init__(text)
         self.doc, self.before, self.after = doc, before, after
         self.select_after, self.select_before = select_after, select_before
+        self.journal_id: int | None = None
+
+    def change(self) -> S.Change:
+        return S.labels_change(self.before, self.after)
 
     def redo(self) -> None:
+        self.doc._journal(self, "redo")
         self.doc._set_labels(self.after, self.select_after)
 
     def undo(self) -> None:
+        self.doc._journal(self, "undo")
         self.doc._set_labels(self.before, self.select_before)
 
 
@@ -51,11 +59,17 @@ class ReviewCommand(QtGui.QUndoCommand):
     def __init__(self, doc: LabelDocument, before: S.SessionState, after: S.SessionState, text: str) -> None:
         super().__init__(text)
         self.doc, self.before, self.after = doc, before, after
+        self.journal_id: int | None = None
+
+    def change(self) -> S.Change:
+        return S.review_change(self.before, self.after)
 
     def redo(self) -> None:
+        self.doc._journal(self, "redo")
         self.doc._set_review(self.after)
 
     def undo(self) -> None:
+        self.doc._journal(self, "undo")
         self.doc._set_review(self.before)
 
 
@@ -66,8 +80,8 @@ class LabelDocument(QtCore.QObject):
     ----------
     state : the session to start from (labels, review queue, resolutions, frame)
     num_frames : frames in the recording
-    label_path : the label file (autosave goes beside it); None disables autosave and save
-    autosave_every : edits between autosaves
+    label_path : the label file (the journal goes beside it); None disables the journal and save
+    autosave_every : kept for compatibility: the journal records every edit
     """
 
     labels_changed = QtCore.Signal()
@@ -97,10 +111,13 @@ class LabelDocument(QtCore.QObject):
         self.label_path = Path(label_path) if label_path is not None else None
         self.undo_stack = QtGui.QUndoStack(self)
         self.undo_stack.setUndoLimit(500)
-        self.autosaver = S.Autosaver(self.label_path, autosave_every) if self.label_path is not None else None
+        self.autosaver: S.Autosaver | None = None  # replaced by the journal (every edit, fsynced)
         self.undo_stack.indexChanged.connect(self._after_change)
         #: True after restoring an autosave: the work is not in the label file until saved
         self.restored = False
+        self.journal = S.Journal(self.label_path) if self.label_path is not None else None
+        self._macro = 0  # 1 inside a macro, 2 after its first command (the next ones join its step)
+        self._adopt_journal(state)
 
     # -- state --------------------------------------------------------------------------------
     def state(self) -> S.SessionState:
@@ -123,6 +140,61 @@ class LabelDocument(QtCore.QObject):
         self.review = st.review
         self.resolutions = dict(st.resolutions)
         self.review_changed.emit()
+
+    def _journal(self, cmd: LabelEditCommand | ReviewCommand, op: str) -> None:
+        """Append ``cmd`` (done, undone or redone) to the journal before it shows."""
+        if self.journal is None or self._macro < 0:  # no label file, or rebuilding the history
+            return
+        try:
+            first = cmd.journal_id is None
+            cmd.journal_id = self.journal.record(
+                "do" if first else op, self.state(), cmd.change(), cmd.text(), cmd.journal_id, self._macro == 2
+            )
+        except OSError as exc:
+            self.message.emit(f"not protected against a crash: {exc}")
+        if self._macro == 1:
+            self._macro = 2
+
+    def _adopt_journal(self, state: S.SessionState) -> None:
+        """Opened on the unsaved work of a journal (a restore): take back its undo history and
+        go on appending to it."""
+        if self.journal is None:
+            return
+        try:
+            info = S.read_journal(self.label_path) if self.label_path is not None else None
+        except OSError:
+            info = None
+        if info is None or not S.same_work(info.state, state):
+            return
+        self.labels, self.review, self.resolutions = info.start.labels, info.start.review, dict(info.start.resolutions)
+        self._macro = -1  # the journal holds these already
+        for step in info.steps:
+            if len(step) > 1:
+                self.undo_stack.beginMacro(step[0].text)
+            for e in step:
+                before = self.state()
+                after = S.apply_change(before, e.change)
+                cmd: LabelEditCommand | ReviewCommand = (
+                    LabelEditCommand(self, before.labels, after.labels, e.text, self.selected, self.selected)
+                    if e.change.kind == "labels"
+                    else ReviewCommand(self, before, after, e.text)
+                )
+                cmd.journal_id = e.id
+                self.undo_stack.push(cmd)
+            if len(step) > 1:
+                self.undo_stack.endMacro()
+        for _ in range(len(info.steps) - info.index):
+            self.undo_stack.undo()
+        self._macro = 0
+        self.journal.adopt(info)
+
+    def close_journal(self) -> None:
+        """A normal exit: mark the journal so that the next open does not report a crash."""
+        if self.journal is not None:
+            try:
+                self.journal.close()
+            except OSError as exc:
+                self.message.emit(f"journal: {exc}")
 
     def _after_change(self, _index: int) -> None:
         if self.autosaver is not None and self.dirty:
@@ -167,10 +239,12 @@ class LabelDocument(QtCore.QObject):
     def replace_labels(self, labels: LabelSet, text: str, review: ReviewQueue | None = None) -> None:
         """Replace everything (pre-labelling result) as one undoable step (a macro)."""
         self.undo_stack.beginMacro(text)
+        self._macro = 1
         self.undo_stack.push(LabelEditCommand(self, self.labels, labels, text, None, self.selected))
         if review is not None:
             before = self.state()
             self.undo_stack.push(ReviewCommand(self, before, replace(before, review=review, resolutions={}), text))
+        self._macro = 0
         self.undo_stack.endMacro()
 
     # -- review -------------------------------------------------------------------------------
@@ -217,6 +291,8 @@ class LabelDocument(QtCore.QObject):
         if self.label_path is None:
             raise OSError("no label file for this session")
         self.base = S.save(self.state(), self.label_path, timestamps_ns)
+        if self.journal is not None:
+            self.journal.stop()  # save removed it: the next edit starts a new one from what was saved
         self.undo_stack.setClean()
         self.restored = False
         if self.autosaver is not None:

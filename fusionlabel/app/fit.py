@@ -8,7 +8,11 @@ Given a click on the ground plane at ``(x, y)`` (ego frame):
 3. grow a cluster from the kept point nearest the click through neighbours closer than
    ``link`` metres (``scipy.sparse.csgraph.connected_components`` on a k-d tree radius graph);
 4. fit an oriented rectangle to its bird's-eye view (closeness criterion,
-   :func:`fusionlabel.detect.boxfit.fit_rectangle`); height = top of the cluster - ground.
+   :func:`fusionlabel.detect.boxfit.fit_rectangle`); height = top of the cluster - ground;
+5. with a class ``prior`` (:class:`~fusionlabel.core.size_priors.SizeClass`), complete the box to
+   the class's sizes (:func:`fusionlabel.detect.image_fit.complete_to_prior`): a seen extent under
+   the class minimum is a partial view and takes the class's typical size, growing away from the
+   sensor, so the result is never smaller than the class minimum (a sparse car stays a car).
 
 Example
 -------
@@ -28,6 +32,7 @@ from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.edits import EditError
+from fusionlabel.core.size_priors import SizeClass
 
 
 def guess_category(length: float, width: float, height: float) -> str:
@@ -42,7 +47,15 @@ def guess_category(length: float, width: float, height: float) -> str:
 
 
 def fit_box_at(
-    points: NDArray[np.floating], x: float, y: float, reach: float = 6.0, link: float = 0.6, max_points: int = 20000
+    points: NDArray[np.floating],
+    x: float,
+    y: float,
+    reach: float = 6.0,
+    link: float = 0.6,
+    max_points: int = 20000,
+    prior: SizeClass | None = None,
+    yaw_hint: float | None = None,
+    sensor_xy: tuple[float, float] = (0.0, 0.0),
 ) -> tuple[Boxes, str]:
     """Fit a cuboid to the object whose points lie under ``(x, y)`` (ego frame, metres).
 
@@ -52,10 +65,13 @@ def fit_box_at(
     x, y : the click on the ground, ego frame, metres
     reach : horizontal radius considered around the click, metres
     link : neighbour distance that joins points into one object, metres
+    prior : the class's sizes: complete the box to them (step 5) and return its name
+    yaw_hint : keep this heading (refitting a box whose heading the annotator set)
+    sensor_xy : the LiDAR's ego position (the side the hidden faces are away from)
 
     Returns
     -------
-    (one box, a category guessed from its size). Raises :class:`EditError` when there are no
+    (one box, the prior's class, or without a prior a category guessed from its size). Raises :class:`EditError` when there are no
     object points within 1.5 m of the click.
     """
     from scipy.sparse import coo_matrix
@@ -81,6 +97,10 @@ def fit_box_at(
     g = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(obj), len(obj)))
     _, comp = connected_components(g, directed=False)
     cl = obj[comp == comp[seed]]
+    if prior is not None:
+        from fusionlabel.detect.image_fit import fit_cluster_box
+
+        return fit_cluster_box(cl, ground, prior, np.asarray(sensor_xy), yaw_hint), prior.name
     from fusionlabel.detect.boxfit import fit_rectangle
 
     r = fit_rectangle(cl[:, :2])

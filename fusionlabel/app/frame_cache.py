@@ -3,9 +3,9 @@
 Recordings load lazily (:class:`~fusionlabel.core.recording.Recording` reads a frame only when
 asked), so memory is bounded by what this cache holds: at most ``capacity`` frames of
 :class:`~fusionlabel.app.frame_view.FrameData` (a KITTI frame with one camera is ~3.5 MB), plus
-the frames being prefetched. After the window shows frame ``i`` it calls :meth:`prefetch` for
-``i+1 .. i+ahead``; one worker thread loads them, so stepping forward usually finds the next
-frame ready.
+the frames being prefetched. After the window shows frame ``i`` it calls :meth:`prefetch_around`
+for ``i+1``, ``i-1``, then ``i+2 .. i+ahead`` (nearest first); one worker thread loads them off the
+GUI thread, so stepping forward *or back* usually finds the frame ready.
 
 Example
 -------
@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from fusionlabel.app.frame_view import FrameData, load_frame_data
@@ -89,8 +90,24 @@ class FrameCache:
 
     def prefetch(self, start: int, ahead: int = 3) -> None:
         """Load frames ``start .. start+ahead-1`` in the background (those not cached or queued)."""
+        self.prefetch_frames(range(start, start + ahead))
+
+    def prefetch_around(self, index: int, ahead: int = 3, behind: int = 1) -> None:
+        """Load the neighbours of ``index`` in the background, nearest first: ``index+1``,
+        ``index-1``, ``index+2``, ... up to ``ahead`` frames forward and ``behind`` back."""
+        order: list[int] = []
+        for d in range(1, max(ahead, behind) + 1):
+            if d <= ahead:
+                order.append(index + d)
+            if d <= behind:
+                order.append(index - d)
+        self.prefetch_frames(order)
+
+    def prefetch_frames(self, frames: Iterable[int]) -> None:
+        """Load ``frames`` in the background in the given order (those not cached or queued);
+        queued requests for other frames are dropped (the user has moved away from them)."""
         n = len(self.rec)
-        want = range(max(start, 0), min(start + ahead, n))
+        want = [i for i in dict.fromkeys(int(f) for f in frames) if 0 <= i < n]
         with self._lock:  # drop queued requests the user has moved away from (bounded queue)
             for i, f in list(self._pending.items()):
                 if i not in want and f.cancel():

@@ -4,11 +4,14 @@ Two stages, so the expensive one can be cached and prefetched:
 
 1. :func:`load_frame_data` loads a frame and does everything that does not depend on the labels:
    every LiDAR and radar sample brought into the ego frame, images decoded, LiDAR points
-   projected and drawn into every camera image (:class:`FrameData`). This is what
+   projected into every camera (pixels, depth and a depth colour per point,
+   :class:`CameraPoints`), and a note for every camera that has nothing to show (no image at this
+   time, an image that does not decode, no calibration) (:class:`FrameData`). This is what
    :class:`fusionlabel.app.frame_cache.FrameCache` keeps and prefetches in a background thread.
 2. :func:`compose_view` adds what depends on labels, selection and colour mode: point colours,
-   cuboid wireframes coloured by track, cuboids drawn into the camera images
-   (:class:`FrameView`). It takes a few milliseconds.
+   cuboid wireframes coloured by track, and every cuboid projected into every camera
+   (:class:`CameraBoxes`: edges, 2D box, "ID class" label) (:class:`FrameView`). It takes a few
+   milliseconds.
 
 :func:`build_frame_view` does both. The Qt layer only hands these arrays to vispy and to image
 widgets.
@@ -42,24 +45,74 @@ def track_color(track_id: int) -> NDArray[np.float32]:
     return np.array([r, g, b, 1.0], dtype=np.float32)
 
 
-def colormap(values: NDArray[np.floating], lo: float, hi: float) -> NDArray[np.float32]:
-    """(N,) values -> (N, 4) RGBA, a turbo-like blue-green-yellow-red ramp, float32 in [0, 1]."""
-    x = np.clip((values - lo) / max(hi - lo, 1e-9), 0.0, 1.0).astype(np.float32)
+def ramp(x: NDArray[np.floating]) -> NDArray[np.float32]:
+    """(N,) values in [0, 1] -> (N, 4) RGBA of the blue-green-yellow-red ramp (the 3D view's
+    shader computes the same ``r = clip(1.5 - |4x - 3|)``, ``g = clip(1.5 - |4x - 2|)``,
+    ``b = clip(1.5 - |4x - 1|)`` on the GPU)."""
+    x = np.asarray(x, dtype=np.float32)
     r = np.clip(1.5 - np.abs(4 * x - 3), 0, 1)
     g = np.clip(1.5 - np.abs(4 * x - 2), 0, 1)
     b = np.clip(1.5 - np.abs(4 * x - 1), 0, 1)
     return np.stack([r, g, b, np.ones_like(x)], axis=1)
 
 
-def point_colors(points: NDArray[np.float32], intensity: NDArray[np.float32], color_by: ColorBy) -> NDArray[np.float32]:
-    """(N, 4) RGBA of ego-frame points by height (z in [-2.5, 2.5] m), intensity (0..99th
-    percentile) or horizontal distance (0..60 m)."""
+def colormap(values: NDArray[np.floating], lo: float, hi: float) -> NDArray[np.float32]:
+    """(N,) values -> (N, 4) RGBA, a turbo-like blue-green-yellow-red ramp, float32 in [0, 1]."""
+    return ramp(np.clip((values - lo) / max(hi - lo, 1e-9), 0.0, 1.0))
+
+
+def point_values(points: NDArray[np.float32], intensity: NDArray[np.float32], color_by: ColorBy) -> NDArray[np.float32]:
+    """(N,) float32 in [0, 1]: where each ego-frame point sits on the colour ramp, by height
+    (z in [-2.5, 2.5] m), intensity (0..99th percentile) or horizontal distance (0..60 m)."""
     if color_by == "intensity" and len(points):
         hi = float(np.percentile(intensity, 99)) if len(intensity) else 1.0
-        return colormap(intensity, 0.0, hi or 1.0)
-    if color_by == "distance":
-        return colormap(np.linalg.norm(points[:, :2], axis=1), 0.0, 60.0)
-    return colormap(points[:, 2], -2.5, 2.5)
+        v, lo, span = intensity, 0.0, hi or 1.0
+    elif color_by == "distance":
+        v, lo, span = np.hypot(points[:, 0], points[:, 1]), 0.0, 60.0
+    else:
+        v, lo, span = points[:, 2], -2.5, 5.0
+    return np.clip((np.asarray(v, np.float32) - lo) / span, 0.0, 1.0).astype(np.float32)
+
+
+def point_colors(points: NDArray[np.float32], intensity: NDArray[np.float32], color_by: ColorBy) -> NDArray[np.float32]:
+    """(N, 4) RGBA of ego-frame points by height, intensity or distance (:func:`point_values`)."""
+    return ramp(point_values(points, intensity, color_by))
+
+
+@dataclass(frozen=True)
+class CameraPoints:
+    """LiDAR points projected into one camera image.
+
+    uv : (M, 2) float32 pixel coordinates in the decoded image (x right, y down)
+    depth : (M,) float32 metres along the optical axis
+    colors : (M, 3) uint8 RGB, the depth colour ramp over 0..60 m (blue near, red far)
+    """
+
+    uv: NDArray[np.float32]
+    depth: NDArray[np.float32]
+    colors: NDArray[np.uint8]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.uv.nbytes + self.depth.nbytes + self.colors.nbytes)
+
+
+@dataclass(frozen=True)
+class CameraBoxes:
+    """The frame's cuboids projected into one camera image (pixels of the decoded image).
+
+    track_ids : (M,) int64; texts : M labels ``"ID class"``; colors : (M, 3) uint8 RGB (the
+    track colour, white for the selected track); segments : (M, 12, 2, 2) float64 edge end
+    points after near-plane clipping; edge_visible : (M, 12) bool; bbox : (M, 4) float64
+    ``x1 y1 x2 y2`` clipped to the image, NaN where the box is not in the picture
+    """
+
+    track_ids: NDArray[np.int64]
+    texts: tuple[str, ...]
+    colors: NDArray[np.uint8]
+    segments: NDArray[np.float64]
+    edge_visible: NDArray[np.bool_]
+    bbox: NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -69,7 +122,11 @@ class FrameData:
     points : (N, 3) float32, all LiDARs merged; intensity : (N,) float32
     radar_points : (R, 3) float32; radar_velocity_tips : (R, 3) float32, end of a 0.5 s
         radial-velocity arrow
-    camera_base : camera name -> (H, W, 3) uint8 RGB with the LiDAR points drawn in
+    camera_base : camera name -> (H, W, 3) uint8 RGB, the decoded image
+    camera_points : camera name -> the LiDAR points in that image (calibrated cameras only)
+    camera_notes : camera name -> why it shows no image or no overlay (no image at this time, an
+        image that does not decode, no calibration); cameras that show everything have none
+    problems : the same for the status bar, one line each
     """
 
     index: int
@@ -80,12 +137,18 @@ class FrameData:
     radar_velocity_tips: NDArray[np.float32]
     camera_base: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    camera_points: dict[str, CameraPoints] = field(default_factory=dict)
+    camera_notes: dict[str, str] = field(default_factory=dict)
 
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays (what the frame cache budgets)."""
         arrs: list[Any] = [self.points, self.intensity, self.radar_points, self.radar_velocity_tips]
-        return int(sum(a.nbytes for a in arrs) + sum(a.nbytes for a in self.camera_base.values()))
+        return int(
+            sum(a.nbytes for a in arrs)
+            + sum(a.nbytes for a in self.camera_base.values())
+            + sum(c.nbytes for c in self.camera_points.values())
+        )
 
 
 @dataclass(frozen=True)
@@ -93,23 +156,50 @@ class FrameView:
     """Render-ready arrays for one frame (all positions in the ego frame, metres).
 
     points : (N, 3) float32, all LiDARs merged
-    point_colors : (N, 4) float32 RGBA
+    point_values : (N,) float32 in [0, 1], each point's place on the colour ramp (the GPU turns
+        it into a colour; :attr:`point_colors` gives the same RGBA on the CPU)
     box_segments : (12 M, 2, 3) float32 wireframe edge endpoints of M cuboids
     box_colors : (12 M, 4) float32, the track colour per edge (white for the selected track)
     radar_points : (R, 3) float32; radar_velocity_tips : (R, 3) end of the radial-velocity arrow
-    camera_images : camera name -> (H, W, 3) uint8 RGB with LiDAR points and cuboids drawn in
+    camera_boxes : camera name -> the cuboids projected into it (calibrated cameras with an image)
     """
 
     index: int
     timestamp_ns: int
     points: NDArray[np.float32]
-    point_colors: NDArray[np.float32]
+    point_values: NDArray[np.float32]
     box_segments: NDArray[np.float32]
     box_colors: NDArray[np.float32]
     radar_points: NDArray[np.float32]
     radar_velocity_tips: NDArray[np.float32]
-    camera_images: dict[str, NDArray[np.uint8]] = field(default_factory=dict)
+    camera_boxes: dict[str, CameraBoxes] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+
+    @property
+    def point_colors(self) -> NDArray[np.float32]:
+        """(N, 4) float32 RGBA of the points (:func:`ramp` of :attr:`point_values`)."""
+        return ramp(self.point_values)
+
+
+def camera_names(rec: Recording) -> list[str]:
+    """The cameras the window shows: those with an image stream (in rig order), else the rig's."""
+    streams = [n for n, s in rec.streams.items() if s.kind == "camera"]
+    return [n for n in rec.rig.cameras if n in streams] + [n for n in streams if n not in rec.rig.cameras] or list(
+        rec.rig.cameras
+    )
+
+
+def project_camera_points(
+    points_ego: NDArray[np.float32], camera: Camera, image_shape: tuple[int, ...]
+) -> CameraPoints:
+    """Ego-frame points -> :class:`CameraPoints` of an image of ``image_shape`` (which may be a
+    scaled version of the calibrated ``camera.width x camera.height``)."""
+    pr = project_points(points_ego, camera, camera.T_ego_cam.inverse())
+    sx, sy = image_shape[1] / camera.width, image_shape[0] / camera.height
+    uv = pr.uv[pr.valid] * np.array([sx, sy])
+    depth = pr.depth[pr.valid]
+    colors = (colormap(depth, 0.0, 60.0)[:, :3] * 255).astype(np.uint8)
+    return CameraPoints(uv.astype(np.float32), depth.astype(np.float32), colors)
 
 
 def load_frame_data(rec: Recording, index: int, cameras: bool = True, max_overlay_points: int = 200_000) -> FrameData:
@@ -143,20 +233,34 @@ def load_frame_data(rec: Recording, index: int, cameras: bool = True, max_overla
 
     images: dict[str, NDArray[np.uint8]] = {}
     problems: list[str] = []
+    cam_points: dict[str, CameraPoints] = {}
+    notes: dict[str, str] = {}
     if cameras:
         sub = points if len(points) <= max_overlay_points else points[:: int(np.ceil(len(points) / max_overlay_points))]
-        for cam_name, ref in fr.images.items():
+        for cam_name in camera_names(rec):
+            ref = fr.images.get(cam_name)
+            if ref is None:
+                notes[cam_name] = (
+                    f"no image from {cam_name} at this time"
+                    if cam_name in rec.streams
+                    else f"this recording has no images from {cam_name}"
+                )
+                continue
             try:
                 img = ref.load()
             except DataError as exc:
                 problems.append(str(exc))
+                notes[cam_name] = f"the image does not decode: {exc}"
                 continue
-            if cam_name in rec.rig.cameras:
-                img = draw_points(img, sub, rec.rig.cameras[cam_name])
+            cam = rec.rig.cameras.get(cam_name)
+            if cam is not None:
+                cam_points[cam_name] = project_camera_points(sub, cam, img.shape)
             else:
-                problems.append(f"{ref.source}: camera {cam_name!r} has no calibration; shown without overlay")
+                why = f"camera {cam_name!r} has no calibration: points and boxes cannot be drawn"
+                problems.append(f"{ref.source}: {why}")
+                notes[cam_name] = why
             images[cam_name] = img
-    return FrameData(index, fr.timestamp_ns, points, intensity, radar, tips, images, problems)
+    return FrameData(index, fr.timestamp_ns, points, intensity, radar, tips, images, problems, cam_points, notes)
 
 
 def compose_view(
@@ -166,8 +270,8 @@ def compose_view(
     rig_cameras: dict[str, Camera],
     selected: int | None = None,
 ) -> FrameView:
-    """Add colours, wireframes and camera cuboids for ``labels`` to cached ``data``."""
-    colors = point_colors(data.points, data.intensity, color_by)
+    """Add colours, wireframes and the cuboids in every camera for ``labels`` to cached ``data``."""
+    colors = point_values(data.points, data.intensity, color_by)
     labels = labels if labels is not None else FrameLabels.empty()
     if len(labels):
         corners = labels.boxes.corners().astype(np.float32)  # (M, 8, 3)
@@ -177,10 +281,11 @@ def compose_view(
     else:
         segs = np.zeros((0, 2, 3), np.float32)
         bcol = np.zeros((0, 4), np.float32)
-    images = {}
+    cam_boxes: dict[str, CameraBoxes] = {}
     for name, base in data.camera_base.items():
         cam = rig_cameras.get(name)
-        images[name] = draw_boxes(base, labels, cam, selected) if cam is not None and len(labels) else base
+        if cam is not None and len(labels):
+            cam_boxes[name] = camera_boxes(labels, cam, base.shape, selected)
     return FrameView(
         data.index,
         data.timestamp_ns,
@@ -190,8 +295,26 @@ def compose_view(
         bcol,
         data.radar_points,
         data.radar_velocity_tips,
-        images,
+        cam_boxes,
         list(data.problems),
+    )
+
+
+def camera_boxes(
+    labels: FrameLabels, camera: Camera, image_shape: tuple[int, ...], selected: int | None = None
+) -> CameraBoxes:
+    """The cuboids of ``labels`` projected into ``camera``'s image of ``image_shape``."""
+    bp = project_boxes(labels.boxes, camera, camera.T_ego_cam.inverse(), samples=2)
+    s = np.array([image_shape[1] / camera.width, image_shape[0] / camera.height])
+    cols = np.stack(
+        [
+            np.full(3, 255, np.uint8) if int(t) == selected else (track_color(int(t))[:3] * 255).astype(np.uint8)
+            for t in labels.track_ids
+        ]
+    )
+    texts = tuple(f"{int(t)} {c}" for t, c in zip(labels.track_ids, labels.categories))
+    return CameraBoxes(
+        labels.track_ids.copy(), texts, cols, bp.segments * s, bp.edge_visible.copy(), bp.bbox * np.r_[s, s]
     )
 
 

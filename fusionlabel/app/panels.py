@@ -1,8 +1,10 @@
-"""Side panels: camera image, track list, property panel (numeric entry), review panel.
+"""Side panels: track list, property panel (numeric entry, class, attributes), review panel.
 
 All read the :class:`~fusionlabel.app.document.LabelDocument` and write through its
 ``edit``/``select``/``set_frame``; none holds label state of its own. Angles are shown and
-typed in degrees; the document and everything below it use radians.
+typed in degrees; the document and everything below it use radians. Frames are shown 1-based
+(the first frame is frame 1), as everywhere on screen. The camera images are in
+:mod:`fusionlabel.app.camera_view`.
 """
 
 from __future__ import annotations
@@ -11,45 +13,9 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from fusionlabel.app.document import LabelDocument
+from fusionlabel.app.schema_panel import AttributeEditor, SchemaModel
 from fusionlabel.core import edits as E
 from fusionlabel.core.boxes import Boxes
-from fusionlabel.core.labels import CATEGORIES
-
-
-def qimage(img: np.ndarray) -> QtGui.QImage:
-    """(H, W, 3) uint8 RGB -> a QImage owning a copy of the pixels."""
-    h, w, _ = img.shape
-    return QtGui.QImage(np.ascontiguousarray(img).data, w, h, 3 * w, QtGui.QImage.Format.Format_RGB888).copy()
-
-
-class ImagePanel(QtWidgets.QLabel):
-    """Shows one camera image, scaled to fit, keeping its aspect ratio."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.setMinimumSize(160, 60)
-        self.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
-        self._pix: QtGui.QPixmap | None = None
-
-    def set_image(self, img: np.ndarray) -> None:
-        self._pix = QtGui.QPixmap.fromImage(qimage(img))
-        self._rescale()
-
-    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
-        self._rescale()
-        super().resizeEvent(event)
-
-    def _rescale(self) -> None:
-        if self._pix is not None:
-            self.setPixmap(
-                self._pix.scaled(
-                    self.size(),
-                    QtCore.Qt.AspectRatioMode.KeepAspectRatio,
-                    QtCore.Qt.TransformationMode.FastTransformation,
-                )
-            )
 
 
 class TrackList(QtWidgets.QTableWidget):
@@ -112,23 +78,36 @@ class TrackList(QtWidgets.QTableWidget):
 
 
 class PropertyPanel(QtWidgets.QWidget):
-    """Numeric entry for the selected box in the current frame: class, x y z, l w h (m), yaw (deg)."""
+    """Numeric entry for the selected box in the current frame: class (from the label schema),
+    x y z, l w h (m), yaw (deg), then the schema's attributes for its class
+    (:class:`~fusionlabel.app.schema_panel.AttributeEditor`).
+
+    Return or Esc in any field emits ``done_editing`` (the window gives the keyboard back to the
+    3D view); a refused value emits ``message``.
+    """
 
     FIELDS = ("x", "y", "z", "l", "w", "h", "yaw")
+    message = QtCore.Signal(str)
+    done_editing = QtCore.Signal()
 
-    def __init__(self, doc: LabelDocument, parent: QtWidgets.QWidget | None = None) -> None:
+    def __init__(
+        self, doc: LabelDocument, schema: SchemaModel | None = None, parent: QtWidgets.QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.doc = doc
+        self.schema = schema if schema is not None else SchemaModel(parent=self)
         form = QtWidgets.QFormLayout(self)
         self.title = QtWidgets.QLabel("no box selected")
         form.addRow(self.title)
         self.category = QtWidgets.QComboBox()
         self.category.setEditable(True)
-        self.category.addItems(CATEGORIES)
+        self.category.setInsertPolicy(QtWidgets.QComboBox.InsertPolicy.NoInsert)
+        self._fill_classes()
         self.category.activated.connect(self._category)
         line = self.category.lineEdit()
         assert line is not None  # the combo box is editable
         line.editingFinished.connect(self._category)
+        line.installEventFilter(self)
         form.addRow("class", self.category)
         self.spins: dict[str, QtWidgets.QDoubleSpinBox] = {}
         for f in self.FIELDS:
@@ -146,13 +125,55 @@ class PropertyPanel(QtWidgets.QWidget):
                 s.setSingleStep(0.05)
                 s.setSuffix(" m")
             s.valueChanged.connect(self._commit)
+            s.installEventFilter(self)
             form.addRow(f, s)
             self.spins[f] = s
         self.state = QtWidgets.QLabel("")
         form.addRow("state", self.state)
+        self.attributes = AttributeEditor(doc, self.schema)
+        self.attributes.message.connect(self.message)
+        self.attributes.done_editing.connect(self.done_editing)
+        form.addRow(self.attributes)
+        self.schema_note = QtWidgets.QLabel("")
+        self.schema_note.setWordWrap(True)
+        self.schema_note.setTextFormat(QtCore.Qt.TextFormat.PlainText)
+        self.edit_schema_btn = QtWidgets.QPushButton("Edit schema…")
+        self.edit_schema_btn.setFocusPolicy(QtCore.Qt.FocusPolicy.NoFocus)
+        form.addRow(self.schema_note)
+        form.addRow(self.edit_schema_btn)
         for sig in (doc.labels_changed, doc.frame_changed, doc.selection_changed):
             sig.connect(self.refresh)
+        self.schema.changed.connect(self._schema_changed)
+        self._schema_changed()
         self.refresh()
+
+    def _fill_classes(self) -> None:
+        self.category.blockSignals(True)
+        self.category.clear()
+        self.category.addItems(list(self.schema.schema.class_names))
+        self.category.blockSignals(False)
+
+    def _schema_changed(self) -> None:
+        self._fill_classes()
+        m = self.schema
+        if m.error:
+            self.schema_note.setText(f"label schema not used: {m.error}")
+            self.schema_note.setStyleSheet("color: #ff6060;")
+        else:
+            self.schema_note.setText(f"schema: {m.path.name if m.path is not None else 'built-in'}")
+            self.schema_note.setStyleSheet("color: #909090;")
+        self.refresh()
+
+    def eventFilter(self, obj: QtCore.QObject, ev: QtCore.QEvent) -> bool:
+        """Return / Enter commit and Esc leaves: both hand the keyboard back (``done_editing``)."""
+        if ev.type() == QtCore.QEvent.Type.KeyPress and isinstance(ev, QtGui.QKeyEvent):
+            if ev.key() in (QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter):
+                QtCore.QTimer.singleShot(0, self.done_editing.emit)  # after the field has committed
+            elif ev.key() == QtCore.Qt.Key.Key_Escape:
+                self.refresh()  # drop what was typed
+                self.done_editing.emit()
+                return True
+        return super().eventFilter(obj, ev)
 
     def _row(self) -> int:
         if self.doc.selected is None:
@@ -181,7 +202,7 @@ class PropertyPanel(QtWidgets.QWidget):
         self.category.blockSignals(True)
         self.category.setCurrentText(fl.categories[i])
         self.category.blockSignals(False)
-        self.title.setText(f"track {self.doc.selected}, frame {self.doc.frame}")
+        self.title.setText(f"track {self.doc.selected}, frame {self.doc.frame + 1}")
         self.state.setText(E.box_state(fl.attributes[i]))
 
     def values(self) -> np.ndarray:
@@ -200,6 +221,14 @@ class PropertyPanel(QtWidgets.QWidget):
         i = self._row()
         if i < 0 or not c or self.doc.selected is None or self.doc.labels.get(self.doc.frame).categories[i] == c:
             return
+        names = self.schema.schema.class_names
+        if c not in names:
+            match = [n for n in names if n.lower() == c.lower()]
+            if not match:
+                self.message.emit(f"class {c!r} is not in the label schema ({', '.join(names)})")
+                self.refresh()
+                return
+            c = match[0]
         self.doc.edit(f"class -> {c}", E.set_category, self.doc.selected, c)
 
 
@@ -241,9 +270,9 @@ class ReviewPanel(QtWidgets.QWidget):
             )
         it = self.doc.item(self.doc.frame)
         if it is None:
-            self.reasons.setText(f"frame {self.doc.frame} is not flagged")
+            self.reasons.setText(f"frame {self.doc.frame + 1} is not flagged")
             return
-        lines = [f"frame {it.frame} flagged, score {it.score:.2f}:"]
+        lines = [f"frame {it.frame + 1} flagged, score {it.score:.2f}:"]
         for r in it.reasons:
             lines.append(
                 f"  track {r.get('track_id', '?')}: {r.get('reason', '?')} ({float(r.get('severity', 0)):.2f})"

@@ -3,8 +3,8 @@
 ::
 
     fusionlabel export --format openlabel|kitti|nuscenes|nuscenes-tracking|native LABELS --recording R --out PATH
-                       [--recompute-2d] [--nuscenes-version V] [--identity-pose] [--copy-images]
-    fusionlabel import --format openlabel|kitti|nuscenes|native PATH [--recording R] --out LABELS [--force]
+                       [--recompute-2d] [--nuscenes-version V] [--identity-pose] [--copy-images] [--schema FILE]
+    fusionlabel import [--format auto|F] PATH [--recording R] --out LABELS [--force]
 
 ``LABELS`` is a native label file (any version: older ones are migrated on read). ``--recording``
 gives the frame times, ego poses (nuScenes: required), the rig (OpenLABEL streams) and the KITTI
@@ -14,7 +14,11 @@ DIR`` writes a nuScenes dataroot (``DIR/<version>/`` with the 13 tables, ``DIR/s
 that ``nuscenes.NuScenes(version, DIR)`` loads; ``--format nuscenes-tracking --out FILE.json`` the
 pre-labels as the devkit's tracking results (same sample tokens). ``import`` reads the whole input
 (validating it) before it writes ``--out`` once, atomically: a bad file leaves nothing behind.
-It refuses to replace an existing ``--out`` without ``--force``. Formats: ``docs/label_formats.md``.
+It refuses to replace an existing ``--out`` without ``--force``. ``--format auto`` (the default)
+sniffs the format; the labelling tools' files import too (``sustechpoints``, ``labelcloud``,
+``cvat-datumaro``, ``cvat-kitti``, ``supervisely``, ``segments``, ``xtreme1``: their LiDAR-frame
+boxes go to the ego frame with ``--recording``'s rig, frames matched by name). Formats:
+``docs/label_formats.md``.
 """
 
 from __future__ import annotations
@@ -29,7 +33,12 @@ from fusionlabel.io.label_formats import load_labels
 
 def export(
     labels: Path = typer.Argument(..., help="Native label file (any version)."),
-    fmt: str = typer.Option(..., "--format", help="openlabel, kitti, nuscenes, nuscenes-tracking or native."),
+    fmt: str = typer.Option(
+        ...,
+        "--format",
+        help="openlabel, kitti, nuscenes, nuscenes-tracking, native, or a labelling tool's: sustechpoints, "
+        "labelcloud, cvat-datumaro, cvat-kitti, supervisely, segments, xtreme1.",
+    ),
     recording: Path | None = typer.Option(None, "--recording", help="Recording the labels belong to."),
     out: Path = typer.Option(
         ...,
@@ -57,6 +66,12 @@ def export(
         "exported with the ego frame as the global frame (refused otherwise).",
     ),
     copy_images: bool = typer.Option(False, "--copy-images", help="nuScenes: copy camera images instead of linking."),
+    schema: Path | None = typer.Option(
+        None,
+        "--schema",
+        help="The project's label schema (default: label_schema.yaml beside LABELS): its attributes go "
+        "where the format has a place for them (KITTI occluded/truncated, nuScenes attributes, OpenLABEL).",
+    ),
 ) -> None:
     """Export labels to an interchange format."""
     from dataclasses import replace
@@ -77,10 +92,15 @@ def export(
     )
     if imported.dont_care and not ctx.dont_care:
         ctx = replace(ctx, dont_care=imported.dont_care)
+    from fusionlabel.io.label_schema import find_schema, read_schema
+
+    schema_path = schema or find_schema([labels.parent])
+    if schema_path is not None:
+        ctx = replace(ctx, schema=read_schema(schema_path))  # a mistake: a typed error naming file and line
     strategy.write(out, imported.labels, ctx)
     typer.echo(
-        f"wrote {out} ({strategy.name}): {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
-        f"{len(imported.labels.track_ids())} tracks"
+        f"wrote {out} ({strategy.name}): {imported.labels.num_boxes} boxes, {len(imported.labels)} frames, "
+        f"{len(imported.labels.track_ids)} tracks"
     )
     report = getattr(strategy, "report", None)
     for problem in getattr(report, "problems", ()) or ():
@@ -97,8 +117,13 @@ def export(
 
 
 def import_(
-    path: Path = typer.Argument(..., help="The file (or folder: nuscenes, kitti) to import."),
-    fmt: str | None = typer.Option(None, "--format", help="openlabel, kitti, nuscenes or native (default: sniffed)."),
+    path: Path = typer.Argument(..., help="The file or folder to import."),
+    fmt: str = typer.Option(
+        "auto",
+        "--format",
+        help="auto (sniffed), native, openlabel, kitti, nuscenes, nuscenes-tracking, sustechpoints, labelcloud, "
+        "cvat-datumaro, cvat-kitti, supervisely, segments or xtreme1.",
+    ),
     recording: Path | None = typer.Option(None, "--recording", help="Recording: times, poses, camera frame."),
     out: Path = typer.Option(..., "--out", help="Native label file to write."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out."),
@@ -112,8 +137,8 @@ def import_(
     times = {k: int(v) for k, v in (imported.timestamps_ns or ctx.timestamps_ns).items() if k in imported.labels.frames}
     write_labels(imported.labels, out, times or None)
     typer.echo(
-        f"wrote {out}: {imported.labels.num_boxes()} boxes, {len(imported.labels)} frames, "
-        f"{len(imported.labels.track_ids())} tracks"
+        f"wrote {out}: {imported.labels.num_boxes} boxes, {len(imported.labels)} frames, "
+        f"{len(imported.labels.track_ids)} tracks"
     )
 
 

@@ -7,7 +7,8 @@ annotator touched, or that was made with another configuration (detector, weight
 view, tracker settings), is never replaced without ``--overwrite``, and with it the touched files
 are kept in ``OUT/<name>/backups/`` (:mod:`fusionlabel.pipeline.batch`). A failed or refused
 recording is reported with its reason and the rest finish; the exit status is 2 when any failed
-or was refused.
+or was refused. A detector call past ``--timeout`` seconds kills the detector's worker process and
+disables it for the rest of the run (the recordings left are reported failed, not run).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -25,6 +27,16 @@ def prelabel_cmd(
         "geometric", "--detector", "-d", help="Registered detector (see `fusionlabel plugins`)."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: one sub-folder per recording."),
+    weights: Path | None = typer.Option(
+        None,
+        "--weights",
+        help="The detector's weights (pillars: a checkpoint; onnx: a model.onnx): its factory's 'weights' option.",
+    ),
+    option: list[str] | None = typer.Option(
+        None,
+        "--option",
+        help="A detector factory option KEY=VALUE (VALUE read as JSON when it parses, else text); repeatable.",
+    ),
     jobs: int = typer.Option(
         0, "--jobs", "-j", help="Local worker processes (0 = one per CPU, at most one per recording)."
     ),
@@ -41,9 +53,22 @@ def prelabel_cmd(
         help="Redo recordings already done or made with another "
         "configuration; labels an annotator touched are kept as a backup first.",
     ),
+    timeout: float = typer.Option(
+        60.0,
+        "--timeout",
+        min=0.001,
+        help="Seconds one detector call may take per frame; a detector past it is killed and disabled "
+        "for the rest of the run.",
+    ),
+    refine: bool = typer.Option(
+        True,
+        "--refine/--no-refine",
+        help="Offboard track refinement: one size per track, one world pose for static objects, heading "
+        "from motion, tracks extended where the object is seen but was not detected.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the reports as one JSON list."),
 ) -> None:
-    """Detect, track and queue frames for review on many recordings."""
+    """Detect, track, refine and queue frames for review on many recordings."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -52,13 +77,18 @@ def prelabel_cmd(
     from fusionlabel.pipeline.batch import expected_config, output_status, plan_jobs, run_local, run_ray
 
     find_entry(detector)  # unknown detector: one clear line before any work
+    det_options = parse_options(option or [])
+    if weights is not None:
+        if not weights.exists():
+            raise DataError(weights, "no such weights file")
+        det_options["weights"] = str(weights.resolve())
     for r in recordings:
         if not r.exists():
             raise DataError(r, "no such file or folder")
     out.mkdir(parents=True, exist_ok=True)
     all_jobs = plan_jobs(recordings, out)
     cls = tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else None
-    config = expected_config(detector, cls, view)
+    config = expected_config(detector, cls, view, refine, det_options or None)
     statuses = [output_status(j, config, overwrite) for j in all_jobs]
     todo = [j for j, st in zip(all_jobs, statuses) if st.action == "run"]
     skipped = sum(st.action == "skip" for st in statuses)
@@ -103,10 +133,32 @@ def prelabel_cmd(
             reports.append(rep)
 
         if ray_address and todo:
-            run_ray(todo, detector, ray_address, cls, on_done, view=view, overwrite=overwrite)
+            run_ray(
+                todo,
+                detector,
+                ray_address,
+                cls,
+                on_done,
+                view=view,
+                overwrite=overwrite,
+                timeout_s=timeout,
+                refine=refine,
+                detector_options=det_options or None,
+            )
         elif todo:
             workers = jobs or min(os.cpu_count() or 1, len(todo))
-            run_local(todo, detector, workers, cls, on_done, view=view, overwrite=overwrite)
+            run_local(
+                todo,
+                detector,
+                workers,
+                cls,
+                on_done,
+                view=view,
+                overwrite=overwrite,
+                timeout_s=timeout,
+                refine=refine,
+                detector_options=det_options or None,
+            )
     if as_json:
         typer.echo(json.dumps(reports, indent=1))
     con.print(
@@ -114,6 +166,24 @@ def prelabel_cmd(
     )
     if failed or refused:
         raise typer.Exit(code=2)
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``["score_threshold=0.4", "device=cpu"]`` -> ``{"score_threshold": 0.4, "device": "cpu"}``.
+
+    >>> parse_options(["score_threshold=0.4", 'lidars=["top"]', "device=cpu"])
+    {'score_threshold': 0.4, 'lidars': ['top'], 'device': 'cpu'}
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--option")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 def register(app: typer.Typer) -> None:

@@ -2,7 +2,9 @@
 
 :func:`atomic_write_bytes` writes a temp file beside the target, fsyncs it and renames it over
 the target: a reader never sees a half-written file and a crash (kill -9, power loss) leaves
-either the old or the new content. The new file gets the **mode of the file it replaces**, or
+either the old or the new content; a write that fails (disk full, permission denied, read-only
+folder) removes its temp file, leaves the old content and raises
+:class:`~fusionlabel.core.errors.WriteError` naming the file and the cause. The new file gets the **mode of the file it replaces**, or
 ``0o666`` minus the umask for a new file (what ``open(path, "w")`` would give), never the
 ``0o600`` of ``mkstemp``.
 
@@ -28,6 +30,7 @@ Example
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
@@ -35,6 +38,8 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from fusionlabel.core.errors import WriteError
 
 #: temp files older than this are stale whatever their pid says (seconds)
 STALE_AFTER_S = 24 * 3600.0
@@ -67,12 +72,39 @@ def _tmp_prefix(path: Path) -> str:
     return f".{path.name}.{os.getpid()}."
 
 
+_WHY = {
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+}
+
+
+def write_error(path: Path, exc: OSError) -> WriteError:
+    """The :class:`WriteError` for an ``OSError`` met while writing ``path``: one line naming the
+    file and the cause (``no space left on device``, ``permission denied`` ...) and saying that the
+    previous content, if any, is untouched."""
+    why = _WHY.get(exc.errno or -1) or (exc.strerror or str(exc) or type(exc).__name__)
+    return WriteError(path, f"cannot write: {why}; the previous file (if any) is unchanged", exc.errno)
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (POSIX ``rename`` semantics), keeping its mode."""
+    """Replace ``path`` with ``data`` atomically (POSIX ``rename`` semantics), keeping its mode.
+
+    Raises
+    ------
+    WriteError
+        (an ``OSError`` too) when the folder cannot be written, the disk is full, ...: the temp
+        file is removed and ``path`` keeps its previous content.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    mode = _target_mode(path)
-    fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = _target_mode(path)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -81,11 +113,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
                 os.fchmod(f.fileno(), mode)
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise write_error(path, exc) from exc
         raise
     try:  # persist the rename itself
         dfd = os.open(path.parent, os.O_RDONLY)
@@ -168,8 +202,11 @@ def locked(path: Path) -> Iterator[None]:
         yield
         return
     lp = lock_path(path)
-    lp.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
+    try:
+        lp.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
+    except OSError as exc:  # a read-only folder: say so about the file the caller wants to write
+        raise write_error(Path(path), exc) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -144,6 +144,7 @@ class Boxes:
         h = self.yaw / 2.0
         return np.stack([np.cos(h), np.zeros_like(h), np.zeros_like(h), np.sin(h)], axis=1)
 
+    @property
     def volume(self) -> NDArray[np.float64]:
         return np.prod(self.size, axis=1)
 
@@ -259,7 +260,7 @@ def _z_overlap(a: Boxes, b: Boxes) -> NDArray[np.float64]:
 def iou_3d(a: Boxes, b: Boxes) -> NDArray[np.float64]:
     """(N, M) 3D IoU of upright boxes: ``I = I_bev * overlap_z``, ``IoU = I / (V_a + V_b - I)``."""
     inter = bev_intersection(a, b) * _z_overlap(a, b)
-    union = a.volume()[:, None] + b.volume()[None, :] - inter
+    union = a.volume[:, None] + b.volume[None, :] - inter
     return inter / np.maximum(union, 1e-12)
 
 
@@ -273,7 +274,7 @@ def giou_3d(a: Boxes, b: Boxes) -> NDArray[np.float64]:
     if len(a) == 0 or len(b) == 0:
         return np.zeros((len(a), len(b)))
     inter = bev_intersection(a, b) * _z_overlap(a, b)
-    union = a.volume()[:, None] + b.volume()[None, :] - inter
+    union = a.volume[:, None] + b.volume[None, :] - inter
     ca, cb = a.bev_corners(), b.bev_corners()
     pts = np.concatenate(
         [np.broadcast_to(ca[:, None], (len(a), len(b), 4, 2)), np.broadcast_to(cb[None], (len(a), len(b), 4, 2))],

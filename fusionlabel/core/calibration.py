@@ -157,8 +157,81 @@ class Rig:
         }
 
 
+#: how far a rotation matrix may be from orthonormal (``max |R Rᵀ - I|``) and its determinant from +1
+ROTATION_TOL = 1e-6
+#: how far a quaternion's norm may be from 1 (it is normalised on load; further off is a typo)
+QUATERNION_NORM_TOL = 0.01
+
+
+def rotation_defect(R: ArrayLike, tol: float = ROTATION_TOL) -> str | None:
+    """What is wrong with ``R`` as a rotation matrix, or None for a proper rotation.
+
+    A rotation is orthonormal, ``R Rᵀ = I``, with ``det R = +1`` (a reflection has -1); both are
+    checked to ``tol``.
+
+    >>> rotation_defect(np.eye(3)) is None
+    True
+    >>> rotation_defect(2 * np.eye(3))
+    'rotation is not orthonormal: it is scaled by 2 (R Rᵀ = 4 I)'
+    >>> rotation_defect(np.diag([1.0, 1.0, -1.0]))
+    'rotation has determinant -1: a reflection (one axis flipped), not a rotation'
+    """
+    R = np.asarray(R, dtype=np.float64).reshape(3, 3)
+    if not np.all(np.isfinite(R)):
+        return "rotation contains NaN or infinity"
+    if not np.any(R):
+        return "rotation is all zeros"
+    RRt = R @ R.T
+    err = float(np.max(np.abs(RRt - np.eye(3))))
+    if err > tol:
+        s2 = float(np.trace(RRt)) / 3.0
+        if np.allclose(RRt, s2 * np.eye(3), atol=tol * max(1.0, s2)):
+            return f"rotation is not orthonormal: it is scaled by {np.sqrt(s2):.6g} (R Rᵀ = {s2:.6g} I)"
+        return f"rotation is not orthonormal: max |R Rᵀ - I| = {err:.3g} (tolerance {tol:g})"
+    det = float(np.linalg.det(R))
+    if abs(det - 1.0) > tol:
+        if det < 0:
+            return f"rotation has determinant {det:.6g}: a reflection (one axis flipped), not a rotation"
+        return f"rotation has determinant {det:.6g}, not +1 (tolerance {tol:g})"
+    return None
+
+
+def transform_defect(T: Transform, tol: float = ROTATION_TOL) -> str | None:
+    """What is wrong with ``T`` as a rigid transform (its rotation, its last row), or None."""
+    m = T.matrix
+    if not np.allclose(m[3], [0.0, 0.0, 0.0, 1.0], atol=tol, rtol=0.0):
+        return f"the last row of the matrix must be 0 0 0 1, got {' '.join(f'{v:g}' for v in m[3])}"
+    return rotation_defect(m[:3, :3], tol)
+
+
+def rig_problems(rig: Rig, path: str | Path) -> list[CalibrationError]:
+    """Every extrinsic of ``rig`` that is not a rigid transform, as errors naming ``path``,
+    the sensor and the defect (:func:`transform_defect`). Empty for a sound rig.
+
+    :func:`load_rig` refuses such a file outright; readers that build their rig otherwise
+    (KITTI's matrices, a bag's TF tree) are checked by ``fusionlabel info`` and ``prelabel``.
+    """
+    out = []
+    for section, key, items in (
+        ("cameras", "T_ego_cam", [(n, c.T_ego_cam) for n, c in rig.cameras.items()]),
+        ("lidars", "T_ego_lidar", [(n, s.T_ego_lidar) for n, s in rig.lidars.items()]),
+        ("radars", "T_ego_radar", [(n, s.T_ego_radar) for n, s in rig.radars.items()]),
+    ):
+        for name, T in items:
+            why = transform_defect(T)
+            if why is not None:
+                out.append(CalibrationError(path, f"{section}.{name}.{key}: {why}"))
+    return out
+
+
 def _transform(d: Mapping[str, Any], key: str, where: str, path: Path) -> Transform:
-    """A transform given as a 4x4/3x4 ``matrix`` or as ``{rotation: [w,x,y,z], translation: [x,y,z]}``."""
+    """A transform given as a 4x4/3x4 ``matrix`` or as ``{rotation: [w,x,y,z], translation: [x,y,z]}``.
+
+    The rotation must be proper (:func:`rotation_defect`); a quaternion's norm within
+    :data:`QUATERNION_NORM_TOL` of 1 (it is normalised).
+    """
+    if not isinstance(d, Mapping):
+        raise CalibrationError(path, f"{where}: must be a mapping")
     if key not in d:
         raise CalibrationError(path, f"{where}: missing key '{key}'")
     v = d[key]
@@ -166,10 +239,24 @@ def _transform(d: Mapping[str, Any], key: str, where: str, path: Path) -> Transf
         if isinstance(v, Mapping):
             if "rotation" not in v or "translation" not in v:
                 raise CalibrationError(path, f"{where}.{key}: needs 'rotation' (w, x, y, z) and 'translation'")
-            return Transform.from_quaternion(v["rotation"], v["translation"])
-        return Transform(np.asarray(v, dtype=np.float64))
+            q = np.asarray(v["rotation"], dtype=np.float64).reshape(-1)
+            if q.shape == (4,) and np.all(np.isfinite(q)):
+                norm = float(np.linalg.norm(q))
+                if norm > 1e-9 and abs(norm - 1.0) > QUATERNION_NORM_TOL:
+                    raise CalibrationError(
+                        path,
+                        f"{where}.{key}: rotation quaternion has norm {norm:.6g}, not 1 "
+                        "(a unit quaternion [w, x, y, z] is expected: scaled or mistyped?)",
+                    )
+            T = Transform.from_quaternion(v["rotation"], v["translation"])
+        else:
+            T = Transform(np.asarray(v, dtype=np.float64))
     except (ValueError, TypeError) as exc:
         raise CalibrationError(path, f"{where}.{key}: {exc}") from None
+    why = transform_defect(T)
+    if why is not None:
+        raise CalibrationError(path, f"{where}.{key}: {why}")
+    return T
 
 
 def rig_from_dict(d: Any, path: str | Path = "<rig>") -> Rig:

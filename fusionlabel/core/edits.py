@@ -26,7 +26,7 @@ Example
 >>> sorted(ls.frames), int(tid)
 ([0, 1, 2], 1)
 >>> ls = split_track(ls, tid, 2)
->>> [int(t) for t in ls.track_ids()]
+>>> [int(t) for t in ls.track_ids]
 [1, 2]
 """
 
@@ -60,7 +60,7 @@ def box_state(attrs: Mapping[str, Any] | None) -> str:
 
 def new_track_id(labels: LabelSet) -> int:
     """An unused track id: one more than the largest in use (1 for an empty set)."""
-    ids = labels.track_ids()
+    ids = labels.track_ids
     return int(ids.max()) + 1 if len(ids) else 1
 
 
@@ -244,6 +244,72 @@ def set_category(labels: LabelSet, track_id: int, category: str) -> LabelSet:
         i = _row(fl, track_id)
         if i >= 0:
             ch[k] = _with_row(fl, i, category=str(category))
+    if not ch:
+        raise EditError(f"no track {int(track_id)}")
+    return _replace(labels, ch)
+
+
+def _touched(attrs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A person changed something other than the geometry: ``state="edited"``, keyframe flags kept."""
+    a = dict(attrs or {})
+    a["state"] = "edited"
+    return a
+
+
+def set_attribute(labels: LabelSet, frame: int, track_id: int, name: str, value: Any) -> LabelSet:
+    """Set (``value`` None: remove) the attribute ``name`` of one box; the box becomes edited.
+
+    Example
+    -------
+    >>> ls, t = add_box(LabelSet(), 0, Boxes.from_array([[5, 0, 0.8, 4, 1.8, 1.5, 0]]), "Car")
+    >>> set_attribute(ls, 0, t, "motion", "parked").get(0).attributes[0]["motion"]
+    'parked'
+    """
+    fl, i = _require(labels, frame, track_id)
+    a = _touched(fl.attributes[i])
+    if value is None:
+        a.pop(str(name), None)
+    else:
+        a[str(name)] = value
+    return _replace(labels, {frame: _with_row(fl, i, attrs=a)})
+
+
+def set_track_attribute(labels: LabelSet, track_id: int, name: str, value: Any) -> LabelSet:
+    """Set (``value`` None: remove) the attribute ``name`` on every box of ``track_id`` (a
+    per-track attribute of the label schema); the boxes become edited."""
+    ch = {}
+    for k, fl in labels.frames.items():
+        i = _row(fl, track_id)
+        if i >= 0:
+            a = _touched(fl.attributes[i])
+            if value is None:
+                a.pop(str(name), None)
+            else:
+                a[str(name)] = value
+            ch[k] = _with_row(fl, i, attrs=a)
+    if not ch:
+        raise EditError(f"no track {int(track_id)}")
+    return _replace(labels, ch)
+
+
+def set_track_size(labels: LabelSet, track_id: int, size: Sequence[float]) -> LabelSet:
+    """Give every box of ``track_id`` the size ``(l, w, h)`` metres ("one size for the track").
+
+    Each box keeps its centre in x, y, its heading and its bottom (it stands on the same
+    ground: ``z`` moves by half the height change); the boxes become edited, keyframe flags kept.
+    """
+    lwh = np.asarray(size, dtype=np.float64).reshape(3)
+    if not np.all(np.isfinite(lwh)) or np.any(lwh <= 0):
+        raise EditError("size values must be finite and positive")
+    ch = {}
+    for k, fl in labels.frames.items():
+        i = _row(fl, track_id)
+        if i < 0:
+            continue
+        a = fl.boxes.to_array()[i]
+        a[2] += (lwh[2] - a[5]) / 2.0  # bottom z = z - h / 2 stays
+        a[3:6] = lwh
+        ch[k] = _with_row(fl, i, box=Boxes.from_array(a[None]), attrs=_touched(fl.attributes[i]))
     if not ch:
         raise EditError(f"no track {int(track_id)}")
     return _replace(labels, ch)

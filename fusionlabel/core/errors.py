@@ -36,12 +36,30 @@ class CalibrationError(DataError):
     """A calibration is missing, incomplete or inconsistent."""
 
 
+class TimeOrderError(DataError):
+    """A recording's frames are not in strictly increasing time order (samples out of order, or
+    two frames with the same timestamp): whatever follows the order of frames (tracking) refuses it."""
+
+
 class UnsupportedFormatError(DataError):
     """No reader recognises this path, or a record type cannot be decoded."""
 
 
 class ManifestError(DataError):
     """A recording manifest is invalid (bad schema, paths escaping the folder...)."""
+
+
+class WriteError(DataError, OSError):
+    """A file could not be written: no space left, permission denied, a read-only folder.
+
+    Raised by :mod:`fusionlabel.core.atomic` after it has removed its temp file: the file it was
+    replacing is left as it was. It is also an :class:`OSError` (``errno`` set), so code that
+    catches either keeps working.
+    """
+
+    def __init__(self, path: str | Path, reason: str, errno: int | None = None) -> None:
+        super().__init__(path, reason)
+        self.errno = errno
 
 
 class ConcurrentEditError(DataError):

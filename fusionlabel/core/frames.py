@@ -8,6 +8,7 @@ detections are loaded when the frame is built, camera images are decoded only wh
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,14 +173,16 @@ class ImageRef:
     def load(self) -> NDArray[np.uint8]:
         return self.decoder()
 
+    # partials of module-level functions, not lambdas: such a reference pickles (a frame can be
+    # sent to a detector's worker process, :mod:`fusionlabel.detect.worker`)
     @classmethod
     def from_file(cls, path: str | Path, timestamp_ns: int | None = None) -> ImageRef:
         p = Path(path)
-        return cls(str(p), lambda: decode_image_file(p), timestamp_ns)
+        return cls(str(p), functools.partial(decode_image_file, p), timestamp_ns)
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str, timestamp_ns: int | None = None) -> ImageRef:
-        return cls(source, lambda: decode_image_bytes(data, source), timestamp_ns)
+        return cls(source, functools.partial(decode_image_bytes, data, source), timestamp_ns)
 
 
 def decode_image_bytes(data: bytes, source: str | Path) -> NDArray[np.uint8]:

@@ -10,7 +10,7 @@ Example
 >>> from fusionlabel.core.boxes import Boxes
 >>> fl = FrameLabels(np.array([7]), ("Car",), Boxes.from_array([[5, 0, 0.8, 4, 1.8, 1.6, 0]]))
 >>> ls = LabelSet({0: fl, 1: fl})
->>> ls.track_ids().tolist(), ls.track(7)[0].tolist()
+>>> ls.track_ids.tolist(), ls.track(7)[0].tolist()
 ([7], [0, 1])
 """
 
@@ -24,6 +24,9 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from fusionlabel.core.boxes import Boxes
+
+#: the columns of :meth:`LabelSet.to_dataframe`
+DATAFRAME_COLUMNS = ("frame", "track_id", "category", "x", "y", "z", "l", "w", "h", "yaw", "score", "attributes")
 
 #: canonical category names; readers map dataset names onto these (unknown names pass through)
 CATEGORIES = ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist", "Motorcycle", "Tram", "Misc")
@@ -110,9 +113,11 @@ class LabelSet:
     def get(self, frame: int) -> FrameLabels:
         return self.frames.get(frame) or FrameLabels.empty()
 
+    @property
     def num_boxes(self) -> int:
         return sum(len(f) for f in self.frames.values())
 
+    @property
     def track_ids(self) -> NDArray[np.int64]:
         ids = [f.track_ids for f in self.frames.values()]
         return np.unique(np.concatenate(ids)) if ids else np.zeros(0, np.int64)
@@ -132,6 +137,40 @@ class LabelSet:
         for b in boxes[1:]:
             out = out.concat(b)
         return np.asarray(frames, dtype=np.int64), out, tuple(cats)
+
+    def to_dataframe(self) -> Any:
+        """The boxes as a ``pandas.DataFrame``, one row per box, in frame then track order.
+
+        Columns: ``frame`` (int), ``track_id`` (int), ``category``, ``x y z`` (gravity centre,
+        ego frame, metres), ``l w h`` (metres), ``yaw`` (radians), ``score``, ``attributes`` (the
+        box's attribute dict). pandas is optional: install it with ``pip install 'fusionlabel[pandas]'``.
+
+        >>> import numpy as np
+        >>> from fusionlabel.core.boxes import Boxes
+        >>> fl = FrameLabels([7, 3], ("Car", "Pedestrian"), Boxes.from_array([[5, 0, 0.8, 4, 1.8, 1.6, 0], [9, 2, 0.9, 0.6, 0.6, 1.8, 1.0]]))
+        >>> df = LabelSet({0: fl}).to_dataframe()
+        >>> df[["frame", "track_id", "category", "x", "l"]].values.tolist()
+        [[0, 3, 'Pedestrian', 9.0, 0.6], [0, 7, 'Car', 5.0, 4.0]]
+        """
+        try:
+            import pandas as pd
+        except ImportError:
+            raise ImportError(
+                "LabelSet.to_dataframe needs pandas, an optional extra: pip install 'fusionlabel[pandas]'"
+            ) from None
+        rows: dict[str, list[Any]] = {c: [] for c in DATAFRAME_COLUMNS}
+        for k, f in self.frames.items():
+            arr = f.boxes.to_array()
+            for i in np.argsort(f.track_ids, kind="stable"):
+                rows["frame"].append(int(k))
+                rows["track_id"].append(int(f.track_ids[i]))
+                rows["category"].append(f.categories[i])
+                for j, c in enumerate(("x", "y", "z", "l", "w", "h", "yaw")):
+                    rows[c].append(float(arr[i, j]))
+                rows["score"].append(float(f.scores[i]))
+                rows["attributes"].append(dict(f.attributes[i]))
+        df = pd.DataFrame(rows, columns=list(DATAFRAME_COLUMNS))
+        return df.astype({"frame": "int64", "track_id": "int64"})
 
     def category_counts(self) -> dict[str, int]:
         """Number of distinct tracks per category (a track counts under its first category)."""

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.calibration import Rig
-from fusionlabel.core.errors import DataError
+from fusionlabel.core.errors import DataError, TimeOrderError
 from fusionlabel.core.frames import Frame
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.sync import PoseTrack, StreamSync, match_nearest
@@ -34,6 +34,32 @@ SensorKind = Literal["lidar", "camera", "radar"]
 
 #: default matching tolerance: half a 10 Hz LiDAR period
 DEFAULT_TOLERANCE_NS = 50_000_000
+
+
+def time_order_defects(name: str, timestamps_ns: NDArray[np.int64]) -> list[str]:
+    """Why ``timestamps_ns`` is not strictly increasing: samples earlier than the one before,
+    duplicate timestamps (each a reason naming the stream and the first case); [] when it is.
+
+    >>> time_order_defects("lidar", np.array([0, 200, 100, 100]))  # doctest: +NORMALIZE_WHITESPACE
+    ["stream 'lidar': 1 sample(s) earlier than the one before (first: sample 2 at 100 ns after sample 1 at 200 ns)",
+     "stream 'lidar': 1 duplicate timestamp(s) (first: samples 2 and 3 at 100 ns)"]
+    """
+    t = np.asarray(timestamps_ns, dtype=np.int64).reshape(-1)
+    out: list[str] = []
+    back = np.flatnonzero(t[1:] < t[:-1])
+    if len(back):
+        i = int(back[0]) + 1
+        out.append(
+            f"stream {name!r}: {len(back)} sample(s) earlier than the one before "
+            f"(first: sample {i} at {int(t[i])} ns after sample {i - 1} at {int(t[i - 1])} ns)"
+        )
+    s = np.sort(t)
+    dup = np.flatnonzero(s[1:] == s[:-1])
+    if len(dup):
+        tt = s[dup[0]]
+        a, b = np.flatnonzero(t == tt)[:2]
+        out.append(f"stream {name!r}: {len(dup)} duplicate timestamp(s) (first: samples {a} and {b} at {int(tt)} ns)")
+    return out
 
 
 @dataclass(frozen=True)
@@ -88,6 +114,7 @@ class Recording(abc.ABC):
         """Build frame ``index`` (0 <= index < len(self)); raise DataError naming the file on bad data."""
 
     # -- optional -----------------------------------------------------------------------------
+    @property
     def labels(self) -> LabelSet | None:
         """Ground-truth / stored labels carried by the recording, in the ego frame, or None."""
         return None
@@ -154,6 +181,30 @@ class Recording(abc.ABC):
             return self.ego_poses.at(int(t_ns), max_extrapolation_ns=self.tolerance_ns)
         except ValueError:
             return None
+
+    def time_order_problems(self) -> list[DataError]:
+        """Every stream whose timestamps are not strictly increasing (what ``fusionlabel info``
+        reports). Readers that sort a stream by time report that in :attr:`problems` instead."""
+        out: list[DataError] = []
+        for name, s in self.streams.items():
+            why = time_order_defects(name, s.timestamps_ns)
+            tail = " (the reference stream: its order is the order of the frames)" if name == self.reference else ""
+            out += [TimeOrderError(self.path, w + tail) for w in why]
+        return out
+
+    def check_time_order(self) -> None:
+        """Raise :class:`TimeOrderError` unless the frames are in strictly increasing time order.
+
+        Called by what follows the order of frames (tracking in ``prelabel``): frames out of
+        order would be tracked backwards in time, two frames at one time have no order at all.
+        """
+        why = time_order_defects(self.reference, self.timestamps_ns)
+        if why:
+            raise TimeOrderError(
+                self.path,
+                "; ".join(why) + ": the frames are not in time order, so they cannot be tracked "
+                "(fix the recording's timestamps; `fusionlabel info` lists them)",
+            )
 
     @property
     def duration_s(self) -> float:

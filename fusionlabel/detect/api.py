@@ -295,10 +295,11 @@ class BatchDetector(Detector, Protocol):
 DetectorFactory = Callable[..., Detector]
 
 
-def frame_has(frame: Frame, kind: str) -> bool:
-    """Whether ``frame`` holds at least one non-empty sample of sensor kind ``kind``."""
+def frame_has(frame: Frame, kind: str, empty_ok: bool = False) -> bool:
+    """Whether ``frame`` holds at least one non-empty sample of sensor kind ``kind`` (with
+    ``empty_ok``: any sample, a LiDAR sweep of 0 points included)."""
     if kind == "lidar":
-        return any(len(c) > 0 for c in frame.lidar.values())
+        return any(empty_ok or len(c) > 0 for c in frame.lidar.values())
     if kind == "camera":
         return len(frame.images) > 0
     if kind == "radar":

@@ -58,6 +58,7 @@ from fusionlabel.core.boxes import bev_iou
 from fusionlabel.core.calibration import Rig
 from fusionlabel.core.frames import Frame
 from fusionlabel.core.points import lidar_points_ego
+from fusionlabel.core.size_priors import DEFAULT_CLASSES, SizeClass
 from fusionlabel.detect.api import Detections, DetectorInfo
 from fusionlabel.detect.boxfit import Rectangle, fit_rectangle
 from fusionlabel.detect.ground import (
@@ -66,40 +67,6 @@ from fusionlabel.detect.ground import (
     estimate_ground_patchwork,
     estimate_ground_ransac,
     patchwork_available,
-)
-
-
-@dataclass(frozen=True)
-class SizeClass:
-    """A class recognised by its size.
-
-    Attributes
-    ----------
-    name : class name (a :data:`fusionlabel.core.labels.CATEGORIES` name)
-    length, width, height : (lo, hi) plausible full extents, metres (length >= width)
-    prior : (l, w, h) typical size, metres, used to complete partly seen objects
-    bias : added to the cost (a rarer class needs a better fit to win)
-    """
-
-    name: str
-    length: tuple[float, float]
-    width: tuple[float, float]
-    height: tuple[float, float]
-    prior: tuple[float, float, float]
-    bias: float = 0.0
-
-
-#: Car, Van, Truck, Bus, Pedestrian, Cyclist; extents from the KITTI, nuScenes and Argoverse 2
-#: label statistics (5th-95th percentiles, rounded outwards), priors near their means. The larger
-#: vehicles carry a bias: a partly seen car must not become a van or a truck without evidence
-#: (its height, or a long visible side)
-DEFAULT_CLASSES: tuple[SizeClass, ...] = (
-    SizeClass("Car", (3.2, 5.6), (1.4, 2.2), (1.2, 2.1), (4.2, 1.8, 1.55)),
-    SizeClass("Van", (4.2, 6.5), (1.7, 2.3), (1.8, 2.8), (5.1, 1.95, 2.15), bias=1.0),
-    SizeClass("Truck", (5.5, 12.5), (2.0, 2.9), (2.3, 4.2), (8.0, 2.5, 3.2), bias=0.6),
-    SizeClass("Bus", (8.0, 14.0), (2.4, 3.0), (2.7, 4.0), (11.0, 2.8, 3.3), bias=0.8),
-    SizeClass("Pedestrian", (0.3, 1.1), (0.3, 0.9), (1.0, 2.1), (0.7, 0.6, 1.75), bias=0.3),
-    SizeClass("Cyclist", (1.3, 2.1), (0.4, 0.9), (1.1, 2.1), (1.8, 0.6, 1.7), bias=0.5),
 )
 
 #: tolerance on the measured extents exceeding a class's upper bound, metres (sigma of the penalty)

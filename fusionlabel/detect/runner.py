@@ -5,11 +5,21 @@
 :class:`~fusionlabel.detect.errors.PluginError` naming the detector and the reason:
 
 * the frame lacks a required sensor kind -> ``DetectorInputError`` (the detector is not called);
+  a LiDAR sweep of 0 points is not missing: a frame whose sensors are all there but empty has
+  nothing to detect and gets empty detections (the detector is not called either);
 * the call raises (anything, ``SystemExit`` included) -> ``PluginRuntimeError``;
 * it runs past ``timeout_s`` -> ``PluginTimeoutError``, and the runner is **disabled**: every
-  later call raises the same error at once, since the hung call still runs in its thread (see
-  :mod:`fusionlabel.detect.deadline` for why threads, and the limits);
+  later call raises the same error at once;
 * it returns malformed output -> ``PluginOutputError``.
+
+Where the detector runs: :meth:`DetectorRunner.isolated` (what ``prelabel`` uses for a detector
+given by its registered name) builds it again in a worker process
+(:class:`~fusionlabel.detect.worker.DetectorProcess`): a call past the deadline **kills** that
+process, so a hung detector leaves nothing running. A detector *object* handed to the runner
+(tests, notebooks, the app's own objects: they need not pickle) is called in a deadline thread
+instead (:mod:`fusionlabel.detect.deadline`): a hung call keeps its thread until the process
+exits, one per disabled runner. Close a runner (:meth:`DetectorRunner.close`, or ``with``) to
+stop its worker.
 
 ``detect_many`` never raises a ``PluginError``: it returns one :class:`FrameResult` per frame
 (detections or the error), batching through ``detect_batch`` when the detector has it and
@@ -23,6 +33,9 @@ Example
 >>> runner = DetectorRunner(create_detector("geometric"), "geometric", timeout_s=30)
 >>> runner.info.name, runner.disabled is None
 ('geometric', True)
+>>> with DetectorRunner.isolated("geometric", timeout_s=30) as isolated:
+...     isolated.process is not None
+True
 """
 
 from __future__ import annotations
@@ -44,6 +57,7 @@ from fusionlabel.detect.errors import (
     PluginTimeoutError,
 )
 from fusionlabel.detect.registry import DEFAULT_LOAD_TIMEOUT_S, check_detector, create_detector
+from fusionlabel.detect.worker import DetectorProcess, RemoteCallError, WorkerError, sendable_frame
 
 #: seconds one ``detect`` call may take (per frame; a batch gets this times its length). Generous,
 #: because a learned detector's first call may load weights and compile kernels.
@@ -51,6 +65,8 @@ DEFAULT_TIMEOUT_S = 60.0
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RemoteCallError):  # raised in the worker process: its own description
+        return exc.description
     msg = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {msg[0]}" if msg else type(exc).__name__
 
@@ -81,6 +97,8 @@ class DetectorRunner:
     name : the name used in errors (default: ``detector.info.name``)
     timeout_s : deadline per frame in seconds; None runs calls inline without a deadline
         (debugging, profiling)
+    process : run the calls in this worker process instead of a deadline thread (see
+        :meth:`isolated`); ``detector`` is then only asked for its ``info``
 
     Raises
     ------
@@ -89,18 +107,65 @@ class DetectorRunner:
     """
 
     def __init__(
-        self, detector: Detector, name: str | None = None, *, timeout_s: float | None = DEFAULT_TIMEOUT_S
+        self,
+        detector: Detector,
+        name: str | None = None,
+        *,
+        timeout_s: float | None = DEFAULT_TIMEOUT_S,
+        process: DetectorProcess | None = None,
     ) -> None:
         raw_name = name or getattr(getattr(detector, "info", None), "name", None) or type(detector).__name__
         self.info: DetectorInfo = check_detector(str(raw_name), detector)
         self.name: str = str(raw_name)
         self.detector = detector
         self.timeout_s = timeout_s
+        self.process = process
         #: set after a timeout: the error every later call raises
         self.disabled: PluginTimeoutError | None = None
 
+    @classmethod
+    def isolated(
+        cls,
+        name: str,
+        options: Mapping[str, Any] | None = None,
+        *,
+        timeout_s: float | None = DEFAULT_TIMEOUT_S,
+        load_timeout_s: float | None = DEFAULT_LOAD_TIMEOUT_S,
+    ) -> DetectorRunner:
+        """A runner for the detector registered as ``name`` whose calls run in a worker process
+        (:class:`~fusionlabel.detect.worker.DetectorProcess`, started at the first call), killed
+        when a call runs past ``timeout_s``. The detector is also built here, once, for its
+        ``info``. Raises :class:`~fusionlabel.detect.errors.PluginError` as :func:`create_detector`."""
+        det = create_detector(name, options, timeout_s=load_timeout_s)
+        return cls(det, name, timeout_s=timeout_s, process=DetectorProcess(name, options, load_timeout_s))
+
+    def close(self) -> None:
+        """Stop the worker process, if any (a later call would start another)."""
+        if self.process is not None:
+            self.process.close()
+
+    def __enter__(self) -> DetectorRunner:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def __repr__(self) -> str:
-        return f"DetectorRunner({self.name!r}, timeout_s={self.timeout_s}, disabled={self.disabled is not None})"
+        where = "process" if self.process is not None else "thread"
+        return (
+            f"DetectorRunner({self.name!r}, timeout_s={self.timeout_s}, {where}, disabled={self.disabled is not None})"
+        )
+
+    def _call(self, method: str, timeout_s: float | None, *args: Any) -> Any:
+        """``detector.<method>(*args)`` within ``timeout_s``: in the worker process or a deadline thread."""
+        if self.process is None:
+            return call_with_deadline(getattr(self.detector, method), timeout_s, *args)
+        with_images = "camera" in self.info.sensors
+        if method == "detect_batch":
+            args = ([sendable_frame(f, with_images) for f in args[0]], *args[1:])
+        else:
+            args = (sendable_frame(args[0], with_images), *args[1:])
+        return self.process.call(method, args, timeout_s)
 
     @property
     def supports_batch(self) -> bool:
@@ -110,29 +175,37 @@ class DetectorRunner:
     def _check_input(self, frame: Frame) -> None:
         if self.disabled is not None:
             raise self.disabled
-        missing = [k for k in self.info.sensors if not frame_has(frame, k)]
+        missing = [k for k in self.info.sensors if not frame_has(frame, k, empty_ok=True)]
         if missing:
             raise DetectorInputError(
                 self.name,
                 f"frame {frame.index} has no {' or '.join(missing)} data (the detector needs {', '.join(self.info.sensors)})",
             )
 
+    def _nothing_to_detect(self, frame: Frame) -> bool:
+        """Every sensor the detector needs is there, and empty (a LiDAR sweep of 0 points)."""
+        return not any(frame_has(frame, k) for k in self.info.sensors)
+
     def _timed_out(self, what: str, timeout_s: float) -> PluginTimeoutError:
+        how = "its worker process was killed" if self.process is not None else "its thread cannot be stopped"
         self.disabled = PluginTimeoutError(
-            self.name,
-            f"{what} took longer than {timeout_s:g} s; detector disabled for this run (its thread cannot be stopped)",
+            self.name, f"{what} took longer than {timeout_s:g} s; detector disabled for this run ({how})"
         )
         return self.disabled
 
     def detect(self, frame: Frame, rig: Rig) -> Detections:
         """Checked detections of one frame (ego frame); raises a :class:`PluginError` subclass."""
         self._check_input(frame)
+        if self._nothing_to_detect(frame):
+            return Detections.empty()
         try:
-            out = call_with_deadline(self.detector.detect, self.timeout_s, frame, rig)
+            out = self._call("detect", self.timeout_s, frame, rig)
         except CallTimedOut as exc:
             raise self._timed_out(f"detect on frame {frame.index}", exc.timeout_s) from None
         except KeyboardInterrupt:
             raise
+        except WorkerError as exc:
+            raise PluginRuntimeError(self.name, f"detect on frame {frame.index}: {exc}") from None
         except BaseException as exc:
             raise PluginRuntimeError(self.name, f"detect raised {_describe(exc)} on frame {frame.index}") from None
         return validate_detections(self.name, out, self.info.classes)
@@ -151,7 +224,7 @@ class DetectorRunner:
         timeout = None if self.timeout_s is None else self.timeout_s * len(frames)
         t0 = time.perf_counter()
         try:
-            out = call_with_deadline(self.detector.detect_batch, timeout, list(frames), rig)  # type: ignore[attr-defined]
+            out = self._call("detect_batch", timeout, list(frames), rig)
         except CallTimedOut as exc:
             err = self._timed_out(f"detect_batch on frames {frames[0].index}..{frames[-1].index}", exc.timeout_s)
             dt = (time.perf_counter() - t0) / len(frames)
@@ -189,6 +262,9 @@ class DetectorRunner:
                 self._check_input(f)
             except PluginError as exc:
                 results[pos] = FrameResult(f.index, None, exc, 0.0)
+                continue
+            if self._nothing_to_detect(f):
+                results[pos] = FrameResult(f.index, Detections.empty(), None, 0.0)
                 continue
             todo.append((pos, f))
         step = max(1, int(batch_size))

@@ -34,7 +34,7 @@ Conventions
 Example
 -------
 >>> rec = open_argoverse2("sensor/val/7fab2350-7eaf-3b7e-a39d-6937a4c1bede")   # doctest: +SKIP
->>> len(rec), rec.reference, len(rec.labels().get(0))                          # doctest: +SKIP
+>>> len(rec), rec.reference, len(rec.labels.get(0))                          # doctest: +SKIP
 (2, 'lidar', 74)
 """
 
@@ -94,6 +94,7 @@ def _read_feather(path: Path, columns: Sequence[str]) -> Any:
         raise DataError(path, "file is missing")
     try:
         table = feather.read_table(path)
+        table.validate(full=True)  # offsets and lengths inside the buffers: a flipped byte decodes to garbage otherwise
     except (OSError, pa.ArrowException) as exc:
         raise CorruptFileError(path, f"not a readable Feather/Arrow file: {exc}") from None
     missing = [c for c in columns if c not in table.column_names]
@@ -227,6 +228,7 @@ class Argoverse2Recording(Recording):
                 stamps[name] = t
         return Frame(index, t_ref, lidar, {}, images, self.ego_pose_at(t_ref), stamps)
 
+    @property
     def labels(self) -> LabelSet | None:
         if self._annotations is None:
             return None

@@ -54,7 +54,7 @@ Example
 >>> rec = open_dgp("real_data/tri_dgp/test_scene/scene_01")                 # doctest: +SKIP
 >>> len(rec), rec.reference, sorted(rec.rig.cameras)                          # doctest: +SKIP
 (3, 'LIDAR', ['CAMERA_01', 'CAMERA_05', 'CAMERA_06'])
->>> rec.labels().num_boxes()                                                  # doctest: +SKIP
+>>> rec.labels.num_boxes                                                  # doctest: +SKIP
 286
 """
 
@@ -160,6 +160,7 @@ class DGPRecording(Recording):
                 images[name] = ImageRef.from_file(p, t)
         return Frame(index, t_ref, dict(sorted(lidar.items())), {}, images, self.frame_poses.get(index), stamps)
 
+    @property
     def labels(self) -> LabelSet | None:
         """The reference datums' ``bounding_box_3d`` boxes as tracks (ego frame), or None without any."""
         if not self.box_files:

@@ -128,11 +128,11 @@ def rig_from_kitti_calib(
     CalibrationError : naming ``path`` and the missing key
     """
     p = Path(path)
-    T = kitti_T_rect_velo(calib, p)
-    P = {f"image_0{i}": _require(calib, f"P{i}", p, 12) for i in range(4)}
     try:
+        T = kitti_T_rect_velo(calib, p)
+        P = {f"image_0{i}": _require(calib, f"P{i}", p, 12) for i in range(4)}
         return _rig(P, T, dict.fromkeys(P, image_size))
-    except ValueError as exc:
+    except (ValueError, np.linalg.LinAlgError) as exc:  # NaN, a singular matrix
         raise CalibrationError(p, str(exc)) from None
 
 

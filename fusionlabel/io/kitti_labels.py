@@ -100,6 +100,8 @@ def read_kitti_labels(path: str | Path) -> KittiLabels:
             len(rows), ncols - off - 1
         )
         head = np.array([[int(v) for v in r[:off]] for r in rows], dtype=np.int64).reshape(len(rows), off)
+    except OverflowError:  # a frame or track number beyond 64 bits
+        raise CorruptFileError(path, "a frame or track number is out of range") from None
     except ValueError:
         bad = next(n for r, n in zip(rows, lines) if not _numeric_row(r, off))
         raise CorruptFileError(path, f"line {bad}: a numeric field does not parse") from None

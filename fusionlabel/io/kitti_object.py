@@ -97,6 +97,7 @@ class KittiObjectRecording(_KittiRecording):
             self._cache = (LabelSet(frames), dont_care)
         return self._cache
 
+    @property
     def labels(self) -> LabelSet | None:
         if not (self._root / "label_2").is_dir():
             return None

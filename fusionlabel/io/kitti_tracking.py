@@ -66,6 +66,7 @@ class KittiTrackingRecording(_KittiRecording):
             self._cache = kitti_labels_to_labelset(self._raw_labels, self.T_rect_velo, self._labels_path)
         return self._cache
 
+    @property
     def labels(self) -> LabelSet | None:
         c = self._converted()
         return None if c is None else c[0]
@@ -118,6 +119,10 @@ def sniff_kitti_tracking(path: Path) -> bool:
     return velo.is_dir() and any(p.is_dir() for p in velo.iterdir())
 
 
+#: KITTI names its files with 6 digits: no frame number reaches this
+MAX_FRAMES = 1_000_000
+
+
 def open_kitti_tracking(path: str | Path) -> KittiTrackingRecording:
     """Open one KITTI tracking sequence (see the module docstring for the accepted paths).
 
@@ -163,6 +168,8 @@ def open_kitti_tracking(path: str | Path) -> KittiTrackingRecording:
             *([int(raw.frame.max())] if raw is not None and len(raw) else []),
         ]
     )
+    if last >= MAX_FRAMES:  # a frame number no sequence has (6-digit file names): not a length to allocate
+        raise CorruptFileError(labels_path, f"frame {last} is beyond any KITTI sequence (at most {MAX_FRAMES - 1})")
     problems: list[DataError] = []
     oxts_path = root / "oxts" / f"{seq}.txt"
     poses = None

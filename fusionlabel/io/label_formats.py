@@ -1,5 +1,8 @@
 """Label interchange formats: one strategy class per format, in a registry.
 
+(Longer than a few hundred lines on purpose: the registry holds every strategy, each a thin
+adapter; the formats' own code lives in its modules, the labelling tools' in :mod:`fusionlabel.io.tools`.)
+
 Each format is a :class:`LabelFormat` with ``write(path, labels, context)`` and
 ``read(path, context) -> ImportedLabels``; :data:`FORMATS` maps the format's name to its class
 (as labelCloud does with its label strategies). The :class:`LabelContext` carries what a format
@@ -16,6 +19,13 @@ kitti      ``NNNN.txt`` or a folder         a camera frame: the rig (``image_00`
 nuscenes   a folder of JSON tables          ego poses and times for every labelled frame (export)
 ========== ================================ ===========================================================
 
+The labelling tools' own files (:mod:`fusionlabel.io.tools`, one module each) are formats too:
+``sustechpoints``, ``labelcloud``, ``cvat-datumaro``, ``cvat-kitti``, ``supervisely``,
+``segments`` and ``xtreme1``. Their boxes are in the LiDAR frame of the point clouds the tool
+showed; :meth:`LabelContext.tool_context` moves them to the ego frame with the recording's
+``T_ego_lidar`` (identity without a recording) and matches the tool's frame names (point-cloud
+file stems) to the recording's frames (:attr:`LabelContext.frame_names`).
+
 What survives a round trip (``docs/label_formats.md``): all formats keep track ids, categories,
 boxes (KITTI: to the 1e-6 of its ``%f`` text; the others exactly) and frame indices. native,
 openlabel and nuscenes keep scores, free-form attributes and nanosecond times; KITTI keeps the
@@ -25,8 +35,8 @@ recording.
 Example
 -------
 >>> fmt = get_format("openlabel")
->>> fmt.name, sorted(FORMATS)
-('openlabel', ['kitti', 'native', 'nuscenes', 'nuscenes-tracking', 'openlabel'])
+>>> fmt.name, sorted(FORMATS)[:6]
+('openlabel', ['cvat-datumaro', 'cvat-kitti', 'kitti', 'labelcloud', 'native', 'nuscenes'])
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,7 +54,11 @@ from fusionlabel.core.calibration import Camera, Rig
 from fusionlabel.core.errors import CalibrationError, DataError, UnsupportedFormatError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
+from fusionlabel.core.schema import LabelSchema
 from fusionlabel.core.transforms import Transform
+
+if TYPE_CHECKING:
+    from fusionlabel.io.tools.common import ToolContext
 
 #: attributes the KITTI writer takes as given; dropped when it must recompute them
 KITTI_DERIVED = ("alpha", "bbox_2d", "truncated", "occluded")
@@ -82,6 +96,13 @@ class LabelContext:
         occlude boxes in the KITTI camera (:mod:`fusionlabel.core.occlusion`); None: boxes alone
     kitti_scores : write KITTI's 18th (score) field: True / False force it; None writes it for
         pre-labels (any box with ``state == "proposed"`` or any score other than 1.0)
+    frame_names : frame -> the frame's name (its point-cloud file stem) where the recording has
+        one: how the labelling tools' files name frames
+    label_sensor : the LiDAR whose frame the labelling tools' boxes are in (default: the
+        recording's reference LiDAR, else the rig's first LiDAR, else the ego frame)
+    schema : the project's label schema: its attributes go where a format has a place for them
+        (KITTI ``occluded`` / ``truncated``, the nuScenes attribute table, OpenLABEL object data;
+        :func:`fusionlabel.io.label_schema.labels_for_export`)
     """
 
     name: str = "labels"
@@ -95,6 +116,9 @@ class LabelContext:
     recompute_kitti_2d: bool = False
     kitti_points: Callable[[int], NDArray[np.float64]] | None = None
     kitti_scores: bool | None = None
+    frame_names: Mapping[int, str] = field(default_factory=dict)
+    label_sensor: str | None = None
+    schema: LabelSchema | None = None
 
     @classmethod
     def from_recording(cls, rec: Recording, name: str | None = None) -> LabelContext:
@@ -110,6 +134,8 @@ class LabelContext:
                 poses[k] = T
         T_rect = getattr(rec, "T_rect_velo", None)
         dont_care = getattr(rec, "dont_care", None) or {}
+        names = getattr(rec, "frame_names", None) or {}
+        sensor = rec.reference if rec.reference in rec.rig.lidars else next(iter(rec.rig.lidars), None)
         return cls(
             name=name or Path(rec.path).name,
             rig=rec.rig,
@@ -119,7 +145,20 @@ class LabelContext:
             source=Path(rec.path),
             dont_care=dont_care,
             kitti_points=_recording_points(rec),
+            frame_names=dict(names),
+            label_sensor=sensor,
         )
+
+    def tool_context(self) -> ToolContext:
+        """What the labelling tools' readers and writers need (:class:`~fusionlabel.io.tools.common.ToolContext`)."""
+        from fusionlabel.io.tools.common import ToolContext
+
+        T = Transform.identity()
+        if self.rig is not None:
+            name = self.label_sensor or next(iter(self.rig.lidars), None)
+            if name is not None and name in self.rig.lidars:
+                T = self.rig.T_ego_sensor(name)
+        return ToolContext(T, dict(self.frame_names), dict(self.timestamps_ns), self.name)
 
     # -- KITTI helpers ------------------------------------------------------------------------
     def kitti_frames(self) -> tuple[Transform, Camera | None]:
@@ -205,10 +244,19 @@ class OpenLabelFormat(LabelFormat):
     summary = "ASAM OpenLABEL 1.0 JSON (validated against the official schema)"
 
     def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.io.label_schema import track_attributes
         from fusionlabel.io.openlabel import write_openlabel
 
         try:
-            write_openlabel(path, labels, context.timestamps_ns, context.rig, context.ego_poses, context.name)
+            write_openlabel(
+                path,
+                labels,
+                context.timestamps_ns,
+                context.rig,
+                context.ego_poses,
+                context.name,
+                track_attributes(labels, context.schema),
+            )
         except ValueError as exc:
             raise DataError(path, f"cannot export to OpenLABEL: {exc}") from None
 
@@ -260,6 +308,7 @@ class KittiTrackingFormat(LabelFormat):
                 raise DataError(path, f"frame {k}: category {bad[0]!r} cannot be written in a KITTI text field")
         if context.recompute_kitti_2d:
             labels = _drop_attributes(labels, KITTI_DERIVED)
+        labels = _schema_labels(labels, context, self.name)  # the annotator's occlusion / truncation win
         scores = context.kitti_scores if context.kitti_scores is not None else _kitti_prelabels(labels)
         try:
             rows = labelset_to_kitti_labels(
@@ -352,6 +401,7 @@ class NuScenesTablesFormat(LabelFormat):
     def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
         from fusionlabel.io.nuscenes_export import DEFAULT_VERSION, write_nuscenes_tables
 
+        labels = _schema_labels(labels, context, self.name)
         rec = self.recording
         if rec is None and context.source is not None:
             from fusionlabel.io.open import open_recording
@@ -413,6 +463,7 @@ class NuScenesTrackingFormat(LabelFormat):
     def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
         from fusionlabel.io.nuscenes_export import write_nuscenes_tracking
 
+        labels = _schema_labels(labels, context, self.name)
         try:
             self.left_out = write_nuscenes_tracking(
                 path,
@@ -444,11 +495,137 @@ class NuScenesTrackingFormat(LabelFormat):
         return sniff_nuscenes_tracking(path)
 
 
+class ToolFormat(LabelFormat):
+    """A labelling tool's own files (:mod:`fusionlabel.io.tools`): ``module`` has ``sniff(path)``,
+    ``read_<stem>(path, tool_context)`` and ``write_<stem>(path, labels, tool_context)``.
+
+    Boxes come in the LiDAR frame of the tool's point clouds and go to the ego frame with the
+    context's rig (:meth:`LabelContext.tool_context`); frames are matched by name when the context
+    has the recording's frame names. Reading is all or nothing: the whole input is read and checked
+    first, the first problem names file, frame and field.
+    """
+
+    module: ClassVar[str]
+
+    def _mod(self) -> Any:
+        import importlib
+
+        return importlib.import_module(f"fusionlabel.io.tools.{self.module}")
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        getattr(self._mod(), f"write_{self.module}")(path, labels, context.tool_context())
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        out = getattr(self._mod(), f"read_{self.module}")(path, context.tool_context())
+        labels, times = out if isinstance(out, tuple) else (out, {})
+        times = dict(times) or {k: int(v) for k, v in context.timestamps_ns.items() if k in labels.frames}
+        return ImportedLabels(labels, times)
+
+    def sniff(self, path: Path) -> bool:
+        return bool(self._mod().sniff(path))
+
+
+class SustechPointsFormat(ToolFormat):
+    """SUSTechPOINTS ``label/<frame>.json`` files (:mod:`fusionlabel.io.tools.sustechpoints`)."""
+
+    name = "sustechpoints"
+    summary = "SUSTechPOINTS per-frame label JSON (psr boxes with obj_id), a scene or its label/ folder"
+    module = "sustechpoints"
+
+
+class LabelCloudFormat(ToolFormat):
+    """labelCloud per-point-cloud JSON, centroid or vertices format (:mod:`fusionlabel.io.tools.labelcloud`).
+
+    rotation_unit : ``"auto"`` (default: radians when an angle is negative), ``"degrees"``
+        (``centroid_abs``) or ``"radians"`` (``centroid_rel``); the export writes degrees unless
+        ``"radians"`` is given
+    """
+
+    name = "labelcloud"
+    summary = "labelCloud label folder (centroid or vertices JSON per point cloud)"
+    module = "labelcloud"
+
+    def __init__(self, rotation_unit: str = "auto") -> None:
+        self.rotation_unit = rotation_unit
+
+    def write(self, path: Path, labels: LabelSet, context: LabelContext) -> None:
+        from fusionlabel.io.tools.labelcloud import write_labelcloud
+
+        write_labelcloud(
+            path,
+            labels,
+            context.tool_context(),
+            rotation_unit="radians" if self.rotation_unit == "radians" else "degrees",
+        )
+
+    def read(self, path: Path, context: LabelContext) -> ImportedLabels:
+        from fusionlabel.io.tools.labelcloud import read_labelcloud
+
+        labels = read_labelcloud(path, context.tool_context(), rotation_unit=self.rotation_unit)  # type: ignore[arg-type]
+        return ImportedLabels(labels, {k: int(v) for k, v in context.timestamps_ns.items() if k in labels.frames})
+
+
+class CvatDatumaroFormat(ToolFormat):
+    """CVAT 3D export in the Datumaro format (:mod:`fusionlabel.io.tools.cvat_datumaro`)."""
+
+    name = "cvat-datumaro"
+    summary = "CVAT 3D 'Datumaro' export (annotations/default.json with cuboid_3d)"
+    module = "cvat_datumaro"
+
+
+class CvatKittiFormat(ToolFormat):
+    """CVAT 3D export in the KITTI raw format (:mod:`fusionlabel.io.tools.cvat_kitti`)."""
+
+    name = "cvat-kitti"
+    summary = "CVAT 3D 'Kitti Raw Format' export (tracklet_labels.xml)"
+    module = "cvat_kitti"
+
+
+class SuperviselyFormat(ToolFormat):
+    """Supervisely point-cloud episodes (:mod:`fusionlabel.io.tools.supervisely`)."""
+
+    name = "supervisely"
+    summary = "Supervisely point-cloud episode (annotation.json + frame_pointcloud_map.json)"
+    module = "supervisely"
+
+
+class SegmentsFormat(ToolFormat):
+    """Segments.ai release file of a point-cloud cuboid sequence (:mod:`fusionlabel.io.tools.segments`)."""
+
+    name = "segments"
+    summary = "Segments.ai release JSON of a pointcloud-cuboid-sequence dataset"
+    module = "segments"
+
+
+class Xtreme1Format(ToolFormat):
+    """Xtreme1 LiDAR export (:mod:`fusionlabel.io.tools.xtreme1`)."""
+
+    name = "xtreme1"
+    summary = "Xtreme1 export (result/<frame>.json with 3D_BOX objects)"
+    module = "xtreme1"
+
+
+#: the labelling tools' formats, in the order ``--format auto`` tries them
+TOOL_FORMATS: tuple[type[ToolFormat], ...] = (
+    SustechPointsFormat,
+    LabelCloudFormat,
+    CvatDatumaroFormat,
+    CvatKittiFormat,
+    SuperviselyFormat,
+    SegmentsFormat,
+    Xtreme1Format,
+)
+
+_ALL_FORMATS: tuple[type[LabelFormat], ...] = (
+    NativeFormat,
+    OpenLabelFormat,
+    KittiTrackingFormat,
+    NuScenesTablesFormat,
+    NuScenesTrackingFormat,
+    *TOOL_FORMATS,
+)
 #: format name -> strategy class
-FORMATS: dict[str, type[LabelFormat]] = {
-    c.name: c
-    for c in (NativeFormat, OpenLabelFormat, KittiTrackingFormat, NuScenesTablesFormat, NuScenesTrackingFormat)
-}
+FORMATS: dict[str, type[LabelFormat]] = {c.name: c for c in _ALL_FORMATS}
 
 
 def get_format(name: str) -> LabelFormat:
@@ -485,6 +662,15 @@ def read_label_file(fmt: str, path: str | Path, context: LabelContext | None = N
 
 
 # -- helpers ------------------------------------------------------------------------------------
+def _schema_labels(labels: LabelSet, context: LabelContext, fmt: str) -> LabelSet:
+    """The labels with the context's schema attributes where ``fmt`` has a place for them."""
+    if context.schema is None:
+        return labels
+    from fusionlabel.io.label_schema import labels_for_export
+
+    return labels_for_export(labels, context.schema, fmt)
+
+
 def _drop_attributes(labels: LabelSet, names: tuple[str, ...]) -> LabelSet:
     out = {}
     for k, fl in labels.frames.items():
@@ -572,7 +758,7 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[Im
         ctx = LabelContext.from_recording(open_recording(recording))
     if not Path(path).exists():
         raise DataError(path, "no such file or folder")
-    name = fmt or sniff_label_format(path)
+    name = sniff_label_format(path) if fmt in (None, "auto") else fmt
     try:
         strategy = get_format(name)
     except ValueError as exc:

@@ -119,12 +119,14 @@ class NativeRecording(Recording):
         """The label file the manifest names (None when it names none)."""
         return self._labels_path
 
+    @property
     def labels(self) -> LabelSet | None:
         if self._labels_path is None:
             return None
-        from fusionlabel.io.native_labels import read_labels
+        from fusionlabel.io.native_labels import align_to_timestamps, read_native_labels
 
-        return read_labels(self._labels_path)
+        labels, times = read_native_labels(self._labels_path)
+        return align_to_timestamps(labels, times, self.timestamps_ns)  # frames the manifest had out of order
 
 
 def read_radar_csv(path: Path, frame_id: str = "radar", timestamp_ns: int | None = None) -> RadarDetections:
@@ -157,9 +159,13 @@ def _read_poses(path: Path) -> PoseTrack:
         raise CorruptFileError(path, f"cannot parse ego poses: {exc}") from None
     if a.shape[1] != 8 or len(a) == 0:
         raise CorruptFileError(path, "ego poses need rows t_ns,x,y,z,qw,qx,qy,qz")
-    # timestamps as int64 read separately to keep nanosecond precision
-    t = np.array([int(ln.split(",")[0]) for ln in path.read_text().strip().splitlines()[1:]], dtype=np.int64)
-    return PoseTrack(t, tuple(Transform.from_quaternion(r[4:8], r[1:4]) for r in a))
+    try:
+        # timestamps as int64 read separately to keep nanosecond precision
+        t = np.array([int(ln.split(",")[0]) for ln in path.read_text().strip().splitlines()[1:]], dtype=np.int64)
+        return PoseTrack(t, tuple(Transform.from_quaternion(r[4:8], r[1:4]) for r in a))
+    except (OSError, UnicodeDecodeError, ValueError, OverflowError) as exc:
+        # duplicate times, a zero quaternion, NaN, a time too big for int64, ...
+        raise CorruptFileError(path, f"bad ego poses: {exc}") from None
 
 
 def write_poses(path: Path, t_ns: NDArray[np.int64], poses: list[Transform]) -> None:
@@ -169,6 +175,17 @@ def write_poses(path: Path, t_ns: NDArray[np.int64], poses: list[Transform]) -> 
         x, y, z = T.translation
         rows.append(f"{int(t)},{x:.6f},{y:.6f},{z:.6f},{q.w:.9f},{q.x:.9f},{q.y:.9f},{q.z:.9f}")
     Path(path).write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+
+def _tolerance(m: dict[str, Any], mpath: Path) -> int:
+    v = m.get("tolerance_ns", DEFAULT_TOLERANCE_NS)
+    try:
+        t = int(v)
+    except (TypeError, ValueError, OverflowError):
+        t = -1
+    if isinstance(v, bool) or t < 0:
+        raise ManifestError(mpath, f"'tolerance_ns' must be a non-negative integer, got {v!r}")
+    return t
 
 
 def open_native(path: str | Path) -> NativeRecording:
@@ -182,14 +199,16 @@ def open_native(path: str | Path) -> NativeRecording:
         raise ManifestError(mpath, exc.reason) from None
     streams: dict[str, Stream] = {}
     files: dict[str, _StreamFiles] = {}
+    problems: list[DataError] = []
     if not isinstance(m.get("streams") or {}, dict):
         raise ManifestError(mpath, "'streams' must be a mapping from sensor name to stream")
+    ref_name = m.get("reference") or next(iter(m.get("streams") or {}), None)
     for name, s in (m.get("streams") or {}).items():
         if not isinstance(s, dict) or s.get("kind") not in ("lidar", "camera", "radar"):
             raise ManifestError(mpath, f"stream {name!r}: 'kind' must be lidar, camera or radar")
         try:
-            ts = np.asarray(s["timestamps_ns"], dtype=np.int64)
-        except (KeyError, ValueError, TypeError):
+            ts = np.asarray(s["timestamps_ns"], dtype=np.int64).reshape(-1)
+        except (KeyError, ValueError, TypeError, OverflowError):
             raise ManifestError(mpath, f"stream {name!r}: missing or non-integer 'timestamps_ns'") from None
         fl = s.get("files")
         pat = s.get("pattern")
@@ -197,21 +216,34 @@ def open_native(path: str | Path) -> NativeRecording:
             raise ManifestError(mpath, f"stream {name!r}: give exactly one of 'files' or 'pattern'")
         if fl is not None and len(fl) != len(ts):
             raise ManifestError(mpath, f"stream {name!r}: {len(fl)} files for {len(ts)} timestamps")
+        if not isinstance(pat, (str, type(None))) or not isinstance(fl, (list, type(None))):
+            raise ManifestError(mpath, f"stream {name!r}: 'pattern' must be a string, 'files' a list of paths")
         sf = _StreamFiles(s["kind"], list(fl) if fl is not None else None, pat)
         # validate every explicit path, and the pattern on its first and last index
         for i in range(len(ts)) if fl is not None else [0, len(ts) - 1] if len(ts) else []:
             try:
                 _inside(root, sf.rel(i), mpath)
-            except (KeyError, IndexError, ValueError) as exc:
+            except (KeyError, IndexError, ValueError, AttributeError, TypeError) as exc:
                 raise ManifestError(mpath, f"stream {name!r}: bad pattern: {exc}") from None
+        order = np.argsort(ts, kind="stable")  # ties keep the manifest's order (reported by info)
+        if np.any(order != np.arange(len(ts))):
+            back = int(np.count_nonzero(ts[1:] < ts[:-1]))
+            problems.append(
+                DataError(
+                    mpath,
+                    f"stream {name!r}: {back} sample(s) listed earlier than the one before; "
+                    "sorted by time" + (" (the frames follow the sorted order)" if name == ref_name else ""),
+                )
+            )
+            ts = ts[order]
+            sf = _StreamFiles(sf.kind, [sf.rel(int(i)) for i in order], None)
         streams[name] = Stream(name, s["kind"], ts)
         files[name] = sf
     if not streams:
         raise ManifestError(mpath, "manifest lists no streams")
     reference = m.get("reference") or next(iter(streams))
-    if reference not in streams:
+    if not isinstance(reference, str) or reference not in streams:
         raise ManifestError(mpath, f"reference stream {reference!r} is not among the streams")
-    problems: list[DataError] = []
     rig = Rig()
     if m.get("calibration"):
         try:
@@ -233,7 +265,7 @@ def open_native(path: str | Path) -> NativeRecording:
         rig=rig,
         streams=streams,
         reference=reference,
-        tolerance_ns=int(m.get("tolerance_ns", DEFAULT_TOLERANCE_NS)),
+        tolerance_ns=_tolerance(m, mpath),
         ego_poses=poses,
         problems=problems,
         _files=files,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from fusionlabel.core.atomic import atomic_write_text
 from fusionlabel.core.boxes import Boxes
@@ -67,6 +68,8 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
     path = Path(path)
     d = migrate(d, path)
     out: dict[int, FrameLabels] = {}
+    if not isinstance(d.get("frames") or [], list):
+        raise CorruptFileError(path, "'frames' must be a list")
     for fi, fr in enumerate(d.get("frames") or []):
         try:
             objs = fr["objects"]
@@ -82,7 +85,7 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
                 np.array([float(o.get("score", 1.0)) for o in objs]),
                 tuple(dict(o.get("attributes") or {}) for o in objs),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise CorruptFileError(path, f"frames[{fi}]: {type(exc).__name__}: {exc}") from None
     return LabelSet(out)
 
@@ -114,6 +117,34 @@ def read_native_labels(path: str | Path) -> tuple[LabelSet, dict[int, int]]:
     except (KeyError, TypeError, ValueError) as exc:
         raise CorruptFileError(path, f"bad timestamp_ns: {exc}") from None
     return labels, times
+
+
+def align_to_timestamps(labels: LabelSet, times: dict[int, int], timestamps_ns: NDArray[np.int64]) -> LabelSet:
+    """``labels`` re-keyed to the frames of a recording whose (unique) timestamps they store.
+
+    A label file keys frames by index and stores each frame's ``timestamp_ns``. When the
+    recording's frame order is not the one the file was written against (a reader now sorts
+    frames that were out of time order), each labelled frame moves to the frame with its
+    timestamp. Only when every labelled frame has a stored timestamp found in the recording;
+    otherwise (labels of another recording, no timestamps) ``labels`` come back as they are.
+
+    >>> fl = FrameLabels.empty()
+    >>> sorted(align_to_timestamps(LabelSet({0: fl, 1: fl}), {0: 200, 1: 100}, np.array([100, 200])).frames)
+    [0, 1]
+    """
+    t = np.asarray(timestamps_ns, dtype=np.int64)
+    index = {int(v): i for i, v in enumerate(t.tolist())}
+    if len(index) != len(t) or not labels.frames:
+        return labels
+    moved = {}
+    for k, fl in labels.frames.items():
+        j = index.get(times.get(k, -1)) if k in times else None
+        if j is None or j in moved:
+            return labels
+        moved[j] = fl
+    if list(moved) == list(labels.frames):
+        return labels
+    return LabelSet(moved)
 
 
 def upgrade_file(path: str | Path, out: str | Path | None = None) -> int:

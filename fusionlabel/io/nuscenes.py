@@ -53,7 +53,7 @@ mapping :mod:`fusionlabel.io.nuscenes_taxonomy`, the recording class
 Example
 -------
 >>> rec = open_nuscenes("real_data/lyft_nuscenes_schema")          # doctest: +SKIP
->>> rec.reference, len(rec), rec.labels().num_boxes()                # doctest: +SKIP
+>>> rec.reference, len(rec), rec.labels.num_boxes                # doctest: +SKIP
 ('LIDAR_TOP', 1, 4)
 """
 
@@ -228,7 +228,7 @@ def _open_scene(tables: _Tables, scene: dict[str, Any], dataroot: Path) -> NuSce
                 cameras[ch] = Camera(
                     ch, K=K, width=int(sd.get("width") or 0), height=int(sd.get("height") or 0), T_ego_cam=T
                 )
-            except (CorruptFileError, ValueError, TypeError) as exc:
+            except (CorruptFileError, ValueError, TypeError, OverflowError) as exc:
                 problems.append(CalibrationError(cs_path, f"camera {ch}: {getattr(exc, 'reason', exc)}"))
             if ch in cameras and (cameras[ch].width <= 0 or cameras[ch].height <= 0):
                 problems.append(CalibrationError(sd_path, f"camera {ch}: sample_data gives no image size"))

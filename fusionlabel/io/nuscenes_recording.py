@@ -81,6 +81,7 @@ class NuScenesRecording(Recording):
         pose = self.frame_poses[index] if index in self.frame_poses else self.ego_pose_at(t_ref)
         return Frame(index, t_ref, dict(sorted(lidar.items())), radar, images, pose, stamps)
 
+    @property
     def labels(self) -> LabelSet | None:
         if self._labels_fn is None:
             return None

@@ -75,9 +75,13 @@ def us_to_ns(t_us: float) -> int:
     if isinstance(t_us, bool) or not isinstance(t_us, (int, float)) or not math.isfinite(t_us):
         raise ValueError(f"timestamp {t_us!r} is not a finite number")
     if isinstance(t_us, int):
-        return t_us * 1000
-    whole = math.floor(t_us)
-    return whole * 1000 + round((t_us - whole) * 1000.0)
+        ns = t_us * 1000
+    else:
+        whole = math.floor(t_us)
+        ns = whole * 1000 + round((t_us - whole) * 1000.0)
+    if not -(2**63) <= ns < 2**63:
+        raise ValueError(f"timestamp {t_us!r} is out of range (beyond 64-bit nanoseconds)")
+    return ns
 
 
 def _is_int(v: Any) -> bool:

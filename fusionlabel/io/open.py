@@ -29,6 +29,7 @@ READERS: list[tuple[str, str, str]] = [
     ("dgp", "fusionlabel.io.dgp", "open_dgp"),
     ("rosbag", "fusionlabel.io.rosbag", "open_bag"),
     ("continental-radar", "fusionlabel.io.radar", "open_continental"),
+    ("folder", "fusionlabel.io.folder", "open_folder"),  # a folder of clouds / a SUSTechPOINTS scene: last
     ("pointcloud", "fusionlabel.io.pointcloud", "open_point_cloud_file"),
 ]
 

@@ -130,4 +130,9 @@ def read_openlabel(path: str | Path, ego_cs: str | None = None) -> tuple[LabelSe
     from fusionlabel.core.textfile import read_json
 
     path = Path(path)
-    return openlabel_to_labels(read_json(path, "OpenLABEL file"), path, ego_cs)
+    d = read_json(path, "OpenLABEL file")
+    try:
+        return openlabel_to_labels(d, path, ego_cs)
+    except (KeyError, TypeError, ValueError, OverflowError, AttributeError, IndexError) as exc:
+        # schema-valid but not what a value means (a null timestamp, a huge number, ...)
+        raise CorruptFileError(path, f"cannot interpret the content: {type(exc).__name__}: {exc}") from None

@@ -152,6 +152,7 @@ def labels_to_openlabel(
     rig: Rig | None = None,
     ego_poses: Mapping[int, Transform] | None = None,
     name: str = "",
+    object_attributes: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Build an OpenLABEL 1.0 document (a JSON-ready dict) from ego-frame labels.
 
@@ -164,6 +165,9 @@ def labels_to_openlabel(
     ego_poses : frame index -> ``T_world_ego``, written as per-frame
         ``vehicle-iso8855_to_odom`` transforms under an ``odom`` root
     name : ``metadata.name``
+    object_attributes : track id -> attributes that hold for the whole track (a label schema's
+        ``track`` attributes), written once per object as its static ``object_data`` (each box
+        keeps them in its cuboid's ``attributes`` too, which is what the reader reads back)
 
     Returns
     -------
@@ -243,6 +247,12 @@ def labels_to_openlabel(
             "frame_intervals": fi,
             "object_data_pointers": ptr,
         }
+        static = (object_attributes or {}).get(tid)
+        if static:
+            try:
+                objects[str(tid)]["object_data"] = encode_attributes(static)
+            except ValueError as exc:
+                raise ValueError(f"track {tid}: {exc}") from None
     ol: dict[str, Any] = {
         "metadata": {
             "schema_version": SCHEMA_VERSION,
@@ -268,14 +278,16 @@ def write_openlabel(
     rig: Rig | None = None,
     ego_poses: Mapping[int, Transform] | None = None,
     name: str = "",
+    object_attributes: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> None:
-    """Write an OpenLABEL 1.0 file atomically, after validating it against the schema.
+    """Write an OpenLABEL 1.0 file atomically, after validating it against the schema
+    (``object_attributes``: :func:`labels_to_openlabel`).
 
     Raises
     ------
     CorruptFileError : the document we built does not validate (a bug: nothing is written)
     """
     path = Path(path)
-    d = labels_to_openlabel(labels, timestamps_ns, rig, ego_poses, name or path.stem)
+    d = labels_to_openlabel(labels, timestamps_ns, rig, ego_poses, name or path.stem, object_attributes)
     validate_openlabel(d, path)
     atomic_write_text(path, json.dumps(d, indent=1, allow_nan=False))

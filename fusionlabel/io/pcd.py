@@ -37,7 +37,10 @@ nuScenes radar PCDs (binary, the 18 fields of ``NUSCENES_RADAR_FIELDS``) are rea
 :class:`RadarDetections` by :func:`read_radar_pcd`.
 
 Every malformed file raises :class:`~fusionlabel.core.errors.CorruptFileError` naming the file and
-the reason (a truncated file says how many bytes it has and how many the header declares).
+the reason (a truncated file says how many bytes it has and how many the header declares). The
+header's point count is checked both ways: data holding more points than WIDTH x HEIGHT declares
+is refused too, never cut to the declared count (fewer bytes than one point after the data are
+padding: nuScenes' radar files end with one, PCL pads after a compressed block).
 :func:`fusionlabel.io.pointcloud.read_point_cloud` dispatches ``*.pcd`` files here.
 
 Example
@@ -387,6 +390,13 @@ def _pcd_columns(path: Path, h: PcdHeader, buf: bytes) -> Columns:
                 path,
                 f"binary PCD data is {have} bytes, header declares {n} points x {h.point_size} bytes = {need} (truncated?)",
             )
+        if have - need >= h.point_size:  # less than a point after them is padding (nuScenes radar ends with one byte)
+            raise CorruptFileError(
+                path,
+                f"binary PCD data is {have} bytes, header declares {n} points x {h.point_size} bytes = {need}: "
+                f"{(have - need) // h.point_size} more point(s) beyond what the header declares "
+                "(WIDTH/HEIGHT/POINTS too small?)",
+            )
         rec = np.frombuffer(buf, dtype=h.record_dtype(), count=n, offset=h.data_offset)
         for i, name in enumerate(h.fields):
             put(name, rec[f"f{i}"])
@@ -396,6 +406,8 @@ def _pcd_columns(path: Path, h: PcdHeader, buf: bytes) -> Columns:
                 path, f"binary_compressed PCD data is {have} bytes: the 8-byte size header is missing"
             )
         csize, usize = struct.unpack_from("<II", buf, h.data_offset)
+        # the point count, both ways: the block must decompress to exactly the declared points
+        # (PCL pads the file after the block, so bytes after it are not counted)
         if usize != need:
             raise CorruptFileError(
                 path, f"binary_compressed PCD: uncompressed size {usize} != {n} points x {h.point_size} bytes = {need}"

@@ -39,8 +39,10 @@ from __future__ import annotations
 import os
 import re
 import struct
+import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -187,12 +189,16 @@ def read_ply(path: str | Path, frame_id: str = "lidar", timestamp_ns: int | None
         raise DataError(path, f"cannot read point cloud: {exc.strerror or exc}") from None
     except PlyParseError as exc:
         raise CorruptFileError(path, f"invalid PLY: {exc}") from None
-    except (ValueError, EOFError, struct.error) as exc:
-        raise CorruptFileError(path, f"invalid PLY: {exc}") from None
+    except (ValueError, EOFError, struct.error, OverflowError, MemoryError) as exc:
+        # a lying element count (mmap of a negative or huge length) included
+        raise CorruptFileError(path, f"invalid PLY: {type(exc).__name__}: {exc}") from None
     if "vertex" not in ply:
         raise CorruptFileError(
             path, f"PLY has no 'vertex' element (elements: {' '.join(e.name for e in ply.elements)})"
         )
+    extra = _ply_unread_data(path, ply)
+    if extra:
+        raise CorruptFileError(path, f"PLY holds more data than its header declares: {extra}")
     cols: Columns = {}
     names = data.dtype.names or ()
     for name in names:
@@ -203,6 +209,43 @@ def read_ply(path: str | Path, frame_id: str = "lidar", timestamp_ns: int | None
         rgb = np.stack([cols.pop("red"), cols.pop("green"), cols.pop("blue")], axis=1)
         cols["rgb"] = rgb.astype(np.uint8) if rgb.dtype == np.uint8 else np.clip(rgb, 0, 255).astype(np.uint8)
     return _cloud_from_columns(path, cols, frame_id, timestamp_ns)
+
+
+def _ply_unread_data(path: Path, ply: Any) -> str | None:
+    """What follows the elements the header declares (the header's counts too small), or None.
+
+    Binary: the bytes after the header must be exactly the declared elements (list properties
+    counted from the parsed rows). ASCII: one non-blank line per declared element row.
+    """
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(1 << 16)
+            end = head.find(b"end_header")
+            if end < 0:
+                return None
+            start = head.find(b"\n", end) + 1
+            if ply.text:
+                f.seek(start)
+                rows = sum(1 for line in f if line.strip())
+                declared = sum(e.count for e in ply.elements)
+                return f"{rows} data lines, header declares {declared} rows" if rows > declared else None
+    except OSError as exc:
+        raise DataError(path, f"cannot read point cloud: {exc.strerror or exc}") from None
+    order = "<" if ply.byte_order in ("<", "=") else ">"
+    need = 0
+    for e in ply.elements:
+        scalars = [p for p in e.properties if not hasattr(p, "len_dtype")]
+        need += e.count * sum(np.dtype(order + p.val_dtype).itemsize for p in scalars)
+        for p in e.properties:
+            if hasattr(p, "len_dtype"):  # a list property: its length prefix and items, row by row
+                lens = np.fromiter((len(v) for v in e.data[p.name]), dtype=np.int64, count=e.count)
+                need += e.count * np.dtype(p.len_dtype).itemsize + int(lens.sum()) * np.dtype(p.val_dtype).itemsize
+    have = size - start
+    if have > need:
+        vsize = ply["vertex"].data.dtype.itemsize or 1
+        return f"{have - need} bytes after the declared elements (about {(have - need) // vsize} more vertices)"
+    return None
 
 
 def write_ply(path: str | Path, cloud: PointCloud, binary: bool = True) -> None:
@@ -242,6 +285,28 @@ def write_ply(path: str | Path, cloud: PointCloud, binary: bool = True) -> None:
 def read_npy(path: str | Path, frame_id: str = "lidar", timestamp_ns: int | None = None) -> PointCloud:
     """Read an (N, 3+) numeric ``.npy`` array (x, y, z, intensity, field_4...) or a structured one."""
     path = Path(path)
+    # the header first: its shape, checked both ways against the file's size, before np.load
+    # allocates what a lying header declares (np.load also ignores data beyond it)
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _fortran, dtype = read_header(f)
+            have = os.fstat(f.fileno()).st_size - f.tell()
+    except OSError as exc:
+        raise DataError(path, f"cannot read point cloud: {exc.strerror or exc}") from None
+    except (ValueError, EOFError, SyntaxError, TypeError, tokenize.TokenError, OverflowError, MemoryError) as exc:
+        raise CorruptFileError(path, f"not a .npy array: {type(exc).__name__}: {exc}") from None
+    if dtype.hasobject:
+        raise CorruptFileError(path, "a .npy array of Python objects (pickled) is refused")
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if need != have:
+        more = "more" if have > need else "fewer"
+        raise CorruptFileError(
+            path, f".npy holds {have} data bytes, {more} than its header's shape {shape} of {dtype} declares ({need})"
+        )
     try:
         a = np.load(path, allow_pickle=False)
     except OSError as exc:

@@ -1,5 +1,8 @@
-"""An editing session on disk: the label file, its review file, autosave, crash recovery and
-the check that nobody else wrote the files meanwhile.
+"""An editing session on disk: the label file, its review file, the journal of unsaved edits,
+crash recovery and the check that nobody else wrote the files meanwhile.
+
+(Longer than a module usually is: the journal's format, reader and writer live here beside the
+session state they record, since recovery reads both and splitting them would make a cycle.)
 
 Files, for a label file ``L`` (e.g. ``<recording>/labels.json`` or ``OUT/<name>/labels.json``
 written by ``fusionlabel prelabel``):
@@ -13,10 +16,18 @@ written by ``fusionlabel prelabel``):
     the review queue and who resolved which flagged frame when: the one review file format
     (:mod:`fusionlabel.io.review_file`), written by ``prelabel``, ``track`` and here. An older
     ``prelabel``'s ``review.json`` beside ``labels.json`` is read when there is no other.
+``"." + L.name + ".journal"`` beside it
+    every edit of the session, on disk before it shows (:class:`Journal`): JSON lines, the first
+    the whole session at its start (labels, review state, current frame, the ``base`` it was read
+    from), then one line per undo command done, undone or redone with the frames it changes
+    (before and after) or the review state, each appended and ``fsync``-ed; ``{"op": "close"}``
+    marks a normal exit that kept unsaved work. It exists only while there is unsaved work: a
+    save or an explicit "discard" removes it. Found at the next open, it is the unsaved work
+    (:func:`read_journal` replays it, a torn last line ignored), the undo history included; the
+    app offers to restore it, saying whether the last session crashed or closed without saving.
 ``"." + L.name + ".autosave"`` beside it
-    the whole session (labels, review state, current frame), written atomically every few edits.
-    It exists only while there is unsaved work: a save or an explicit "discard" removes it. Found
-    at the next open, it means the app crashed or was killed; the app offers to restore it.
+    the whole session in one file, as versions before the journal wrote it every few edits (and
+    :func:`write_autosave` still can): read at the next open when there is no journal.
 ``"." + L.name + ".lock"`` beside it
     an empty lock file: writers of ``L`` (sessions, ``prelabel``) take it while they check and write.
 
@@ -44,20 +55,31 @@ from __future__ import annotations
 import datetime as _dt
 import getpass
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from fusionlabel.core.atomic import clean_stale_tmp, locked
+import numpy as np
+from numpy.typing import NDArray
+
+from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked, write_error
 from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
-from fusionlabel.core.labels import LabelSet
+from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import Resolution, Review, ReviewQueue
 from fusionlabel.io import review_file
-from fusionlabel.io.native_labels import labels_from_dict, labels_to_dict, read_labels, write_labels
-from fusionlabel.io.versioned import VersionedFormat, dump_versioned, read_versioned
+from fusionlabel.io.native_labels import (
+    align_to_timestamps,
+    labels_from_dict,
+    labels_to_dict,
+    read_labels,
+    read_native_labels,
+    write_labels,
+)
+from fusionlabel.io.versioned import VersionedFormat, dump_versioned, migrate_document, read_versioned
 
 #: the autosave file (version 1: labels + the app's review state; version 2 adds ``base`` and a
 #: review in the :mod:`fusionlabel.io.review_file` layout)
@@ -163,16 +185,19 @@ def disk_version(label_path: Path) -> str | None:
 
 
 def clean_stale(label_path: Path) -> list[Path]:
-    """Remove temp files that killed writers left beside the label, review and autosave files."""
+    """Remove temp files that killed writers left beside the label, review, autosave and journal files."""
     label_path = Path(label_path)
     out: list[Path] = []
-    for p in (label_path, review_path(label_path), autosave_path(label_path)):
+    for p in (label_path, review_path(label_path), autosave_path(label_path), journal_path(label_path)):
         out += clean_stale_tmp(p)
     return out
 
 
-def load(label_path: Path) -> SessionState:
+def load(label_path: Path, timestamps_ns: NDArray[np.int64] | None = None) -> SessionState:
     """The saved session: labels (empty when the file does not exist yet) and review state.
+
+    ``timestamps_ns``, the recording's frame times: labelled frames whose stored timestamps
+    sit at other frames move there (:func:`~fusionlabel.io.native_labels.align_to_timestamps`).
 
     Raises :class:`CorruptFileError` naming the file when the label or review file is corrupt
     or from a newer version: the caller must not go on to overwrite it.
@@ -180,7 +205,11 @@ def load(label_path: Path) -> SessionState:
     label_path = Path(label_path)
     clean_stale(label_path)
     base = disk_version(label_path)
-    labels = read_labels(label_path) if label_path.exists() else LabelSet()
+    labels = LabelSet()
+    if label_path.exists():
+        labels, times = read_native_labels(label_path)
+        if timestamps_ns is not None:
+            labels = align_to_timestamps(labels, times, timestamps_ns)
     rp = review_file.find_review(label_path)
     review = review_file.read_review(rp) if rp is not None else Review()
     return SessionState(labels, review.queue, dict(review.resolutions), 0, base, dict(review.provenance))
@@ -225,10 +254,18 @@ def save(
 
 def write_autosave(state: SessionState, label_path: Path) -> Path:
     """Write the whole session beside the label file, atomically; returns the autosave path."""
-    from fusionlabel.core.atomic import atomic_write_text
-
     p = autosave_path(label_path)
-    d: dict[str, Any] = {
+    atomic_write_text(p, dump_versioned(AUTOSAVE, _state_to_dict(state, label_path), indent=None))
+    return p
+
+
+def _resolutions_to_list(resolutions: Mapping[int, Resolution]) -> list[dict[str, Any]]:
+    return [{"frame": r.frame, "user": r.user, "time": r.time, "note": r.note} for _, r in sorted(resolutions.items())]
+
+
+def _state_to_dict(state: SessionState, label_path: Path) -> dict[str, Any]:
+    """The whole session as the autosave (and the journal's first line) store it."""
+    return {
         "saved_at": now_utc(),
         "user": current_user(),
         "label_file": str(Path(label_path).name),
@@ -236,24 +273,39 @@ def write_autosave(state: SessionState, label_path: Path) -> Path:
         "base": state.base,
         "labels": labels_to_dict(state.labels),
         "review": review_file.review_to_dict(state.to_review()) if state.review is not None else None,
-        "resolutions": [
-            {"frame": r.frame, "user": r.user, "time": r.time, "note": r.note}
-            for _, r in sorted(state.resolutions.items())
-        ],
+        "resolutions": _resolutions_to_list(state.resolutions),
     }
-    atomic_write_text(p, dump_versioned(AUTOSAVE, d, indent=None))
-    return p
+
+
+def _state_from_dict(raw: dict[str, Any], p: Path, label_path: Path) -> SessionState:
+    """The inverse of :func:`_state_to_dict` (errors name ``p``)."""
+    labels = labels_from_dict(raw.get("labels"), p)
+    queue, res, prov = _autosave_review(raw, p)
+    try:
+        frame = int(raw.get("frame", 0))
+    except (TypeError, ValueError, OverflowError):
+        raise CorruptFileError(p, "bad 'frame'") from None
+    base = raw.get("base")
+    if raw.get("base_unknown"):
+        base = disk_version(label_path)  # version 1 recorded none: trust the files as they are
+    return SessionState(labels, queue, res, frame, None if base is None else str(base), prov)
 
 
 @dataclass(frozen=True)
 class AutosaveInfo:
-    """What the recovery prompt shows: where, when saved, by whom, how many boxes."""
+    """What the recovery prompt shows: where, when saved, by whom, how many boxes.
+
+    crashed : the session did not close normally (False: it closed, keeping unsaved work)
+    journal : the journal it came from (None for an autosave): its undo history
+    """
 
     path: Path
     saved_at: str
     user: str
     num_boxes: int
     state: SessionState
+    crashed: bool = True
+    journal: JournalInfo | None = None
 
 
 def _autosave_review(d: dict[str, Any], p: Path) -> tuple[ReviewQueue | None, dict[int, Resolution], dict[str, Any]]:
@@ -288,28 +340,24 @@ def read_autosave(label_path: Path) -> AutosaveInfo | None:
 
     A corrupt or newer autosave raises :class:`CorruptFileError` (and is left where it is).
     """
+    j = read_journal(label_path)
+    if j is not None:
+        return AutosaveInfo(j.path, j.saved_at, j.user, j.state.labels.num_boxes, j.state, not j.closed, j)
     p = autosave_path(label_path)
     if not p.exists():
         return None
     raw = read_versioned(p, AUTOSAVE)
-    labels = labels_from_dict(raw.get("labels"), p)
-    queue, res, prov = _autosave_review(raw, p)
-    try:
-        frame = int(raw.get("frame", 0))
-    except (TypeError, ValueError):
-        raise CorruptFileError(p, "bad 'frame'") from None
-    base = raw.get("base")
-    if raw.get("base_unknown"):
-        base = disk_version(label_path)  # version 1 recorded none: trust the files as they are
-    st = SessionState(labels, queue, res, frame, None if base is None else str(base), prov)
-    return AutosaveInfo(p, str(raw.get("saved_at", "?")), str(raw.get("user", "?")), labels.num_boxes(), st)
+    st = _state_from_dict(raw, p, label_path)
+    return AutosaveInfo(p, str(raw.get("saved_at", "?")), str(raw.get("user", "?")), st.labels.num_boxes, st)
 
 
 def discard_autosave(label_path: Path) -> None:
-    try:
-        autosave_path(label_path).unlink()
-    except FileNotFoundError:
-        pass
+    """Remove the unsaved work of a session: its journal and its autosave (a save or a "discard")."""
+    for p in (journal_path(label_path), autosave_path(label_path)):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
 
 
 class Autosaver:
@@ -342,3 +390,354 @@ class Autosaver:
 
     def saved(self) -> None:
         self.pending = 0
+
+
+# -------------------------------------------------------------------------------------------------
+# the journal: every edit on disk (fsynced) before it shows
+# -------------------------------------------------------------------------------------------------
+#: the journal's first line (the session at its start); the lines after it are edits
+JOURNAL = VersionedFormat("fusionlabel.journal", 1, what="journal")
+
+
+def journal_path(label_path: Path) -> Path:
+    label_path = Path(label_path)
+    return label_path.with_name(f".{label_path.name}.journal")
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one undo command changes, both ways.
+
+    kind ``"labels"``: ``before`` / ``after`` map each changed frame to its
+    :class:`~fusionlabel.core.labels.FrameLabels` (None: the frame has no labels). kind
+    ``"review"``: ``before`` / ``after`` are ``(queue, resolutions)``; a queue of None with
+    ``same_queue`` means it did not change (only resolutions did).
+    """
+
+    kind: str
+    before: Any
+    after: Any
+    same_queue: bool = False
+
+
+def labels_change(before: LabelSet, after: LabelSet) -> Change:
+    """The frames ``after`` changed relative to ``before`` (unchanged frames are shared objects
+    in edited label sets, so this costs a dict walk, and the change holds only those frames)."""
+    keys = [k for k in {*before.frames, *after.frames} if before.frames.get(k) is not after.frames.get(k)]
+    return Change("labels", {k: before.frames.get(k) for k in keys}, {k: after.frames.get(k) for k in keys})
+
+
+def review_change(before: SessionState, after: SessionState) -> Change:
+    """A change of the review state (queue replaced, frames resolved)."""
+    same = before.review is after.review
+    return Change(
+        "review",
+        (None if same else before.review, dict(before.resolutions)),
+        (None if same else after.review, dict(after.resolutions)),
+        same,
+    )
+
+
+def apply_change(state: SessionState, change: Change, forward: bool = True) -> SessionState:
+    """``state`` with ``change`` applied (``forward``) or reverted."""
+    target = change.after if forward else change.before
+    if change.kind == "labels":
+        frames = dict(state.labels.frames)
+        for k, fl in target.items():
+            if fl is None:
+                frames.pop(k, None)
+            else:
+                frames[k] = fl
+        return replace(state, labels=LabelSet(frames))
+    queue, res = target
+    return replace(state, review=state.review if change.same_queue else queue, resolutions=dict(res))
+
+
+def _frames_json(frames: Mapping[int, FrameLabels | None]) -> dict[str, Any]:
+    present = LabelSet({k: v for k, v in frames.items() if v is not None})
+    return {"frames": labels_to_dict(present)["frames"], "absent": sorted(k for k, v in frames.items() if v is None)}
+
+
+def _frames_from_json(d: Any, p: Path) -> dict[int, FrameLabels | None]:
+    if not isinstance(d, dict):
+        raise CorruptFileError(p, "a journal line's labels are not an object")
+    doc = {"format": "fusionlabel.labels", "version": labels_to_dict(LabelSet())["version"], "frames": d.get("frames")}
+    out: dict[int, FrameLabels | None] = dict(labels_from_dict(doc, p).frames)
+    try:
+        out.update({int(k): None for k in d.get("absent") or []})
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise CorruptFileError(p, f"a journal line's 'absent' frames: {exc}") from None
+    return out
+
+
+def _review_json(queue: ReviewQueue | None, res: Mapping[int, Resolution], same: bool) -> dict[str, Any]:
+    d: dict[str, Any] = {"resolutions": _resolutions_to_list(res)}
+    if not same:
+        d["review"] = review_file.review_to_dict(Review(queue)) if queue is not None else None
+    return d
+
+
+def _review_from_json(d: Any, p: Path) -> tuple[ReviewQueue | None, dict[int, Resolution]]:
+    if not isinstance(d, dict):
+        raise CorruptFileError(p, "a journal line's review is not an object")
+    queue, res, _ = _autosave_review({"review": d.get("review"), "resolutions": d.get("resolutions")}, p)
+    return queue, res
+
+
+def _change_json(change: Change) -> dict[str, Any]:
+    if change.kind == "labels":
+        return {"labels": {"before": _frames_json(change.before), "after": _frames_json(change.after)}}
+    return {
+        "review": {
+            "same_queue": change.same_queue,
+            "before": _review_json(change.before[0], change.before[1], change.same_queue),
+            "after": _review_json(change.after[0], change.after[1], change.same_queue),
+        }
+    }
+
+
+def _change_from_json(line: dict[str, Any], p: Path) -> Change:
+    if isinstance(line.get("labels"), dict):
+        d = line["labels"]
+        return Change("labels", _frames_from_json(d.get("before"), p), _frames_from_json(d.get("after"), p))
+    if isinstance(line.get("review"), dict):
+        d = line["review"]
+        return Change(
+            "review",
+            _review_from_json(d.get("before"), p),
+            _review_from_json(d.get("after"), p),
+            bool(d.get("same_queue")),
+        )
+    raise CorruptFileError(p, "a journal line holds neither 'labels' nor 'review'")
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One undo command of the journal: its id (unique in the session), its undo text, its change."""
+
+    id: int
+    text: str
+    change: Change
+
+
+@dataclass(frozen=True)
+class JournalInfo:
+    """A journal read back (:func:`read_journal`).
+
+    start : the session when the journal began (the label file as read, or as last saved)
+    state : ``start`` with every recorded edit, undo and redo replayed: the unsaved work
+    steps : the undo stack, one tuple of commands per step (a macro has several); ``index``
+        steps are done, the rest can be redone
+    closed : the session closed normally keeping its unsaved work (not a crash)
+    edits : edit, undo and redo lines replayed (a torn last line is not counted)
+    """
+
+    path: Path
+    start: SessionState
+    state: SessionState
+    steps: tuple[tuple[JournalEntry, ...], ...]
+    index: int
+    closed: bool
+    edits: int
+    saved_at: str
+    user: str
+    next_id: int = 1
+    good_bytes: int = 0
+
+
+def read_journal(label_path: Path) -> JournalInfo | None:
+    """Replay the journal beside ``label_path`` (None when there is none).
+
+    A torn last line (the process was killed while appending it) is ignored: at most the edit
+    in flight is lost. Any other unreadable line raises :class:`CorruptFileError` naming the
+    journal and the line.
+    """
+    p = journal_path(label_path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise CorruptFileError(p, f"cannot read the journal: {exc.strerror or exc}") from None
+    lines = data.split(b"\n")
+    complete = lines[:-1]  # the part after the last newline is a torn line (or empty)
+    good = len(data) - len(lines[-1])
+
+    def parse(i: int) -> Any:
+        try:
+            return json.loads(complete[i])
+        except (ValueError, UnicodeDecodeError) as exc:
+            if i == len(complete) - 1:
+                return None  # written without its end (a power cut): the edit in flight
+            raise CorruptFileError(p, f"journal line {i + 1} is not JSON ({exc})") from None
+
+    if not complete or (head := parse(0)) is None:
+        raise CorruptFileError(p, "the journal has no complete first line (the session state)")
+    head = migrate_document(head, JOURNAL, p)
+    start = _state_from_dict(head, p, label_path)
+    state = start
+    steps: list[list[JournalEntry]] = []
+    where: dict[int, int] = {}  # command id -> its step
+    index, closed, edits, last_id = 0, False, 0, 0
+    for i in range(1, len(complete)):
+        line = parse(i)
+        if line is None:
+            good -= len(complete[i]) + 1
+            break
+        if not isinstance(line, dict) or line.get("op") not in ("do", "undo", "redo", "close"):
+            raise CorruptFileError(p, f"journal line {i + 1}: expected an object with op do, undo, redo or close")
+        if line["op"] == "close":
+            closed = True
+            continue
+        closed = False  # edited again after a clean close (the session was reopened and restored)
+        try:
+            cid, text = int(line["id"]), str(line.get("text", ""))
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise CorruptFileError(p, f"journal line {i + 1}: no integer 'id'") from None
+        change = _change_from_json(line, p)
+        forward = line["op"] != "undo"
+        state = apply_change(state, change, forward)
+        if isinstance(line.get("frame"), int):
+            state = replace(state, frame=int(line["frame"]))
+        edits += 1
+        last_id = max(last_id, cid)
+        entry = JournalEntry(cid, text, change)
+        if line["op"] == "do" and line.get("join") and steps and index == len(steps):
+            steps[-1].append(entry)  # the next command of a macro
+            where[cid] = len(steps) - 1
+        elif line["op"] == "do" or cid not in where:
+            # a new step (an undo of a command from before the last save: a step of its own)
+            if cid in where or line["op"] != "do":
+                entry = JournalEntry(cid, f"{line['op']} {text}".strip(), change if forward else _reverse(change))
+            del steps[index:]
+            steps.append([entry])
+            index = len(steps)
+            where = {c: k for c, k in where.items() if k < index - 1}
+            where[cid] = index - 1
+        else:
+            index = where[cid] + (1 if forward else 0)
+    return JournalInfo(
+        p,
+        start,
+        state,
+        tuple(tuple(st) for st in steps),
+        index,
+        closed,
+        edits,
+        str(head.get("saved_at", "?")),
+        str(head.get("user", "?")),
+        last_id + 1,
+        good,
+    )
+
+
+def same_work(a: SessionState, b: SessionState) -> bool:
+    """Whether two session states hold the same labels, review queue and resolutions."""
+    if a.labels is not b.labels and labels_to_dict(a.labels) != labels_to_dict(b.labels):
+        return False
+    if _resolutions_to_list(a.resolutions) != _resolutions_to_list(b.resolutions):
+        return False
+    if (a.review is None) != (b.review is None):
+        return False
+    return a.review is b.review or review_file.review_to_dict(Review(a.review)) == review_file.review_to_dict(
+        Review(b.review)
+    )
+
+
+def _reverse(change: Change) -> Change:
+    return Change(change.kind, change.after, change.before, change.same_queue)
+
+
+class Journal:
+    """The append-only journal of one editing session (``"." + L.name + ".journal"``).
+
+    Started at the first edit with the whole session as its first line, then one line per undo
+    command as it is done, undone or redone: the frames it changes before and after (or the
+    review state), written and ``fsync``-ed **before** the edit shows. A ``kill -9`` therefore
+    loses at most the edit being appended. :func:`save` and :func:`discard_autosave` remove the
+    file; :meth:`close` marks a normal exit that keeps unsaved work (no crash notice next time).
+
+    Raises :class:`~fusionlabel.core.errors.WriteError` when a line cannot be written (disk
+    full, read-only folder); the journal is then left as it was before that line.
+    """
+
+    def __init__(self, label_path: Path) -> None:
+        self.label_path = Path(label_path)
+        self.path = journal_path(label_path)
+        self._fd: int | None = None
+        self._next_id = 1
+
+    @property
+    def active(self) -> bool:
+        return self._fd is not None
+
+    def start(self, state: SessionState) -> None:
+        """Begin a new journal holding ``state`` (replaces any journal there)."""
+        self.stop()
+        head = dump_versioned(JOURNAL, _state_to_dict(state, self.label_path), indent=None)
+        atomic_write_text(self.path, head.replace("\n", " ") + "\n")
+        self._open()
+
+    def adopt(self, info: JournalInfo) -> None:
+        """Go on appending to the journal ``info`` was read from (a restored session); a torn last
+        line is cut off first."""
+        self.stop()
+        self._open()
+        assert self._fd is not None
+        if os.fstat(self._fd).st_size > info.good_bytes:
+            os.ftruncate(self._fd, info.good_bytes)
+        self._next_id = max(self._next_id, info.next_id)
+
+    def _open(self) -> None:
+        try:
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        except OSError as exc:
+            raise write_error(self.path, exc) from exc
+
+    def _append(self, d: dict[str, Any]) -> None:
+        assert self._fd is not None
+        data = (json.dumps(d, separators=(",", ":"), allow_nan=False) + "\n").encode("utf-8")
+        size = os.fstat(self._fd).st_size
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fsync(self._fd)
+        except OSError as exc:
+            try:  # leave no torn line behind a failed append
+                os.ftruncate(self._fd, size)
+            except OSError:
+                pass
+            raise write_error(self.path, exc) from exc
+
+    def record(
+        self, op: str, state: SessionState, change: Change, text: str = "", cid: int | None = None, join: bool = False
+    ) -> int:
+        """Append one command done (``op="do"``, returns its new id), undone or redone (``cid``).
+
+        ``state`` is the session before the command: it starts the journal when none is open.
+        ``join``: this command belongs to the same undo step as the one before (a macro).
+        """
+        if self._fd is None:
+            self.start(state)
+        if cid is None:
+            cid, self._next_id = self._next_id, self._next_id + 1
+        line: dict[str, Any] = {"op": op, "id": cid, "text": text, "frame": int(state.frame), **_change_json(change)}
+        if join:
+            line["join"] = True
+        self._append(line)
+        return cid
+
+    def close(self) -> None:
+        """Mark a normal exit (the unsaved work stays for the next session) and close the file."""
+        if self._fd is not None:
+            try:
+                self._append({"op": "close", "at": now_utc()})
+            finally:
+                self.stop()
+
+    def stop(self) -> None:
+        """Close the file without marking anything (after a save removed it, or before a restart)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)

@@ -41,7 +41,7 @@ import json
 import shutil
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +49,7 @@ from typing import Any
 
 from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked
 from fusionlabel.core.errors import DataError, FusionLabelError
+from fusionlabel.detect.runner import DEFAULT_TIMEOUT_S
 
 REPORT = "report.json"
 LABELS = "labels.json"
@@ -75,15 +76,25 @@ def plan_jobs(recordings: Sequence[Path], out: Path) -> list[Job]:
     return jobs
 
 
-def expected_config(detector: str, classes: Sequence[str] | None = None, view: str | None = None) -> dict[str, Any]:
-    """The configuration a run with these options records (builds the detector to ask its
-    name and version, which for learned detectors names the weights' hash)."""
+def expected_config(
+    detector: str,
+    classes: Sequence[str] | None = None,
+    view: str | None = None,
+    refine: bool = True,
+    detector_options: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The configuration a run with these options records (builds the detector with its factory
+    ``detector_options`` to ask its name and version, which for learned detectors names the
+    weights' hash)."""
     from fusionlabel.detect.registry import create_detector
     from fusionlabel.pipeline.prelabel import prelabel_config, tracker_configs
+    from fusionlabel.track.refine import RefineConfig
 
-    info = create_detector(detector).info
+    info = create_detector(detector, detector_options).info
     cls = tuple(classes) if classes else tuple(info.classes)
-    return prelabel_config(info.to_dict(), cls, view, tracker_configs(cls, None))
+    return prelabel_config(
+        info.to_dict(), cls, view, tracker_configs(cls, None), refine=RefineConfig() if refine else None
+    )
 
 
 def _read_report(out_dir: Path) -> dict[str, Any] | None:
@@ -107,11 +118,12 @@ def touched(out_dir: Path) -> str | None:
     from fusionlabel.core.edits import box_state
     from fusionlabel.io.native_labels import read_labels
     from fusionlabel.io.review_file import find_review, read_review
-    from fusionlabel.io.session import autosave_path
+    from fusionlabel.io.session import autosave_path, journal_path
 
     lp = out_dir / LABELS
-    if autosave_path(lp).exists():
-        return f"an editing session left unsaved work in {autosave_path(lp).name}"
+    for unsaved in (journal_path(lp), autosave_path(lp)):
+        if unsaved.exists():
+            return f"an editing session left unsaved work in {unsaved.name}"
     if not lp.exists():
         return None
     rep = _read_report(out_dir)
@@ -217,13 +229,13 @@ def backup_outputs(out_dir: Path) -> Path:
     """Copy the label, review, autosave and report files of ``out_dir`` to
     ``out_dir/backups/<UTC time>/`` (modes kept); returns that folder."""
     from fusionlabel.io.review_file import find_review
-    from fusionlabel.io.session import autosave_path
+    from fusionlabel.io.session import autosave_path, journal_path
 
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     dest = out_dir / BACKUPS / stamp
     dest.mkdir(parents=True, exist_ok=False)
     lp = out_dir / LABELS
-    for p in (lp, find_review(lp), autosave_path(lp), out_dir / REPORT):
+    for p in (lp, find_review(lp), autosave_path(lp), journal_path(lp), out_dir / REPORT):
         if p is not None and p.exists():
             shutil.copy2(p, dest / p.name)
     return dest
@@ -231,30 +243,44 @@ def backup_outputs(out_dir: Path) -> Path:
 
 def _snapshot(out_dir: Path) -> tuple[str | None, ...]:
     from fusionlabel.io.review_file import find_review
-    from fusionlabel.io.session import autosave_path
+    from fusionlabel.io.session import autosave_path, journal_path
 
     lp = out_dir / LABELS
-    return (_sha256(lp), _sha256(find_review(lp) or lp.with_name(REVIEW)), _sha256(autosave_path(lp)))
+    return (
+        _sha256(lp),
+        _sha256(find_review(lp) or lp.with_name(REVIEW)),
+        _sha256(autosave_path(lp)),
+        _sha256(journal_path(lp)),
+    )
 
 
 def prelabel_one(
     recording: str,
     out_dir: str,
-    detector: str,
+    detector: Any,
     classes: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
     view: str | None = None,
     overwrite: bool = False,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    refine: bool = True,
+    detector_options: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Pre-label one recording and write its outputs; never raises for a bad recording.
 
-    ``view`` names the camera whose picture is labelled (:func:`fusionlabel.pipeline.prelabel.prelabel`).
-    Existing outputs are handled as :func:`output_status` says (``overwrite`` as ``--overwrite``);
+    ``detector`` is a registered name (the detector then runs in a worker process for this
+    recording) or a :class:`~fusionlabel.detect.runner.DetectorRunner` shared by several calls
+    (a detector that hung on one recording stays disabled for the next). ``view`` names the
+    camera whose picture is labelled (:func:`fusionlabel.pipeline.prelabel.prelabel`),
+    ``timeout_s`` the seconds one detector call may take, ``refine`` switches the offboard
+    track refinement (:mod:`fusionlabel.track.refine`), ``detector_options`` the factory options
+    of a detector given by name (``{"weights": ...}``). Existing outputs are handled as :func:`output_status` says (``overwrite`` as ``--overwrite``);
     the files are written only if nobody changed them while this job ran.
     Returns the report dict (``status`` ``"ok"``, ``"skipped"``, ``"refused"`` or ``"failed"``
-    with ``error``).
+    with ``error``; ``"detector_disabled": True`` when the detector hung).
     """
     from fusionlabel.core.review import Review
+    from fusionlabel.detect.errors import PluginTimeoutError
     from fusionlabel.io.native_labels import write_labels
     from fusionlabel.io.open import open_recording
     from fusionlabel.io.review_file import write_review
@@ -264,13 +290,23 @@ def prelabel_one(
     out = Path(out_dir)
     job = Job(Path(recording), out)
     t0 = time.perf_counter()
-    base: dict[str, Any] = {"recording": str(Path(recording).resolve()), "detector": detector, "view": view}
+    name = detector if isinstance(detector, str) else getattr(detector, "name", str(detector))
+    base: dict[str, Any] = {"recording": str(Path(recording).resolve()), "detector": name, "view": view}
     clean_stale(out / LABELS)
     clean_stale_tmp(out / REPORT)
     before = _snapshot(out)
     try:
         rec = open_recording(recording)
-        res = prelabel(rec, detector, classes=tuple(classes) if classes else None, progress=progress, view=view)
+        res = prelabel(
+            rec,
+            detector,
+            classes=tuple(classes) if classes else None,
+            progress=progress,
+            view=view,
+            timeout_s=timeout_s,
+            refine=refine,
+            detector_options=detector_options if isinstance(detector, str) else None,
+        )
         if res.report.frames and len(res.report.failed_frames) == res.report.frames:
             raise FusionLabelError(f"every frame failed; first: {res.report.failed_frames[0]}")
         status = output_status(job, dict(res.report.config), overwrite)
@@ -320,6 +356,8 @@ def prelabel_one(
             report["backup"] = str(backup)
     except FusionLabelError as exc:
         report = {"status": "failed", **base, "error": str(exc)}
+        if isinstance(exc, PluginTimeoutError):
+            report["detector_disabled"] = True
     except Exception as exc:
         report = {
             "status": "failed",
@@ -328,7 +366,10 @@ def prelabel_one(
             "traceback": traceback.format_exc(limit=5),
         }
     report["seconds"] = round(time.perf_counter() - t0, 3)
-    write_report(out, report)
+    try:
+        write_report(out, report)
+    except DataError as exc:  # a full disk or a read-only folder: the caller still gets the report
+        report["report_not_written"] = str(exc)
     return report
 
 
@@ -343,6 +384,20 @@ def write_report(out: Path, report: dict[str, Any]) -> None:
         atomic_write_text(out / REPORT, json.dumps(report, indent=1))
 
 
+def _not_run(job: Job, detector: str, why: dict[str, Any]) -> dict[str, Any]:
+    """The report of a job left out because the detector was disabled (it hung) earlier in the run."""
+    report = {
+        "status": "failed",
+        "recording": str(Path(job.recording).resolve()),
+        "detector": detector,
+        "error": f"not run: the detector was disabled after it hung on {why.get('recording')}: {why.get('error')}",
+        "detector_disabled": True,
+    }
+    if job.out_dir.exists():
+        write_report(job.out_dir, report)
+    return report
+
+
 def run_local(
     jobs: Sequence[Job],
     detector: str,
@@ -351,16 +406,42 @@ def run_local(
     on_done: Callable[[Job, dict[str, Any]], None] | None = None,
     view: str | None = None,
     overwrite: bool = False,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    refine: bool = True,
+    detector_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
-    """Run jobs in ``workers`` processes (1 = in this process). Returns reports in job order."""
+    """Run jobs in ``workers`` processes (1 = in this process). Returns reports in job order.
+
+    A detector that hangs (a call past ``timeout_s``) is killed and disabled for the rest of the
+    run: the jobs not started yet are reported failed without running (``"detector_disabled"``),
+    so a hung detector costs its timeout once per worker, not once per recording.
+    """
     reports: dict[int, dict[str, Any]] = {}
     if workers <= 1 or len(jobs) <= 1:
-        for i, j in enumerate(jobs):
-            reports[i] = prelabel_one(
-                str(j.recording), str(j.out_dir), detector, classes, view=view, overwrite=overwrite
-            )
-            if on_done:
-                on_done(j, reports[i])
+        from fusionlabel.detect.errors import PluginError
+        from fusionlabel.detect.runner import DetectorRunner
+
+        try:  # one worker process for every recording; a hang disables it for the rest
+            runner: Any = DetectorRunner.isolated(detector, detector_options, timeout_s=timeout_s)
+        except PluginError:
+            runner = detector  # each job reports the error
+        try:
+            for i, j in enumerate(jobs):
+                reports[i] = prelabel_one(
+                    str(j.recording),
+                    str(j.out_dir),
+                    runner,
+                    classes,
+                    view=view,
+                    overwrite=overwrite,
+                    refine=refine,
+                    detector_options=detector_options,
+                )
+                if on_done:
+                    on_done(j, reports[i])
+        finally:
+            if isinstance(runner, DetectorRunner):
+                runner.close()
         return [reports[i] for i in range(len(jobs))]
     import multiprocessing as mp
 
@@ -368,7 +449,16 @@ def run_local(
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         pending: dict[Future[dict[str, Any]], int] = {
             pool.submit(
-                prelabel_one, str(j.recording), str(j.out_dir), detector, classes, view=view, overwrite=overwrite
+                prelabel_one,
+                str(j.recording),
+                str(j.out_dir),
+                detector,
+                classes,
+                view=view,
+                overwrite=overwrite,
+                timeout_s=timeout_s,
+                refine=refine,
+                detector_options=dict(detector_options or {}),
             ): i
             for i, j in enumerate(jobs)
         }
@@ -389,6 +479,12 @@ def run_local(
                         write_report(jobs[i].out_dir, reports[i])
                 if on_done:
                     on_done(jobs[i], reports[i])
+                if reports[i].get("detector_disabled"):  # it hung: leave out the jobs not started
+                    for other in [f for f in pending if f.cancel()]:
+                        k = pending.pop(other)
+                        reports[k] = _not_run(jobs[k], detector, reports[i])
+                        if on_done:
+                            on_done(jobs[k], reports[k])
     return [reports[i] for i in range(len(jobs))]
 
 
@@ -402,8 +498,14 @@ def run_ray(
     init_kwargs: dict[str, Any] | None = None,
     view: str | None = None,
     overwrite: bool = False,
+    timeout_s: float | None = DEFAULT_TIMEOUT_S,
+    refine: bool = True,
+    detector_options: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Run jobs as Ray tasks on the cluster at ``address`` (``"auto"``, ``"local"`` or ``ray://host:port``).
+
+    As :func:`run_local`, a detector that hangs is disabled for the rest of the run: the tasks
+    not finished yet are cancelled and reported failed.
 
     Workers must see the recordings and ``OUT`` at the same paths (a shared filesystem), as with
     any Ray batch job over files. Ray is an optional dependency (``pip install fusionlabel[cluster]``).
@@ -424,7 +526,17 @@ def run_ray(
         task = ray.remote(num_cpus=num_cpus_per_task, max_retries=1)(prelabel_one)
         cls = list(classes) if classes else None
         refs = {
-            task.remote(str(j.recording), str(j.out_dir), detector, cls, view=view, overwrite=overwrite): i
+            task.remote(
+                str(j.recording),
+                str(j.out_dir),
+                detector,
+                cls,
+                view=view,
+                overwrite=overwrite,
+                timeout_s=timeout_s,
+                refine=refine,
+                detector_options=dict(detector_options or {}),
+            ): i
             for i, j in enumerate(jobs)
         }
         reports: dict[int, dict[str, Any]] = {}
@@ -443,6 +555,13 @@ def run_ray(
                     }
                 if on_done:
                     on_done(jobs[i], reports[i])
+                if reports[i].get("detector_disabled"):  # it hung: cancel the tasks left
+                    for other, k in list(refs.items()):
+                        ray.cancel(other)
+                        del refs[other]
+                        reports[k] = _not_run(jobs[k], detector, reports[i])
+                        if on_done:
+                            on_done(jobs[k], reports[k])
         return [reports[i] for i in range(len(jobs))]
     finally:
         if started_here:

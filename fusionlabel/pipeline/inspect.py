@@ -57,6 +57,15 @@ def check_frames(rec: Recording, indices: list[int], decode_images: bool = True,
     return out
 
 
+def recording_problems(rec: Recording) -> list[DataError]:
+    """What the reader could not see but its result shows: extrinsics that are not rigid
+    transforms (:func:`~fusionlabel.core.calibration.rig_problems`) and streams whose timestamps
+    go backwards or repeat (:meth:`~fusionlabel.core.recording.Recording.time_order_problems`)."""
+    from fusionlabel.core.calibration import rig_problems
+
+    return [*rig_problems(rec.rig, rec.path), *rec.time_order_problems()]
+
+
 def sample_indices(n: int, limit: int | None) -> list[int]:
     if limit is None or n <= limit:
         return list(range(n))
@@ -109,17 +118,17 @@ def summarize(rec: Recording, check: FrameCheck | None = None) -> dict[str, Any]
         "calibration": calib,
         "ego_poses": len(rec.ego_poses) if rec.ego_poses is not None else 0,
     }
-    problems = [str(p) for p in rec.problems]
+    problems = [str(p) for p in (*rec.problems, *recording_problems(rec))]
     try:
-        labels = rec.labels()
+        labels = rec.labels
     except DataError as exc:
         labels = None
         problems.append(str(exc))
     if labels is not None:
         out["labels"] = {
             "frames": len(labels),
-            "boxes": labels.num_boxes(),
-            "tracks": len(labels.track_ids()),
+            "boxes": labels.num_boxes,
+            "tracks": len(labels.track_ids),
             "tracks_by_category": labels.category_counts(),
         }
     if check is not None:

@@ -13,10 +13,23 @@ Flow for a recording of M frames::
     review = per-frame union of the class review queues, most suspicious first, capped at the
              configured fraction of frames
 
-A frame whose detector call fails (a plugin that raises, times out or returns garbage) is
-recorded in the report and tracked as a frame without detections: the rest goes on. A class
-whose tracking fails is recorded (``failed_classes``) and the other classes are delivered. A
-detector that cannot be built at all raises :class:`~fusionlabel.detect.errors.PluginError`.
+A frame whose detector call fails (a plugin that raises or returns garbage) is recorded in the
+report and tracked as a frame without detections: the rest goes on. A frame whose LiDAR sweep
+holds 0 points is a valid frame with no detections. A class whose tracking fails is recorded
+(``failed_classes``) and the other classes are delivered. A detector that cannot be built at
+all raises :class:`~fusionlabel.detect.errors.PluginError`; one that runs past its deadline is
+disabled and the run stops with its
+:class:`~fusionlabel.detect.errors.PluginTimeoutError` (partial pre-labels would look done).
+
+What is refused before any detection, each with the cause ``fusionlabel info`` reports too:
+frames out of time order or sharing a timestamp
+(:class:`~fusionlabel.core.errors.TimeOrderError`), an extrinsic that is not a rotation, and a
+LiDAR with no calibration in the rig (:class:`~fusionlabel.core.errors.CalibrationError`
+naming the calibration problem the reader recorded: a NaN, a missing file...).
+
+A detector given by its registered name runs in a worker process that is killed at the
+deadline (:meth:`~fusionlabel.detect.runner.DetectorRunner.isolated`); a detector object runs in
+a deadline thread (it need not pickle; a hung call keeps its thread).
 
 The labels come out as *proposed* boxes (``attributes["state"] == "proposed"``), and every queued
 frame carries the digest of its boxes (:func:`fusionlabel.core.review.frame_digest`), so the app,
@@ -28,7 +41,7 @@ Example
 -------
 >>> from fusionlabel.io.open import SAMPLE, open_recording
 >>> res = prelabel(open_recording(SAMPLE), "geometric")
->>> res.labels.num_boxes() > 0, res.review.load <= 0.1
+>>> res.labels.num_boxes > 0, res.review.load <= 0.1
 (True, True)
 """
 
@@ -48,11 +61,12 @@ import numpy as np
 
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.edits import mark_proposed
-from fusionlabel.core.errors import FusionLabelError
+from fusionlabel.core.errors import CalibrationError, FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import ReviewItem, ReviewQueue
 from fusionlabel.track import FrameDetections, RadarMeasurements, Tracker, TrackerConfig, TrackingResult
+from fusionlabel.track.refine import RefineConfig, refine_tracks
 
 Progress = Callable[[int, int], None]
 
@@ -76,6 +90,7 @@ class PrelabelReport:
     seconds_track: float = 0.0
     failed_classes: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
+    refine: Mapping[str, Any] | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -97,6 +112,7 @@ class PrelabelReport:
             "boxes": self.boxes,
             "failed_frames": list(self.failed_frames),
             "failed_classes": list(self.failed_classes),
+            "refine": None if self.refine is None else dict(self.refine),
             "config": dict(self.config),
             "fingerprint": self.fingerprint,
             "seconds_detect": round(self.seconds_detect, 3),
@@ -115,15 +131,45 @@ class PrelabelResult:
     ambiguity: Mapping[int, Any] = field(default_factory=dict)
 
 
-def _runner(detector: Any, timeout_s: float | None):  # -> DetectorRunner
-    from fusionlabel.detect.registry import create_detector
+def _runner(detector: Any, timeout_s: float | None, options: Mapping[str, Any] | None = None):  # -> DetectorRunner
     from fusionlabel.detect.runner import DetectorRunner
 
     if isinstance(detector, DetectorRunner):
         return detector
     if isinstance(detector, str):
-        return DetectorRunner(create_detector(detector), detector, timeout_s=timeout_s)
+        return DetectorRunner.isolated(detector, options, timeout_s=timeout_s)
     return DetectorRunner(detector, timeout_s=timeout_s)
+
+
+def check_recording(recording: Recording, needs_lidar: bool = True) -> None:
+    """Refuse what cannot be pre-labelled, with the cause ``fusionlabel info`` reports:
+    frames not in time order (:meth:`~fusionlabel.core.recording.Recording.check_time_order`),
+    an extrinsic that is not a rigid transform, a LiDAR stream with no calibration.
+
+    Raises
+    ------
+    TimeOrderError, CalibrationError : naming the file
+    """
+    from fusionlabel.core.calibration import rig_problems
+
+    recording.check_time_order()
+    bad = rig_problems(recording.rig, recording.path)
+    if bad:
+        raise bad[0]
+    if needs_lidar:
+        lidars = [n for n, s in recording.streams.items() if s.kind == "lidar"]
+        if lidars and not recording.rig.lidars:
+            raise _no_calibration(recording, lidars)
+
+
+def _no_calibration(recording: Recording, names: list[str]) -> CalibrationError:
+    """The error for LiDARs the rig lacks: the reader's own calibration problem when it had one."""
+    what = f"LiDAR {', '.join(repr(n) for n in names)}"
+    cause = next((p for p in recording.problems if isinstance(p, CalibrationError)), None)
+    if cause is not None:
+        return CalibrationError(cause.path, f"{cause.reason}; so {what} has no calibration: cannot pre-label")
+    have = ", ".join(recording.rig.lidars) or "none"
+    return CalibrationError(recording.path, f"{what} has no calibration in the rig (LiDARs: {have}): cannot pre-label")
 
 
 def merge_reviews(queues: list[ReviewQueue], num_frames: int, max_fraction: float) -> ReviewQueue:
@@ -179,16 +225,19 @@ def prelabel_config(
     configs: Mapping[str, TrackerConfig],
     use_ego_poses: bool = True,
     use_radar: bool = True,
+    refine: RefineConfig | None = None,
 ) -> dict[str, Any]:
     """Everything that decides the pre-labels, as JSON data: the detector (name, version: for
     learned detectors the weights' hash), the classes, the labelled view, the tracker settings
-    of each class and the sensor options. Two runs with equal configs give the same labels."""
+    of each class, the refinement (None: off) and the sensor options. Two runs with equal
+    configs give the same labels."""
     trk = {c: _jsonable(replace(cfg, view=None)) for c, cfg in configs.items()}
     return {
         "detector": {"name": str(detector.get("name", "")), "version": str(detector.get("version", ""))},
         "classes": list(classes),
         "view": view,
         "tracker": trk,
+        "refine": None if refine is None else _jsonable(refine),
         "use_ego_poses": bool(use_ego_poses),
         "use_radar": bool(use_radar),
     }
@@ -211,8 +260,10 @@ def prelabel(
     use_ego_poses: bool = True,
     use_radar: bool = True,
     view: str | None = None,
+    refine: bool | RefineConfig = True,
+    detector_options: Mapping[str, Any] | None = None,
 ) -> PrelabelResult:
-    """Detect, track and queue one recording.
+    """Detect, track, refine and queue one recording.
 
     Parameters
     ----------
@@ -229,10 +280,22 @@ def prelabel(
     view : the name of the camera whose picture the annotation guideline labels (e.g. KITTI's
         ``image_02``): track ends mostly outside it are not pre-labelled
         (:attr:`~fusionlabel.track.tracker.TrackerConfig.view`); None labels all the detector sees
+    refine : the offboard track refinement (:mod:`fusionlabel.track.refine`: one size per track,
+        one world pose for static objects, heading from motion, tracks extended into frames where
+        the object is seen but was not detected, tracks that never look like an object dropped);
+        True uses the defaults, a :class:`~fusionlabel.track.refine.RefineConfig` sets them,
+        False switches it off
+    detector_options : the factory options of a detector given by its registered name (e.g.
+        ``{"weights": "model.onnx"}``); they travel to its worker process. The detector's
+        ``info.version`` (for learned detectors the weights' hash) enters the configuration
 
+    timeout_s : seconds one detector call may take (per frame); past it the detector is
+        disabled and :class:`~fusionlabel.detect.errors.PluginTimeoutError` raised
     Raises
     ------
     FusionLabelError : ``view`` names no camera of the recording's rig
+    TimeOrderError, CalibrationError : the recording cannot be pre-labelled (:func:`check_recording`)
+    PluginError : the detector cannot be built, or it hung (disabled)
     """
     camera = None
     if view is not None:
@@ -240,7 +303,44 @@ def prelabel(
         if camera is None:
             have = ", ".join(sorted(recording.rig.cameras)) or "none"
             raise FusionLabelError(f"{recording.path}: no camera named {view!r} for --view (cameras: {have})")
-    runner = _runner(detector, timeout_s)
+    runner = _runner(detector, timeout_s, detector_options)
+    try:
+        return _prelabel(
+            recording,
+            runner,
+            camera,
+            tracker_config,
+            classes,
+            progress,
+            cancel,
+            use_ego_poses,
+            use_radar,
+            view,
+            refine,
+        )
+    finally:
+        if runner is not detector:  # made here: stop its worker process
+            runner.close()
+
+
+def _prelabel(
+    recording: Recording,
+    runner: Any,
+    camera: Any,
+    tracker_config: TrackerConfig | Mapping[str, TrackerConfig] | None,
+    classes: tuple[str, ...] | None,
+    progress: Progress | None,
+    cancel: Callable[[], bool] | None,
+    use_ego_poses: bool,
+    use_radar: bool,
+    view: str | None,
+    refine: bool | RefineConfig = True,
+) -> PrelabelResult:
+    if runner.disabled is not None:  # a shared runner whose detector hung on an earlier recording
+        from fusionlabel.detect.errors import PluginTimeoutError
+
+        raise PluginTimeoutError(runner.name, f"not run: disabled earlier in this run ({runner.disabled.reason})")
+    check_recording(recording, "lidar" in runner.info.sensors)
     name = runner.info.name
     classes = tuple(classes or runner.info.classes)
     n = len(recording)
@@ -251,6 +351,8 @@ def prelabel(
     for k in range(n):
         if cancel is not None and cancel():
             raise Cancelled(f"pre-labeling of {recording.path} cancelled at frame {k} of {n}")
+        if runner.disabled is not None:  # it hung: the rest would only fail, and look done
+            raise runner.disabled
         try:
             frame = recording.frame(k)
         except FusionLabelError as exc:
@@ -259,6 +361,9 @@ def prelabel(
             if progress:
                 progress(k + 1, n + 1)
             continue
+        gaps = [s for s, c in frame.lidar.items() if c.frame_id != "ego" and s not in recording.rig.lidars]
+        if gaps and "lidar" in runner.info.sensors:
+            raise _no_calibration(recording, gaps)
         res = runner.detect_many([frame], recording.rig)[0]
         if res.error is not None:
             failed.append(f"frame {k}: {res.error}")
@@ -285,6 +390,8 @@ def prelabel(
             per_frame.append(FrameDetections(dets.boxes, dets.scores, tuple(dets.classes), radar, pose))
         if progress:
             progress(k + 1, n + 1)
+    if runner.disabled is not None:  # it hung on the last frame
+        raise runner.disabled
     t_det = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -314,6 +421,11 @@ def prelabel(
             where = f" ({last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno})" if last else ""
             failed_classes.append(f"{c}: {type(exc).__name__}: {exc}{where}")
     labels, ambiguity, remaps = _merge_labels(results)
+    refine_cfg = (RefineConfig() if refine is True else refine) if refine else None
+    refine_report = None
+    if refine_cfg is not None and len(labels):
+        min_vis = min((cfg.min_visible for cfg in configs.values()), default=0.3)
+        labels, refine_report = refine_tracks(recording, labels, refine_cfg, cancel, camera, min_vis)
     labels = mark_proposed(labels)
     queues = [r.review.remap_tracks(remap) for (_, r), remap in zip(results, remaps)]
     budget = max(
@@ -324,19 +436,20 @@ def prelabel(
     t_trk = time.perf_counter() - t0
     if progress:
         progress(n + 1, n + 1)
-    config = prelabel_config(runner.info.to_dict(), classes, view, configs, use_ego_poses, use_radar)
+    config = prelabel_config(runner.info.to_dict(), classes, view, configs, use_ego_poses, use_radar, refine_cfg)
     report = PrelabelReport(
         recording=str(recording.path),
         detector=name,
         frames=n,
         detections=n_det,
-        tracks=len(labels.track_ids()),
-        boxes=labels.num_boxes(),
+        tracks=len(labels.track_ids),
+        boxes=labels.num_boxes,
         failed_frames=tuple(failed),
         seconds_detect=t_det,
         seconds_track=t_trk,
         failed_classes=tuple(failed_classes),
         config=config,
+        refine=None if refine_report is None else refine_report.to_dict(),
     )
     return PrelabelResult(labels, review, report, ambiguity)
 
@@ -353,7 +466,7 @@ def _merge_labels(
     remaps: list[dict[int, int]] = []
     next_id = 1
     for _c, res in results:
-        ids = res.labels.track_ids()
+        ids = res.labels.track_ids
         remap = {int(t): next_id + i for i, t in enumerate(ids)}
         remaps.append(remap)
         next_id += len(ids)

@@ -28,7 +28,7 @@ Example
 ...               Boxes.from_array([[5, 0, 0.8, 4, 1.8, 1.6, 0], [20, 5, 0.8, 4, 1.8, 1.6, 0]]))})
 >>> b = LabelSet({0: FrameLabels(np.array([9]), ("Car",), Boxes.from_array([[5.1, 0, 0.8, 4, 1.8, 1.6, 0]]))})
 >>> r = compare_labels(a, b)
->>> r.agreement.matched, r.agreement.missing, r.agreement.extra, r.consensus.num_boxes()
+>>> r.agreement.matched, r.agreement.missing, r.agreement.extra, r.consensus.num_boxes
 (1, 1, 0, 1)
 """
 
@@ -178,17 +178,17 @@ def compare_labels(a: LabelSet, b: LabelSet, match_iou: float = 0.3, agree_iou: 
     consensus = LabelSet(frames)
     n = len(pairs)
     agreement = Agreement(
-        boxes_a=a.num_boxes(),
-        boxes_b=b.num_boxes(),
+        boxes_a=a.num_boxes,
+        boxes_b=b.num_boxes,
         matched=n,
         missing=len(missing),
         extra=len(extra),
         mean_iou=float(np.mean([p[3] for p in pairs])) if n else 0.0,
         id_consistency=consistent / n if n else 0.0,
         category_mismatches=cat_mis,
-        consensus_boxes=consensus.num_boxes(),
-        tracks_a=len(a.track_ids()),
-        tracks_b=len(b.track_ids()),
+        consensus_boxes=consensus.num_boxes,
+        tracks_a=len(a.track_ids),
+        tracks_b=len(b.track_ids),
     )
     dis.sort(key=lambda d: (d.frame, d.kind, d.track_a or -1, d.track_b or -1))
     return Comparison(agreement, consensus, tuple(dis), partner)

@@ -399,7 +399,7 @@ def evaluate_native(
     from fusionlabel.io.open import open_recording
 
     rec = open_recording(recording)
-    gt = rec.labels()
+    gt = rec.labels
     if gt is None or len(gt) == 0:
         raise DataError(Path(recording), "the recording carries no ground-truth labels")
     res = read_labels(labels)
@@ -437,7 +437,7 @@ def evaluate_native(
         by_range = {}
         for lo, hi in RANGE_BINS:
             g_bin = select_range(gt, lo, hi)
-            if g_bin.num_boxes() == 0:
+            if g_bin.num_boxes == 0:
                 continue
             p_bin = {k: points[k][_range_mask(gt.get(k), lo, hi)] for k in g_bin.frames if k in points}
             seq_bin = labelsets_sequence(name, g_bin, select_range(res, lo, hi), len(rec), cls, p_bin)

@@ -175,7 +175,7 @@ def check_labels(
             if h.z >= cfg.z_flag:
                 hits.append(h)
     findings = rank_findings(hits, cfg.z_flag)
-    return QAReport(tuple(findings), tuple(checks), labels.num_boxes(), len(tracks), stats)
+    return QAReport(tuple(findings), tuple(checks), labels.num_boxes, len(tracks), stats)
 
 
 def _z_scores(kind: str, v: Samples, cfg: QAConfig) -> tuple[NDArray[np.float64], dict[str, tuple[float, float]]]:

@@ -134,6 +134,7 @@ def generate(
     radar_rate_hz: float = 13.0,
     jpeg_quality: int = 90,
     label_range_m: float = 80.0,
+    ego_height: float = 0.0,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
@@ -153,6 +154,11 @@ def generate(
     radar_rate_hz : front radar rate (0 disables the radar)
     jpeg_quality : OpenCV JPEG quality
     label_range_m : actors farther than this from the ego are not labelled in a frame
+    ego_height : height (m) of the written ego frame's origin above the ground: 0 (default) puts
+        it on the ground under the rear axle; 1.84 puts it at the LiDAR, as KITTI's Velodyne
+        frame does (ground at z = -1.84). The world is simulated the same; only the frame the
+        rig, the labels and the ego poses are written in moves (a domain shift for detectors
+        trained on the default, see :func:`shift_ego`)
     progress : called as ``progress(done, total)`` after each sensor sample
 
     Returns
@@ -190,7 +196,7 @@ def generate(
     def snapshot(t: float):
         return build_snapshot(actors, t, static, 400.0, center_x=sc.ego.state(t).x)
 
-    writer = NativeWriter(out, rig, reference=LIDAR_NAME, name=out.name)
+    writer = NativeWriter(out, shift_ego(rig, ego_height), reference=LIDAR_NAME, name=out.name)
     frame_labels: dict[int, FrameLabels] = {}
     cam_t: dict[str, list[int]] = {c: [] for c in cameras}
     for k, t_ns in enumerate(t_lidar):
@@ -203,7 +209,7 @@ def generate(
         writer.add_lidar(
             LIDAR_NAME, int(t_ns), PointCloud(sweep.xyz, {"intensity": sweep.intensity}, LIDAR_NAME, int(t_ns))
         )
-        frame_labels[k] = _labels(sc, snap, t, T_road_ego, T_ego_lidar, sweep.xyz, label_range_m)
+        frame_labels[k] = _labels(sc, snap, t, T_road_ego, T_ego_lidar, sweep.xyz, label_range_m, ego_height)
         tick()
         for ci, c in enumerate(cameras):
             jitter = int(np.random.default_rng([seed, 2, ci, k]).integers(-1_000_000, 1_000_001))
@@ -236,7 +242,8 @@ def generate(
     t_pose = np.arange(
         int(all_t.min()) - 200_000_000, int(all_t.max()) + 200_000_001, round(1e9 / POSE_RATE_HZ), dtype=np.int64
     )
-    poses = [sc.T_world_road @ sc.ego.T_road_ego(to_seconds(int(t))) for t in t_pose]
+    T_ego_written = Transform.from_rt(np.eye(3), (0.0, 0.0, float(ego_height)))  # written ego -> ground ego
+    poses = [sc.T_world_road @ sc.ego.T_road_ego(to_seconds(int(t))) @ T_ego_written for t in t_pose]
     info = {
         "generator": "fusionlabel.synth.generate",
         "arguments": {
@@ -250,6 +257,7 @@ def generate(
             "radar_rate_hz": radar_rate_hz,
             "jpeg_quality": jpeg_quality,
             "label_range_m": label_range_m,
+            **({"ego_height": ego_height} if ego_height else {}),
         },
         "agents": len(sc.agents),
         "parked_vehicles": len(sc.actors) - len(sc.agents),
@@ -257,6 +265,22 @@ def generate(
     }
     atomic_write_text(out / SYNTH_INFO, json.dumps(info, indent=1))
     return writer.finish(ego_poses=(t_pose, poses), labels=LabelSet(frame_labels))
+
+
+def shift_ego(rig: Rig, ego_height: float) -> Rig:
+    """``rig`` with its ego frame's origin raised by ``ego_height`` metres (every extrinsic moves
+    down by it: ``T_ego'_sensor = T_ego'_ego T_ego_sensor`` with ``T_ego'_ego`` a translation by
+    ``(0, 0, -ego_height)``)."""
+    if not ego_height:
+        return rig
+    from dataclasses import replace
+
+    T = Transform.from_rt(np.eye(3), (0.0, 0.0, -float(ego_height)))
+    return Rig(
+        cameras={n: replace(c, T_ego_cam=T @ c.T_ego_cam) for n, c in rig.cameras.items()},
+        lidars={n: replace(li, T_ego_lidar=T @ li.T_ego_lidar) for n, li in rig.lidars.items()},
+        radars={n: replace(r, T_ego_radar=T @ r.T_ego_radar) for n, r in rig.radars.items()},
+    )
 
 
 def _labels(
@@ -267,6 +291,7 @@ def _labels(
     T_ego_lidar: Transform,
     xyz_lidar: np.ndarray,
     label_range_m: float,
+    ego_height: float = 0.0,
 ) -> FrameLabels:
     """Ground truth of one LiDAR frame (see the module docstring for the attributes)."""
     ego = sc.ego.state(t)
@@ -281,6 +306,10 @@ def _labels(
     ego_boxes = Boxes.from_array(arr)
     pts_ego = T_ego_lidar.apply(xyz_lidar)
     counts = points_in_boxes(pts_ego, ego_boxes).sum(axis=0)
+    if ego_height:  # written in the raised ego frame (the counts do not depend on the frame)
+        arr = arr.copy()
+        arr[:, 2] = np.round(arr[:, 2] - ego_height, 4)
+        ego_boxes = Boxes.from_array(arr)
     origin = (T_road_ego @ T_ego_lidar).translation
     vis = visibility(snap, [int(i) for i in near], b, origin)
     attrs = []

@@ -46,7 +46,7 @@ Example
 >>> for k in range(5):
 ...     _ = trk.step(FrameDetections(Boxes.from_array([[10 + k, 0, 1, 4, 1.8, 1.5, 0]]), np.ones(1), ("Car",)))
 >>> res = trk.finish()
->>> res.labels.track_ids().tolist(), len(res.labels)
+>>> res.labels.track_ids.tolist(), len(res.labels)
 ([1], 5)
 """
 
@@ -627,7 +627,7 @@ def track_sequence(
     >>> from fusionlabel.core.boxes import Boxes
     >>> seq = [FrameDetections(Boxes.from_array([[5 + 0.5 * k, 2, 1, 4, 1.8, 1.5, 0]]), np.ones(1), ("Car",))
     ...        for k in range(6)]
-    >>> track_sequence(seq).labels.num_boxes()
+    >>> track_sequence(seq).labels.num_boxes
     6
     """
     trk = Tracker(config, backend)

@@ -74,9 +74,12 @@ def needs_display() -> None:
 
 
 @pytest.fixture
-def make_window(needs_display, qtbot):
-    """Build MainWindows (non-interactive: no dialogs) that are closed after the test."""
+def make_window(needs_display, qtbot, tmp_path, monkeypatch):
+    """Build MainWindows (non-interactive: no dialogs) that are closed after the test. The
+    user's configuration (recent files) goes to a temporary folder."""
     import vispy
+
+    monkeypatch.setenv("FUSIONLABEL_CONFIG_DIR", str(tmp_path / "config"))
 
     vispy.use("pyside6")
     from fusionlabel.app.main_window import MainWindow
@@ -94,10 +97,12 @@ def make_window(needs_display, qtbot):
 
     yield make
     for w in made:
-        if w.job is not None and w.job.running():
-            w.job.cancel()
-            w.job.wait(10000)
-        w.close()
+        while w is not None:  # and the windows File > Open put in their place
+            if w.job is not None and w.job.running():
+                w.job.cancel()
+                w.job.wait(10000)
+            w.close()
+            w = w.successor
 
 
 @pytest.fixture

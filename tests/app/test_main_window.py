@@ -27,7 +27,7 @@ def test_window_steps_through_frames(qtbot, window) -> None:
     assert sig.args == [1] and window.index == 1
     window.step(5)
     assert window.index == 2
-    assert window.panels["cam_front"].pixmap() is not None
+    assert window.panels["cam_front"].image is not None and window.panels["cam_front"].boxes is not None
     assert window.tracks.rowCount() == 1 and window.tracks.item(0, 0).text() == "5"
     # the timeline has one lane for the one track
     assert len(window.timeline.lanes) == 1 and window.timeline.lanes[0][1].tolist() == [0, 1, 2]

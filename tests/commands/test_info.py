@@ -163,13 +163,13 @@ def test_open_without_display_reports_the_label_file_to_edit(
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     sample = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
-    gt = open_recording(sample).labels()
+    gt = open_recording(sample).labels
     assert gt is not None
     part = LabelSet({k: gt.frames[k] for k in sorted(gt.frames)[:5]})
     write_labels(part, tmp_path / "pre.json")
     assert main(["open", str(sample), "--labels", str(tmp_path / "pre.json")]) == 0
     out = capsys.readouterr().out
-    assert f"{len(part.track_ids())} tracks, {part.num_boxes()} boxes in 5 frames" in out
+    assert f"{len(part.track_ids)} tracks, {part.num_boxes} boxes in 5 frames" in out
     (tmp_path / "bad.json").write_text("{bad")
     assert main(["open", str(sample), "--labels", str(tmp_path / "bad.json")]) == 1
     assert "bad.json" in capsys.readouterr().err

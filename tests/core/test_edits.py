@@ -141,9 +141,9 @@ def test_id_fixes_reassign_swap_merge_split() -> None:
     with pytest.raises(E.EditError, match="both have boxes"):
         E.merge_tracks(ls, 1, 2)
     keep = E.merge_tracks(ls, 1, 2, conflict="keep")
-    assert keep.num_boxes() == 6 and keep.get(0).boxes.center[0, 0] == pytest.approx(10.0)
+    assert keep.num_boxes == 6 and keep.get(0).boxes.center[0, 0] == pytest.approx(10.0)
     absorb = E.merge_tracks(ls, 1, 2, conflict="absorb")
-    assert absorb.num_boxes() == 6 and absorb.get(0).boxes.center[0, 0] == pytest.approx(30.0)
+    assert absorb.num_boxes == 6 and absorb.get(0).boxes.center[0, 0] == pytest.approx(30.0)
     assert absorb.get(0).categories == ("Car",)  # keep's class
 
     sp = E.split_track(ls, 2, 3)
@@ -160,7 +160,7 @@ def test_random_edit_sequences_keep_one_id_per_frame() -> None:
     ls = _two_tracks(8)
     ops = 0
     for _ in range(400):
-        ids = ls.track_ids().tolist() or [1]
+        ids = ls.track_ids.tolist() or [1]
         a, b = (int(x) for x in rng.choice(ids + [50], 2))
         k = int(rng.integers(0, 10))
         op = int(rng.integers(0, 10))

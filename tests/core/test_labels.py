@@ -98,8 +98,8 @@ def test_label_set_is_sorted_by_frame() -> None:
     ls = _label_set()
     assert list(ls) == [0, 1, 3, 5]
     assert len(ls) == 4
-    assert ls.num_boxes() == 2 + 1 + 3
-    assert ls.track_ids().tolist() == [2, 7, 11]
+    assert ls.num_boxes == 2 + 1 + 3
+    assert ls.track_ids.tolist() == [2, 7, 11]
     assert len(ls.get(2)) == 0  # a frame without labels
 
 

@@ -25,6 +25,7 @@ BROKEN_ENTRY_POINTS = {
     "ok-batch": "fl_test_plugins:create_batch",
     "bad-raises": "fl_test_plugins:create_raises",
     "bad-hangs": "fl_test_plugins:create_hangs",
+    "bad-exits": "fl_test_plugins:create_exits",
     "bad-nan": "fl_test_plugins:create_nan",
     "bad-negative-size": "fl_test_plugins:create_negative",
     "bad-shapes": "fl_test_plugins:create_shapes",
@@ -83,6 +84,14 @@ class Hangs(_Base):
         return Detections.empty()
 
 
+class Exits(_Base):
+    """Takes its whole process down (a segfault in a C extension would do the same)."""
+
+    def detect(self, frame, rig):
+        import os
+        os._exit(3)
+
+
 class Nan(_Base):
     def detect(self, frame, rig):
         return {"boxes": [[np.nan, 0, 0, 4, 2, 1.5, 0]], "scores": [0.5], "classes": ["Car"]}
@@ -117,6 +126,7 @@ def create_echo(**kw): return Echo("ok-echo")
 def create_batch(**kw): return Batch("ok-batch")
 def create_raises(**kw): return Raises("bad-raises")
 def create_hangs(**kw): return Hangs("bad-hangs")
+def create_exits(**kw): return Exits("bad-exits")
 def create_nan(**kw): return Nan("bad-nan")
 def create_negative(**kw): return Negative("bad-negative-size")
 def create_shapes(**kw): return Shapes("bad-shapes")

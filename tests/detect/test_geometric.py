@@ -93,7 +93,7 @@ def test_ground_on_kitti(kitti_object, method: str, tol: float) -> None:
     assert road.sum() > 200 and abs(float(np.median(h[road]))) < 0.1
     assert abs(float(g.ground_z(np.array([[8.0, 0.0]]))[0]) + 1.73) < tol
     # the labelled cyclist's points stand above the ground
-    labels = kitti_object.labels().get(0)
+    labels = kitti_object.labels.get(0)
     cyc = labels.boxes[[i for i, c in enumerate(labels.categories) if c == "Cyclist"]]
     inside = points_in_boxes(xyz, cyc)[:, 0]
     assert inside.sum() >= 10 and np.median(h[inside]) > 0.5
@@ -117,7 +117,7 @@ def test_geometric_on_a_120k_point_kitti_frame(kitti_object) -> None:
         assert low - 0.6 < bottom < low + 0.3
     # the clearly visible labelled cyclist (46 m ahead) is found (any class: size alone cannot
     # tell a cyclist seen from behind from a pedestrian)
-    labels = kitti_object.labels().get(0)
+    labels = kitti_object.labels.get(0)
     cyc = labels.boxes[[i for i, c in enumerate(labels.categories) if c == "Cyclist"]]
     assert bev_iou(cyc, det.boxes).max() > 0.3
 
@@ -133,7 +133,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory):
 
 def test_geometric_finds_the_visible_cars_of_a_synthetic_recording(synthetic) -> None:
     det_obj = create()
-    labels = synthetic.labels()
+    labels = synthetic.labels
     tp = n_gt = n_det = 0
     for k in range(len(synthetic)):
         det = det_obj.detect(synthetic.frame(k), synthetic.rig)

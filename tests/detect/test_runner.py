@@ -105,10 +105,9 @@ def test_call_with_deadline() -> None:
     assert call_with_deadline(lambda a, b=0: a + b, 1.0, 2, b=3) == 5
     with pytest.raises(KeyError):
         call_with_deadline({}.__getitem__, 1.0, "x")
-    t0 = time.perf_counter()
-    with pytest.raises(CallTimedOut):
+    with pytest.raises(CallTimedOut) as ei:  # it returns without waiting for the 5 s sleep
         call_with_deadline(time.sleep, 0.2, 5.0)  # the sleeping daemon thread is left behind
-    assert time.perf_counter() - t0 < 2.0
+    assert ei.value.timeout_s == 0.2
 
 
 def test_runner_good_detector() -> None:
@@ -141,17 +140,22 @@ def test_runner_timeout_disables_the_detector() -> None:
     import threading
 
     release = threading.Event()
-    r = DetectorRunner(_Fn(lambda f: release.wait(30) and Detections.empty()), "slow", timeout_s=0.3)
+    calls: list[int] = []
+
+    def slow(f: Frame) -> Detections:
+        calls.append(f.index)
+        release.wait(30)
+        return Detections.empty()
+
+    r = DetectorRunner(_Fn(slow), "slow", timeout_s=0.3)
     try:
-        t0 = time.perf_counter()
         with pytest.raises(PluginTimeoutError, match="longer than 0.3 s") as ei:
             r.detect(_frame(), RIG)
-        assert time.perf_counter() - t0 < 3.0
+        assert not release.is_set()  # it gave up on the call, which is still waiting
         assert ei.value.name == "slow" and r.disabled is ei.value
         # later calls fail at once, without calling the detector again
-        t0 = time.perf_counter()
         res = r.detect_many([_frame(1), _frame(2)], RIG)
-        assert all(isinstance(x.error, PluginTimeoutError) for x in res) and time.perf_counter() - t0 < 0.2
+        assert all(isinstance(x.error, PluginTimeoutError) for x in res) and calls == [0]
     finally:
         release.set()
 

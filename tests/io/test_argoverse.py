@@ -95,7 +95,7 @@ def test_camera_frames_are_optical(rec) -> None:  # type: ignore[no-untyped-def]
 def test_labels_persistent_and_containing_points(log: Path, rec) -> None:  # type: ignore[no-untyped-def]
     ann = feather.read_table(log / "annotations.feather")
     t = ann.column("timestamp_ns").to_numpy()
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None and set(labels.frames) == {0, 1}
     for k in (0, 1):
         fl = labels.get(k)

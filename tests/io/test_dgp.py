@@ -169,7 +169,7 @@ def test_ego_poses_and_extrinsics_chain_to_the_camera_poses(scene: tuple[str, Pa
 
 def test_box_counts_and_persistent_track_ids(scene: tuple[str, Path, DGPRecording]) -> None:
     name, d, rec = scene
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None and len(labels) == 3
     samples = _sample_datums(d)
     for f in range(3):
@@ -191,7 +191,7 @@ def test_box_counts_and_persistent_track_ids(scene: tuple[str, Path, DGPRecordin
     in_all = set.intersection(*(set(labels.get(f).track_ids.tolist()) for f in range(3)))
     assert len(in_all) == (93 if name == "scene_01" else 13)
     if name == "scene_02":
-        assert len(labels.track_ids()) == 13
+        assert len(labels.track_ids) == 13
 
 
 def test_points_in_converted_boxes_track_dgp_num_points(scene: tuple[str, Path, DGPRecording]) -> None:
@@ -203,7 +203,7 @@ def test_points_in_converted_boxes_track_dgp_num_points(scene: tuple[str, Path, 
     the boxes by 90 degrees, loses about half the points: the convention is not ambiguous here.
     """
     _, _, rec = scene
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     ours, dgp, swapped, turned = [], [], [], []
     for f in range(3):
@@ -230,7 +230,7 @@ def test_boxes_project_into_the_cameras_that_list_them(scene: tuple[str, Path, D
     """Each camera's own bounding_box_3d lists the instances it sees: ours project into its image,
     onto DGP's 2D box of the same instance, and DGP's camera-frame centre is ours moved by T_cam_ego."""
     _, d, rec = scene
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     ious: list[float] = []
     checked = 0
@@ -274,7 +274,7 @@ def test_prelabel_geometric_runs_on_a_scene(dataset: Path) -> None:
 
     res = prelabel(open_dgp(dataset / "scene_01"), "geometric")
     assert res.report.frames == 3 and res.report.failed_frames == ()
-    assert res.labels.num_boxes() > 0
+    assert res.labels.num_boxes > 0
 
 
 # -- broken copies of the real scene ------------------------------------------------------------
@@ -327,7 +327,7 @@ def test_box_with_nan_names_the_file(copy01: Path, nan: Any, capsys: pytest.Capt
     bf.write_text(json.dumps(d))
     rec = open_dgp(copy01)
     with pytest.raises(CorruptFileError) as e:
-        rec.labels()
+        _ = rec.labels
     assert e.value.path == bf and "annotations[7].box.width" in e.value.reason and "NaN" in e.value.reason
     # `info` still reports the rest, with the broken file as a problem
     assert main(["info", str(copy01), "--json"]) == 2
@@ -355,7 +355,7 @@ def test_class_id_outside_the_ontology(copy01: Path) -> None:
     d["annotations"][0]["class_id"] = 42
     bf.write_text(json.dumps(d))
     with pytest.raises(CorruptFileError, match="class_id 42") as e:
-        open_dgp(copy01).labels()
+        _ = open_dgp(copy01).labels
     assert e.value.path == bf
 
 
@@ -470,8 +470,8 @@ def test_synthetic_scene_round_trip(tmp_path: Path) -> None:
     fr = rec.frame(1)
     assert fr.ego_pose is not None and fr.ego_pose.allclose(Transform.from_rt(np.eye(3), [101.0, 0, 0]) @ T.inverse())
     assert fr.image("CAM").shape == (48, 64, 3)
-    labels = rec.labels()
-    assert labels is not None and labels.track_ids().tolist() == [1]
+    labels = rec.labels
+    assert labels is not None and labels.track_ids.tolist() == [1]
     fl = labels.get(1)
     assert fl.categories == ("Car",) and fl.attributes[0]["instance_id"] == 555
     # (0, -8, -1) in a LiDAR yawed by +90 deg at (1, 0, 1.8) is (9, 0, 0.8) in the ego frame, box facing ego +y

@@ -154,11 +154,11 @@ def test_tracking_sequences_load(kitti: Path, seq: str, frames: int, size: tuple
     assert rec.format == "kitti-tracking" and rec.sequence == seq and len(rec) == frames
     assert rec.timestamps_ns[1] - rec.timestamps_ns[0] == 100_000_000
     text = (root / "label_02" / f"{seq}.txt").read_text()
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
-    assert set(labels.track_ids().tolist()) == file_ids(text)
+    assert set(labels.track_ids.tolist()) == file_ids(text)
     n_dc = sum(1 for ln in text.splitlines() if " DontCare " in ln)
-    assert labels.num_boxes() + sum(len(v) for v in rec.dont_care.values()) == len(text.splitlines())
+    assert labels.num_boxes + sum(len(v) for v in rec.dont_care.values()) == len(text.splitlines())
     assert sum(len(v) for v in rec.dont_care.values()) == n_dc
     assert "DontCare" not in {c for f in labels.frames.values() for c in f.categories}
     one = next(iter(labels.frames.values()))
@@ -184,7 +184,7 @@ def test_projection_of_tracking_labels_matches_2d_boxes(kitti: Path) -> None:
     rec = open_kitti_tracking(tracking(kitti) / "image_02" / "0001")
     cam = rec.rig.cameras["image_02"]
     T_cam_ego = rec.rig.T_cam_sensor("image_02", LIDAR)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
 
     def ious(yaw_offset: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
@@ -238,7 +238,7 @@ def test_tracking_paths(kitti: Path, tmp_path: Path) -> None:
     shutil.copy(kitti / "object" / "training" / "velodyne" / "000001.bin", t / "velodyne" / "0016" / "000003.bin")
     for p in (t, t / "velodyne" / "0016"):
         rec = open_recording(p)
-        assert rec.format == "kitti-tracking" and len(rec) == 4 and rec.labels() is None
+        assert rec.format == "kitti-tracking" and len(rec) == 4 and rec.labels is None
         assert len(rec.frame(3).lidar[LIDAR]) > 100_000 and rec.frame(2).lidar == {}
 
 
@@ -264,7 +264,7 @@ def test_both_calibration_spellings_give_the_same_rig(kitti: Path, tmp_path: Pat
     real = open_kitti_tracking(root / "label_02" / "0001.txt")
     assert_same_rig(ours.rig, real.rig)
     assert np.array_equal(ours.T_rect_velo.matrix, real.T_rect_velo.matrix)
-    la, lb = ours.labels(), real.labels()
+    la, lb = ours.labels, real.labels
     assert la is not None and lb is not None
     assert np.array_equal(la.frames[0].boxes.to_array(), lb.frames[0].boxes.to_array())
 
@@ -302,7 +302,7 @@ def test_object_frame_boxes_contain_points(kitti: Path) -> None:
     cloud = f.lidar[LIDAR]
     assert len(cloud) == (kitti / "object" / "training" / "velodyne" / "000001.bin").stat().st_size // 16
     assert f.image("image_02").shape == (375, 1242, 3)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     fl = labels.frames[0]
     text = (kitti / "object" / "training" / "label_2" / "000001.txt").read_text().splitlines()

@@ -87,7 +87,7 @@ def self_evaluation(
 @pytest.fixture(scope="module")
 def synth() -> tuple[LabelSet, LabelContext]:
     rec = open_recording(SYNTH)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     return labels, LabelContext.from_recording(rec)
 
@@ -111,7 +111,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_generated_seed_self_evaluation_is_perfect(generated: Path, tmp_path: Path) -> None:
     rec = open_recording(generated)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     evaluated = self_evaluation(labels, LabelContext.from_recording(rec), tmp_path)
     assert sum(evaluated.values()) >= 100
@@ -127,7 +127,7 @@ def test_exported_levels_agree_with_the_rendered_camera(generated: Path) -> None
     from fusionlabel.synth.geometry import build_snapshot, static_mesh
 
     rec = open_recording(generated)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     ctx = LabelContext.from_recording(rec)
     _, cam = ctx.kitti_frames()
@@ -169,7 +169,7 @@ def kitti_recording(real_data: Path, seq: str):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("seq", ["0001", "0016"])
 def test_real_kitti_import_export_self_evaluation(real_data: Path, seq: str, tmp_path: Path) -> None:
     rec, _ = kitti_recording(real_data, seq)
-    labels = rec.labels()
+    labels = rec.labels
     ctx = LabelContext.from_recording(rec)
     assert ctx.dont_care  # the DontCare regions travel along into the ground truth
     # KITTI's own levels kept: its truncated boxes (levels 1, 2) are ignored, as in KITTI
@@ -198,7 +198,7 @@ def test_computed_occlusion_against_kittis_human_levels(real_data: Path, tmp_pat
     conf = np.zeros((4, 4), np.int64)  # rows: KITTI's level, columns: ours
     for seq in ("0001", "0016"):
         rec, path = kitti_recording(real_data, seq)
-        labels = rec.labels()
+        labels = rec.labels
         ctx = replace(LabelContext.from_recording(rec), recompute_kitti_2d=True)
         out = tmp_path / f"{seq}.txt"
         write_label_file("kitti", out, labels, ctx)

@@ -80,7 +80,7 @@ def test_result_writer_reader_round_trip(tmp_path: Path, kitti_tracking_dev: Pat
         trk.step_arrays(boxes[m], d.score[m], codes[m], d.bbox[m])
     res = trk.finish()
     kl = labels_to_kitti_results(res.labels, T, cal["P2"].reshape(3, 4), (1242, 375))
-    assert len(kl) == res.labels.num_boxes() > 0
+    assert len(kl) == res.labels.num_boxes > 0
     p = tmp_path / "0000.txt"
     write_kitti_results(p, kl)
     lines = p.read_text().splitlines()

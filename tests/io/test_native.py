@@ -196,7 +196,7 @@ def test_poses_and_labels(rec_dir: Written) -> None:
     # (poses k = 1 at T0 and k = 2 at T0 + 50 ms have x = 1.5 and 3.0)
     assert mid is not None and mid.translation[0] == pytest.approx(2.25, abs=1e-5)
     assert rec.ego_pose_at(int(T0 + 10**12)) is None  # far outside the span
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None and list(labels) == [0, 1, 2, 3, 4]
     for k in labels:
         a, b = labels.get(k), rec_dir.labels.get(k)
@@ -231,7 +231,7 @@ def test_recording_without_poses_or_labels(tmp_path: Path) -> None:
     w.add_lidar("LIDAR_TOP", 105, PointCloud(np.ones((3, 3), np.float32)))
     w.finish()
     rec = open_native(tmp_path / "r")
-    assert rec.labels() is None and rec.ego_poses is None and rec.frame(0).ego_pose is None
+    assert rec.labels is None and rec.ego_poses is None and rec.frame(0).ego_pose is None
     assert len(rec.frame(0).lidar["LIDAR_TOP"]) == 0
     np.testing.assert_array_equal(rec.frame(1).lidar["LIDAR_TOP"].intensity, np.zeros(3, np.float32))
 
@@ -403,7 +403,7 @@ def test_calibration_missing_a_key_is_a_problem_not_a_failure(
     # the rest of the recording is usable
     assert len(rec) == 5
     np.testing.assert_array_equal(rec.frame(0).lidar["LIDAR_TOP"].xyz, rec_dir.clouds[0].xyz)
-    assert rec.labels() is not None
+    assert rec.labels is not None
 
 
 def test_missing_calibration_file_is_a_problem(rec_dir: Written) -> None:
@@ -498,5 +498,5 @@ def test_corrupt_labels_raise_when_read(rec_dir: Written) -> None:
     p.write_text('{"format": "fusionlabel.labels", "version": 1, "frames": [')
     rec = open_native(rec_dir.root)
     with pytest.raises(CorruptFileError) as e:
-        rec.labels()
+        _ = rec.labels
     assert e.value.path == p

@@ -91,8 +91,8 @@ def test_lyft_tables_open_with_counts_matching(lyft: Path) -> None:
 def test_lyft_labels_in_ego_frame(lyft: Path) -> None:
     t = _tables(lyft)
     rec = open_nuscenes(lyft)
-    labels = rec.labels()
-    assert labels is not None and labels.num_boxes() == len(t["sample_annotation"]) == 4
+    labels = rec.labels
+    assert labels is not None and labels.num_boxes == len(t["sample_annotation"]) == 4
     fl = labels.get(0)
     assert fl.categories == ("Car",) * 4
     assert {a["source_category"] for a in fl.attributes} == {"car"}
@@ -156,7 +156,7 @@ def test_broken_references_name_the_table(lyft: Path, tmp_path: Path) -> None:
     bad["instance"][0]["category_token"] = "gone"
     rec = open_nuscenes(_write_tables(tmp_path / "b", bad))
     with pytest.raises(CorruptFileError) as ei:
-        rec.labels()
+        _ = rec.labels
     assert ei.value.path.name == "instance.json" and "gone" in ei.value.reason
 
     bad = copy.deepcopy(t)
@@ -208,7 +208,7 @@ def _two_sample_tables(t: dict[str, list[dict[str, Any]]]) -> dict[str, list[dic
 def test_track_ids_persist_across_key_frames(lyft: Path, tmp_path: Path) -> None:
     rec = open_nuscenes(_write_tables(tmp_path, _two_sample_tables(_tables(lyft))))
     assert len(rec) == 2 and sum(len(s) for s in rec.streams.values()) == 20
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None and set(labels.frames) == {0, 1}
     f0, f1 = labels.get(0), labels.get(1)
     tok0 = {a["instance_token"]: int(i) for a, i in zip(f0.attributes, f0.track_ids)}
@@ -297,8 +297,8 @@ def test_mmdet3d_lidar_projects_into_cam_front(nus: Path) -> None:
 
 def test_mmdet3d_gt_boxes_contain_lidar_points(nus: Path) -> None:
     rec = open_nuscenes(nus)
-    labels = rec.labels()
-    assert labels is not None and labels.num_boxes() == 69
+    labels = rec.labels
+    assert labels is not None and labels.num_boxes == 69
     fl = labels.get(0)
     assert sorted(fl.track_ids.tolist()) == list(range(69))
     assert fl.categories.count("Misc") == sum(

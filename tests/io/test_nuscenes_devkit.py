@@ -80,7 +80,7 @@ class Export:
 
 
 def _export(rec: Recording, root: Path, labels: LabelSet | None = None) -> Export:
-    lab = labels if labels is not None else rec.labels()
+    lab = labels if labels is not None else rec.labels
     assert lab is not None
     return Export(rec, lab, LabelContext.from_recording(rec), root, NuScenesTablesFormat())
 
@@ -131,7 +131,7 @@ def assert_devkit_boxes_equal_ours(nusc: NuScenes, labels: LabelSet, ctx: LabelC
             assert np.allclose(box.center, fl.boxes.center[j], atol=1e-6)
             assert abs(float(wrap_angle(_heading(box.rotation_matrix) - fl.boxes.yaw[j]))) <= 1e-6
             n += 1
-    assert n == labels.num_boxes() == len(nusc.sample_annotation)
+    assert n == labels.num_boxes == len(nusc.sample_annotation)
     return n
 
 
@@ -223,8 +223,8 @@ def test_synthetic_export_is_a_complete_version_folder(synth: Export) -> None:
     # every table loaded by the devkit, with the sizes of the recording
     assert len(nusc.scene) == len(nusc.log) == len(nusc.map) == 1
     assert len(nusc.sample) == len(synth.rec) == 20
-    assert len(nusc.sample_annotation) == synth.labels.num_boxes() == 482
-    assert len(nusc.instance) == len(synth.labels.track_ids()) == 26
+    assert len(nusc.sample_annotation) == synth.labels.num_boxes == 482
+    assert len(nusc.instance) == len(synth.labels.track_ids) == 26
     assert {c["name"] for c in nusc.category} == set(NUSCENES_CATEGORIES)
     assert {a["name"] for a in nusc.attribute} == set(NUSCENES_ATTRIBUTES)
     assert [v["level"] for v in nusc.visibility] == ["v0-40", "v40-60", "v60-80", "v80-100"]
@@ -490,7 +490,7 @@ def test_import_of_tables_without_our_extensions(synth: Export, tmp_path: Path) 
         (vdir / f"{name}.json").write_text(json.dumps(rows))
     labels, times = read_nuscenes_tables(tmp_path / "foreign")
     assert sorted(times) == list(range(20))
-    assert labels.num_boxes() == 482
+    assert labels.num_boxes == 482
     ours = synth.labels
     for k in ours.frames:
         fa, fb = ours.get(k), labels.get(k)
@@ -501,7 +501,7 @@ def test_import_of_tables_without_our_extensions(synth: Export, tmp_path: Path) 
             assert fb.categories[i] == fa.categories[j]  # vehicle.car -> Car ... through the reverse map
             assert fb.attributes[i]["source_category"] == CATEGORY_TO_NUSCENES[fa.categories[j]]
             assert fb.attributes[i]["visibility"] in ("v0-40", "v40-60", "v60-80", "v80-100")
-    assert sorted(labels.track_ids().tolist()) == list(range(1, 27))
+    assert sorted(labels.track_ids.tolist()) == list(range(1, 27))
 
 
 def test_cli_export_and_import(tmp_path: Path) -> None:
@@ -518,7 +518,7 @@ def test_cli_export_and_import(tmp_path: Path) -> None:
     assert len(nusc.sample_annotation) == 482 and nusc.scene[0]["name"] == SYNTH.name
     assert main(["import", "--format", "nuscenes", str(out), "--out", str(tmp_path / "back.json")]) == 0
     rec = open_recording(SYNTH)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     from fusionlabel.io.native_labels import read_labels
 
@@ -534,7 +534,7 @@ def test_export_reopens_as_a_recording(synth: Export) -> None:
     assert np.allclose(frame.radar["RADAR_FRONT"].xyz, orig.radar["radar_front"].xyz, atol=1e-5)
     assert np.allclose(frame.radar["RADAR_FRONT"].radial_velocity, orig.radar["radar_front"].radial_velocity, atol=1e-5)
     assert np.array_equal(frame.image("CAM_FRONT"), orig.image("cam_front"))
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None and labels.category_counts() == synth.labels.category_counts()
 
 
@@ -652,7 +652,7 @@ def test_lyft_tables_export_loads_in_devkit(lyft: Export, real_data: Path) -> No
 
 def test_argoverse2_export_loads_in_devkit_with_point_counts(av2: Export, tmp_path: Path) -> None:
     nusc = av2.nusc
-    assert len(nusc.sample) == 2 and len(nusc.sample_annotation) == av2.labels.num_boxes() == 162
+    assert len(nusc.sample) == 2 and len(nusc.sample_annotation) == av2.labels.num_boxes == 162
     assert not av2.report.problems
     # tilted real ego poses: centre, size, and the heading carried through the devkit's transform
     assert_devkit_boxes_equal_ours(av2.nusc, av2.labels, av2.ctx, level_poses=False)

@@ -128,13 +128,13 @@ def test_attribute_encoding_is_schema_typed() -> None:
 
 def test_real_synthetic_file_validates(tmp_path: Path) -> None:
     rec = open_recording(SYNTH)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     p = tmp_path / "synth.json"
     write_openlabel(p, labels, {k: int(t) for k, t in enumerate(rec.timestamps_ns)}, rec.rig)
     d = json.loads(p.read_text())
     assert schema_error(d) is None
-    assert len(d["openlabel"]["objects"]) == len(labels.track_ids())
+    assert len(d["openlabel"]["objects"]) == len(labels.track_ids)
 
 
 @pytest.mark.parametrize(

@@ -184,7 +184,7 @@ def _check_ego_poses(path: Path, ctx: LabelContext) -> None:
 # -- export: vcd builds the cameras and projects like us ------------------------------------------
 def test_vcd_projects_the_synthetic_sample_like_us(tmp_path: Path) -> None:
     rec = open_recording(SYNTH)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     path, ctx = _export(tmp_path, rec, labels, "synth")
     checks = _vcd_projects_like_us(path, rec.rig, labels)
@@ -200,7 +200,7 @@ def test_vcd_builds_every_lens_model_we_support(tmp_path: Path) -> None:
     """Pinhole with 4, 5 and 8 coefficients and skew; OpenCV fisheye (written as vcd's
     Kannala model); a fisheye without coefficients (which we project as a pinhole)."""
     rec = open_recording(SYNTH)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     base = rec.rig.cameras["cam_front"]
     T = base.T_ego_cam
@@ -301,8 +301,8 @@ def test_vcd_projects_real_recordings_like_us(tmp_path: Path, real_data: Path, n
     if name.startswith("dgp"):
         pytest.importorskip("fusionlabel.io.dgp", reason="this FusionLabel has no TRI DGP reader")
     rec = open_recording(src)
-    labels = _kitti_raw_labels(rec) if name == "kitti_raw" else rec.labels()
-    assert labels is not None and labels.num_boxes() > 0
+    labels = _kitti_raw_labels(rec) if name == "kitti_raw" else rec.labels
+    assert labels is not None and labels.num_boxes > 0
     if name == "kitti_tracking_0001":
         labels = LabelSet({k: labels.get(k) for k in sorted(labels.frames)[:40]})
     labels = _without_nonfinite_attributes(labels)
@@ -342,7 +342,7 @@ def test_import_reads_cuboids_in_any_coordinate_system_of_a_vcd_tree(tmp_path: P
     (matrix pose), -> roof (quaternion pose) -> cam_roof (Euler pose). Each track's cuboids are
     in one of odom, velo_top, cam_roof or the vehicle; our import gives the ego boxes back."""
     rec = open_recording(SYNTH)
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     ctx = LabelContext.from_recording(rec)
     frames = sorted(labels.frames)[:8]

@@ -36,7 +36,7 @@ def _load_all(path: Path) -> int:
             img = ref.load()
             assert img.ndim == 3 and img.shape[2] == 3
         n += 1
-    rec.labels()
+    _ = rec.labels
     return n
 
 

@@ -26,7 +26,7 @@ def test_kitti_tracking_labels_are_never_the_save_target(
     if not seq.is_dir():
         pytest.skip(f"{seq} not present")
     rec = open_recording(seq)
-    assert rec.labels() is not None  # it carries KITTI labels (label_02/0001.txt) ...
+    assert rec.labels is not None  # it carries KITTI labels (label_02/0001.txt) ...
     assert rec.editable_labels_path is None  # ... which are read-only
     p = label_path_for(rec)
     assert p.suffix == ".json" and "label_02" not in p.parts

@@ -63,7 +63,7 @@ def _id_consistency(pred: LabelSet, gt: LabelSet) -> tuple[int, int]:
 
 
 def test_oracle_prelabel_keeps_identities(sample) -> None:
-    gt = sample.labels()
+    gt = sample.labels
     steps: list[tuple[int, int]] = []
     res = prelabel(sample, OracleDetector(gt), progress=lambda d, t: steps.append((d, t)))
     assert steps[-1] == (len(sample) + 1, len(sample) + 1)
@@ -75,18 +75,18 @@ def test_oracle_prelabel_keeps_identities(sample) -> None:
     assert switched <= 1, f"{switched} of {n_tracks} GT tracks split over several ids"
     assert 0 < res.review.load <= 0.1 + 1e-9
     # the review reasons name tracks that exist in the output
-    out_ids = set(res.labels.track_ids().tolist())
+    out_ids = set(res.labels.track_ids.tolist())
     for it in res.review.items:
         assert {r["track_id"] for r in it.reasons if "track_id" in r} <= out_ids | {r["track_id"] for r in it.reasons}
     assert res.report.frames == len(sample) and res.report.failed_frames == ()
 
 
 def test_failing_frames_are_reported_and_skipped(sample) -> None:
-    res = prelabel(sample, OracleDetector(sample.labels(), fail_on=(3, 4)))
+    res = prelabel(sample, OracleDetector(sample.labels, fail_on=(3, 4)))
     assert len(res.report.failed_frames) == 2
     assert all("simulated plugin failure" in f for f in res.report.failed_frames)
     assert res.report.failed_frames[0].startswith("frame 3")
-    assert res.labels.num_boxes() > 0
+    assert res.labels.num_boxes > 0
 
 
 def test_cancel_stops(sample) -> None:
@@ -97,13 +97,13 @@ def test_cancel_stops(sample) -> None:
         return calls["n"] > 3
 
     with pytest.raises(Cancelled, match="cancelled at frame 3"):
-        prelabel(sample, OracleDetector(sample.labels()), cancel=cancel)
+        prelabel(sample, OracleDetector(sample.labels), cancel=cancel)
 
 
 def test_geometric_detector_end_to_end(sample) -> None:
     res = prelabel(sample, "geometric")
     assert res.report.detector == "geometric" and res.report.detections > 0
-    gt = sample.labels()
+    gt = sample.labels
     hits = total = 0
     for k, g in gt.frames.items():
         vis = np.array([c == "Car" and a.get("num_lidar_points", 0) >= 50 for c, a in zip(g.categories, g.attributes)])
@@ -143,7 +143,7 @@ def test_view_prelabels_only_what_the_camera_shows(sample, tmp_path: Path) -> No
     from fusionlabel.core.errors import FusionLabelError
     from fusionlabel.core.projection import visible_fraction
 
-    gt = sample.labels()
+    gt = sample.labels
     everything = prelabel(sample, OracleDetector(gt))
     seen = prelabel(sample, OracleDetector(gt), view="cam_front")
     cam = sample.rig.cameras["cam_front"]
@@ -158,7 +158,7 @@ def test_view_prelabels_only_what_the_camera_shows(sample, tmp_path: Path) -> No
         rows.sort()
         assert rows[0][1] >= 0.3 and rows[-1][1] >= 0.3
     # the synthetic rig sees all around: the view keeps a minority of the boxes
-    assert 0 < seen.labels.num_boxes() < 0.8 * everything.labels.num_boxes()
+    assert 0 < seen.labels.num_boxes < 0.8 * everything.labels.num_boxes
     with pytest.raises(FusionLabelError, match="no camera named 'cam_back'.*cam_front"):
         prelabel(sample, OracleDetector(gt), view="cam_back")
     # the batch worker: a wrong view is a failed recording with the reason, the right one is recorded

@@ -158,13 +158,13 @@ def test_recordings_of_one_and_two_frames_get_prelabels(tmp_path: Path, frames: 
     rep = prelabel_one(str(rec), str(tmp_path / "out"), "geometric")
     assert rep["status"] == "ok" and rep["frames"] == frames and rep["tracks"] > 0, rep
     labels = read_labels(tmp_path / "out" / "labels.json")
-    assert set(labels.frames) <= set(range(frames)) and labels.num_boxes() > 0
+    assert set(labels.frames) <= set(range(frames)) and labels.num_boxes > 0
     assert read_review(tmp_path / "out" / "labels.review.json").queue.num_frames == frames
 
 
 def test_a_failing_class_does_not_sink_the_others() -> None:
     rec = open_native(SAMPLE)
-    det = OracleDetector(rec.labels())
+    det = OracleDetector(rec.labels)
     cfgs = {
         "Car": TrackerConfig.for_class("Car"),
         "Pedestrian": TrackerConfig(metric="no-such-metric"),
@@ -178,7 +178,7 @@ def test_a_failing_class_does_not_sink_the_others() -> None:
 
 def test_the_review_budget_of_each_class_is_used() -> None:
     rec = open_native(SAMPLE)
-    det = OracleDetector(rec.labels(), drop=0.3, sigma=0.3)
+    det = OracleDetector(rec.labels, drop=0.3, sigma=0.3)
     wide = prelabel(
         rec,
         det,

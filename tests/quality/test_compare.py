@@ -21,7 +21,7 @@ SYNTH = Path(__file__).resolve().parents[2] / "sample_data" / "synth_seed0"
 
 @pytest.fixture(scope="module")
 def gt() -> LabelSet:
-    labels = open_recording(SYNTH).labels()
+    labels = open_recording(SYNTH).labels
     assert labels is not None
     return labels
 
@@ -52,9 +52,9 @@ def _annotator_b(gt: LabelSet) -> tuple[LabelSet, dict[str, object]]:
 def test_identical_sets_agree_fully(gt: LabelSet) -> None:
     r = compare_labels(gt, gt)
     g = r.agreement
-    assert g.matched == gt.num_boxes() and g.missing == g.extra == 0
+    assert g.matched == gt.num_boxes and g.missing == g.extra == 0
     assert g.mean_iou == pytest.approx(1.0) and g.id_consistency == 1.0
-    assert r.consensus.num_boxes() == gt.num_boxes() and not r.disagreements
+    assert r.consensus.num_boxes == gt.num_boxes and not r.disagreements
 
 
 def test_disagreements_are_found(gt: LabelSet) -> None:
@@ -62,7 +62,7 @@ def test_disagreements_are_found(gt: LabelSet) -> None:
     r = compare_labels(gt, b)
     g = r.agreement
     assert g.missing == 1 and g.extra == 1 and g.category_mismatches == 1
-    assert g.matched == gt.num_boxes() - 1
+    assert g.matched == gt.num_boxes - 1
     assert 0.8 < g.mean_iou < 1.0
     ident = [d for d in r.disagreements if d.kind == "identity"]
     assert {(d.frame, d.track_a) for d in ident} == {
@@ -74,7 +74,7 @@ def test_disagreements_are_found(gt: LabelSet) -> None:
     assert [(d.frame, d.track_b) for d in r.disagreements if d.kind == "extra"] == [(4, 999)]
     # the consensus keeps A's ids, averages the boxes, leaves out every disagreement
     c = r.consensus
-    assert c.num_boxes() <= g.matched - len(ident) - 1
+    assert c.num_boxes <= g.matched - len(ident) - 1
     assert 2 not in c.get(11).track_ids
     fa, fc = gt.get(0), c.get(0)
     j = int(np.flatnonzero(fa.track_ids == fc.track_ids[0])[0])
@@ -92,6 +92,6 @@ def test_cli_compare_writes_consensus(gt: LabelSet, tmp_path: Path, capsys: pyte
     assert main(["compare", str(pa), str(pb), "--consensus", str(pc), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["agreement"]["missing"] == 1 and d["agreement"]["extra"] == 1
-    assert read_labels(pc).num_boxes() == d["agreement"]["consensus_boxes"] > 400
+    assert read_labels(pc).num_boxes == d["agreement"]["consensus_boxes"] > 400
     assert main(["compare", str(pa), str(pb)]) == 0
     assert "ID consistency" in capsys.readouterr().out

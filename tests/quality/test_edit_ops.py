@@ -71,8 +71,8 @@ def test_native_eval(synth_recording: Path, tmp_path: Path, capsys: pytest.Captu
     from fusionlabel.io.native import open_native
     from fusionlabel.io.native_labels import write_labels
 
-    gt = open_native(synth_recording).labels()
-    assert gt is not None and gt.num_boxes() > 0
+    gt = open_native(synth_recording).labels
+    assert gt is not None and gt.num_boxes > 0
     perfect = tmp_path / "perfect.json"
     write_labels(gt, perfect)
     assert main(["eval", "--format", "native", "--gt", str(synth_recording), "--results", str(perfect), "--json"]) == 0
@@ -87,8 +87,13 @@ def test_native_eval(synth_recording: Path, tmp_path: Path, capsys: pytest.Captu
         0,
     )
 
-    # swap a track's id from frame 3 on to a new id: one ID switch, one merge
-    tid = int(gt.get(0).track_ids[0])
+    # swap a track's id from frame 3 on to a new id: one ID switch, one merge (a track the LiDAR
+    # sees in every frame: ground truth without a point is ignored by the evaluation)
+    seen: dict[int, bool] = {}
+    for f in gt.frames.values():
+        for t, a in zip(f.track_ids.tolist(), f.attributes):
+            seen[t] = seen.get(t, True) and a.get("num_lidar_points", 0) > 0
+    tid = next(t for t in gt.get(0).track_ids.tolist() if seen[t] and len(gt.track(t)[0]) == len(gt.frames))
     frames = {}
     for k, f in gt.frames.items():
         ids = f.track_ids.copy()
@@ -100,7 +105,7 @@ def test_native_eval(synth_recording: Path, tmp_path: Path, capsys: pytest.Captu
     assert main(["eval", "--format", "native", "--gt", str(synth_recording), "--results", str(switched), "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
     assert (s["IDS"], s["FP"], s["FN"], s["edit_ops"]) == (1, 0, 0, 1)
-    cat = gt.get(0).categories[0]
+    cat = gt.get(0).categories[list(gt.get(0).track_ids).index(tid)]
     assert (
         main(
             [

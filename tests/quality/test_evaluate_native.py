@@ -18,7 +18,7 @@ from fusionlabel.quality.evaluation import RANGE_BINS, count_gt_points, evaluate
 @pytest.fixture(scope="module")
 def sample():
     rec = open_recording(SAMPLE)
-    gt = rec.labels()
+    gt = rec.labels
     counts, problems = count_gt_points(rec, gt)
     assert not problems
     return rec, gt, counts

@@ -30,7 +30,7 @@ def _poses(rec) -> dict:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def synth():  # type: ignore[no-untyped-def]
     rec = open_recording(SYNTH)
-    return rec, rec.labels(), {k: int(t) for k, t in enumerate(rec.timestamps_ns)}, _poses(rec)
+    return rec, rec.labels, {k: int(t) for k, t in enumerate(rec.timestamps_ns)}, _poses(rec)
 
 
 def test_robust_z_per_class_and_pooled() -> None:
@@ -73,7 +73,7 @@ def test_planted_errors_on_synthetic_recording(synth) -> None:  # type: ignore[n
 @pytest.mark.parametrize("seq", ["0001", "0016"])
 def test_planted_errors_on_real_kitti_tracking(real_data: Path, seq: str) -> None:
     rec = open_recording(real_data / "kitti" / "tracking" / "training" / "label_02" / f"{seq}.txt")
-    labels = rec.labels()
+    labels = rec.labels
     assert labels is not None
     clean = check_labels(labels)
     recall, precision = [], []
@@ -86,7 +86,7 @@ def test_planted_errors_on_real_kitti_tracking(real_data: Path, seq: str) -> Non
         precision.append(det.precision_new)
     assert np.mean(recall) >= 0.85
     assert np.mean(precision) >= 0.8
-    assert len(clean.findings) < 0.02 * labels.num_boxes()
+    assert len(clean.findings) < 0.02 * labels.num_boxes
 
 
 def test_id_reuse_is_named() -> None:
@@ -118,5 +118,5 @@ def test_report_files_and_cli(synth, tmp_path: Path, capsys: pytest.CaptureFixtu
     assert main(["qa", str(p), "--report", str(png), "--json"]) == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     d = json.loads(capsys.readouterr().out)
-    assert d["num_boxes"] == bad.num_boxes() and d["num_findings"] == len(d["findings"]) >= 4
+    assert d["num_boxes"] == bad.num_boxes and d["num_findings"] == len(d["findings"]) >= 4
     assert main(["qa", str(p), "--report", str(tmp_path / "qa.txt")]) != 0

@@ -197,7 +197,7 @@ def test_lidar_is_in_the_sensor_frame_with_realistic_values(rec) -> None:
 
 
 def test_num_lidar_points_are_exact(rec) -> None:
-    labels = rec.labels()
+    labels = rec.labels
     assert len(labels) == FRAMES
     T = rec.rig.T_ego_sensor(LIDAR_NAME)
     with_points = 0
@@ -212,9 +212,9 @@ def test_num_lidar_points_are_exact(rec) -> None:
 
 
 def test_tracks_are_persistent_and_move_physically(rec) -> None:
-    labels = rec.labels()
+    labels = rec.labels
     cats = set()
-    for tid in labels.track_ids():
+    for tid in labels.track_ids:
         frames, boxes, categories = labels.track(int(tid))
         assert len(set(categories)) == 1
         cats.add(categories[0])
@@ -229,7 +229,7 @@ def test_tracks_are_persistent_and_move_physically(rec) -> None:
 
 
 def test_an_agent_is_fully_occluded_at_some_frame_and_visible_at_others(rec) -> None:
-    labels = rec.labels()
+    labels = rec.labels
     vis: dict[int, list[tuple[float, int]]] = {}
     for fl in labels.frames.values():
         for tid, a in zip(fl.track_ids, fl.attributes):
@@ -267,7 +267,7 @@ def test_projected_boxes_line_up_with_the_rendered_objects(rec) -> None:
     static = static_mesh(sc.structures)
     cam = rec.rig.cameras["cam_front"]
     rays = pixel_rays(cam)
-    labels = rec.labels()
+    labels = rec.labels
     checked = contained = 0
     ious = []
     on_object = []

@@ -50,7 +50,7 @@ def test_short_gap_is_bridged_by_interpolation() -> None:
 def test_heading_flip_keeps_the_track_and_its_heading() -> None:
     frames = [_fd([_car(10 + 0.5 * k, 0, np.pi if k % 3 == 2 else 0.0)]) for k in range(12)]
     res = track_sequence(frames, TrackerConfig(min_hits=2))
-    assert res.labels.track_ids().tolist() == [1]
+    assert res.labels.track_ids.tolist() == [1]
     yaws = np.array([res.labels.get(k).boxes.yaw[0] for k in range(12)])
     assert np.all(np.abs(np.sin(yaws)) < 0.05) and np.all(np.cos(yaws) > 0)  # never flipped to pi
 
@@ -86,12 +86,12 @@ def test_ego_motion_compensation_with_a_turning_ego() -> None:
     for f in frames_pose:
         with_pose.step(f)
     res = with_pose.finish()
-    assert res.labels.track_ids().tolist() == [1]
+    assert res.labels.track_ids.tolist() == [1]
     np.testing.assert_allclose(with_pose.kf.x[0, 7:9], 0.0, atol=0.3)  # world velocity ~ 0
     # the ego-frame tracker sees the car swing around and, with a strict IoU gate, loses it
     res2 = track_sequence(frames_nopose, cfg)
-    assert res.labels.num_boxes() == 40
-    assert len(res2.labels.track_ids()) > 1 or res2.labels.num_boxes() < 30
+    assert res.labels.num_boxes == 40
+    assert len(res2.labels.track_ids) > 1 or res2.labels.num_boxes < 30
     # boxes come back in each frame's ego frame
     for k in (0, 20, 39):
         np.testing.assert_allclose(res.labels.get(k).boxes.center[0], frames_pose[k].boxes.center[0], atol=0.3)
@@ -144,7 +144,7 @@ def test_ambiguity_reasons_fire_on_constructed_cases_and_not_on_clean_ones() -> 
     frames = [_fd([_car(10 + 0.5 * k, 0)]) for k in range(8)] + [_fd([]) for _ in range(8)]
     frames += [_fd([_car(10 + 0.5 * k, 0)]) for k in range(16, 24)]
     frag = track_sequence(frames, TrackerConfig(min_hits=2, max_age=2))
-    assert frag.labels.track_ids().tolist() == [1, 2]
+    assert frag.labels.track_ids.tolist() == [1, 2]
     assert any(r == "fragment" for rs in frag.ambiguity[16].reasons for r, _ in rs)
     assert 16 in frag.review.frames
     # long coasting, then a size jump and a class change
@@ -153,7 +153,7 @@ def test_ambiguity_reasons_fire_on_constructed_cases_and_not_on_clean_ones() -> 
     frames += [_fd([[17.0, 0, 0.8, 7.0, 2.6, 3.0, 0]])]
     frames += [FrameDetections(Boxes.from_array([_car(17.5, 0)]), np.ones(1), ("Van",))]
     odd = track_sequence(frames, TrackerConfig(min_hits=2, max_age=6, gate_distance=8.0, threshold=-0.6))
-    assert odd.labels.track_ids().tolist() == [1]
+    assert odd.labels.track_ids.tolist() == [1]
     reasons = {k: {r for rs in fa.reasons for r, _ in rs} for k, fa in odd.ambiguity.items()}
     assert "coasting" in reasons[10]
     assert "size_change" in reasons[14]
@@ -226,8 +226,8 @@ def test_operating_point_selects_the_prelabels_and_is_declared(kitti_tracking_de
     assert 0 < t.delivered.sum() < len(t)
     # pre-labels: the delivered tracks, numbered first; scored labels: everything
     delivered_ids = np.unique(t.track_id[t.delivered])
-    assert res.labels.track_ids().tolist() == delivered_ids.tolist() == list(range(1, len(delivered_ids) + 1))
-    assert res.scored_labels.num_boxes() == len(t) > res.labels.num_boxes()
+    assert res.labels.track_ids.tolist() == delivered_ids.tolist() == list(range(1, len(delivered_ids) + 1))
+    assert res.scored_labels.num_boxes == len(t) > res.labels.num_boxes
     # ambiguity and review queue only concern pre-labels; the queue declares the operating point
     assert set(np.unique(res.rows.track_id)) <= set(delivered_ids.tolist())
     from fusionlabel.core.review import Review

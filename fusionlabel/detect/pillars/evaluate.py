@@ -249,7 +249,7 @@ def evaluate_recordings(
     seconds = 0.0
     for r in recordings:
         rec = open_recording(r)
-        labels = rec.labels()
+        labels = rec.labels
         if labels is None:
             from fusionlabel.core.errors import DataError
 

@@ -22,49 +22,10 @@ from fusionlabel.core.frames import Frame
 from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.detect.api import Detections, DetectorInfo
 from fusionlabel.detect.pillars.config import PillarsConfig
+from fusionlabel.detect.pillars.inputs import crop_points, resolve_device
 from fusionlabel.detect.pillars.targets import Decoded, decode
 
-
-def resolve_device(device: str) -> str:
-    """``"auto"`` -> ``"cuda"`` when available else ``"cpu"``; ``"cuda"`` without a GPU raises ``ValueError``."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but torch.cuda.is_available() is False")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}; use auto, cpu, cuda or cuda:N")
-    return device
-
-
-def crop_points(
-    xyz: NDArray[np.float32], intensity: NDArray[np.float32] | None, config: PillarsConfig
-) -> NDArray[np.float32]:
-    """The network's point input: (M, 3 | 4) float32 ego-frame points inside the grid's box.
-
-    Intensity (4th column, only when ``config.use_intensity``) is scaled to [0, 1] by dividing by
-    255 when the cloud's maximum exceeds 1 (8-bit intensities), as KITTI's are already.
-    """
-    xyz = np.asarray(xyz, np.float32)
-    (x0, x1), (y0, y1), (z0, z1) = config.x_range, config.y_range, config.z_range
-    keep = (
-        (xyz[:, 0] >= x0)
-        & (xyz[:, 0] < x1)
-        & (xyz[:, 1] >= y0)
-        & (xyz[:, 1] < y1)
-        & (xyz[:, 2] >= z0)
-        & (xyz[:, 2] < z1)
-    )
-    if not config.use_intensity:
-        return np.ascontiguousarray(xyz[keep])
-    if intensity is None:
-        inten = np.zeros(len(xyz), np.float32)
-    else:
-        inten = np.asarray(intensity, np.float32)
-        if len(inten) and float(np.nanmax(inten)) > 1.0:
-            inten = inten / 255.0
-    return np.ascontiguousarray(np.column_stack([xyz, inten])[keep])
+__all__ = ["PillarsDetector", "crop_points", "resolve_device"]
 
 
 class PillarsDetector:
@@ -158,6 +119,29 @@ class PillarsDetector:
         clouds = [lidar_points_ego(f, rig, self.lidars) for f in frames]
         decoded = self.predict([c.xyz for c in clouds], [c.intensity for c in clouds])
         return [self.to_detections(d) for d in decoded]
+
+    # -- learning from the annotator (fusionlabel.detect.adaptation.Adaptable) ---------------------
+    def finetune(
+        self,
+        recording: Any,
+        labels: Any,
+        out: Path,
+        options: Any,
+        provenance: Any = None,
+        progress: Any = None,
+        cancel: Any = None,
+    ) -> Any:
+        """Fine-tune this detector's checkpoint on the frames of ``labels`` of ``recording`` and
+        write the result to ``out`` (:func:`fusionlabel.detect.pillars.finetune.finetune`, with
+        copy-paste, flip, rotation and scaling); the checkpoint itself is only read. Returns a
+        :class:`~fusionlabel.detect.adaptation.FinetuneResult`."""
+        from fusionlabel.detect.pillars.finetune import finetune
+        from fusionlabel.detect.pillars.train import samples_from_labels
+
+        if self.weights is None:
+            raise ValueError("an in-memory network has no checkpoint to fine-tune")
+        samples = samples_from_labels(recording, labels, self.config, options.min_points)
+        return finetune(self.weights, samples, out, options, provenance, progress, cancel)
 
     # -- the work ---------------------------------------------------------------------------------
     def load(self) -> Any:

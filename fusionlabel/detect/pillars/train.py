@@ -40,9 +40,10 @@ from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import points_in_boxes
 from fusionlabel.core.errors import DataError
+from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.detect.pillars.config import PillarsConfig
-from fusionlabel.detect.pillars.infer import crop_points
+from fusionlabel.detect.pillars.inputs import crop_points
 from fusionlabel.detect.pillars.targets import Targets, encode_targets
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -123,9 +124,22 @@ def samples_from_recording(path: str | Path, config: PillarsConfig, min_points: 
 
     p = Path(path)
     rec = open_recording(p)
-    labels = rec.labels()
+    labels = rec.labels
     if labels is None or len(labels) == 0:
         raise DataError(p, "recording has no labels to train on")
+    return samples_from_labels(rec, labels, config, min_points, p.name)
+
+
+def samples_from_labels(
+    rec: Any, labels: LabelSet, config: PillarsConfig, min_points: int = 5, name: str | None = None
+) -> list[Sample]:
+    """The frames of ``labels`` (ego-frame boxes of an opened recording ``rec``) as :class:`Sample`.
+
+    Boxes of categories outside ``config.classes`` and with fewer than ``min_points`` LiDAR
+    points are left out; frames past the recording's end are skipped. ``name`` prefixes each
+    sample's ``source`` (default: the recording's folder name).
+    """
+    name = name or Path(str(rec.path)).name
     # keep points the augmentation may rotate / scale into the grid
     reach = 1.25 * math.hypot(max(map(abs, config.x_range)), max(map(abs, config.y_range)))
     wide = PillarsConfig(
@@ -165,7 +179,7 @@ def samples_from_recording(path: str | Path, config: PillarsConfig, min_points: 
                 fl.boxes[idx].to_array(),
                 np.array([cls_index[fl.categories[j]] for j in idx], np.int64),
                 vel,
-                f"{p.name}#{fi}",
+                f"{name}#{fi}",
             )
         )
     return out
@@ -284,7 +298,7 @@ def train_samples(
     """
     import torch
 
-    from fusionlabel.detect.pillars.infer import resolve_device
+    from fusionlabel.detect.pillars.inputs import resolve_device
     from fusionlabel.detect.pillars.model import PillarNet
 
     if not samples:

@@ -14,7 +14,7 @@ Example
 ...                   Boxes.from_array([[k * 1.0, 0, 0.8, 4, 1.8, 1.5, 0], [k * 1.0, 6, 0.8, 4, 1.8, 1.5, 0]]))
 ...                   for k in range(10)})
 >>> bad, planted = plant_errors(clean, ("size",), per_kind=1, seed=0)
->>> len(planted), planted[0].kind, bad.num_boxes() == clean.num_boxes()
+>>> len(planted), planted[0].kind, bad.num_boxes == clean.num_boxes
 (1, 'size', True)
 >>> score_findings([], planted).recall
 0.0
@@ -81,8 +81,8 @@ def plant_errors(
     fr: dict[int, FrameLabels] = dict(labels.frames)
     planted: list[PlantedError] = []
     used: set[int] = set()
-    next_id = int(labels.track_ids().max()) + 1 if labels.num_boxes() else 1
-    tracks = {int(t): labels.track(int(t))[0] for t in labels.track_ids()}
+    next_id = int(labels.track_ids.max()) + 1 if labels.num_boxes else 1
+    tracks = {int(t): labels.track(int(t))[0] for t in labels.track_ids}
     long = [t for t, f in tracks.items() if len(f) >= 5 and np.all(np.diff(f) == 1)]
 
     def pick_track() -> int | None:
