@@ -111,17 +111,22 @@ def _float(d: Mapping[str, Any], key: str, where: str, path: Path) -> float:
 
 
 def _int(d: Mapping[str, Any], key: str, where: str, path: Path) -> int:
-    """An integer field (number or digit string; absent = 0)."""
+    """An integer field (number or digit string; absent = 0) that fits 64 bits."""
     v = d.get(key, 0)
+    out: int | None = None
     if isinstance(v, bool):
+        out = None
+    elif isinstance(v, int):
+        out = v
+    elif isinstance(v, float) and v.is_integer():
+        out = int(v)
+    elif isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
+        out = int(v)
+    if out is None:
         raise CorruptFileError(path, f"{where}.{key}: {v!r} is not an integer")
-    if isinstance(v, int):
-        return v
-    if isinstance(v, float) and v.is_integer():
-        return int(v)
-    if isinstance(v, str) and re.fullmatch(r"-?\d+", v.strip()):
-        return int(v)
-    raise CorruptFileError(path, f"{where}.{key}: {v!r} is not an integer")
+    if not -(2**63) <= out < 2**63:
+        raise CorruptFileError(path, f"{where}.{key}: {out} does not fit 64 bits")
+    return out
 
 
 def _pose_parts(

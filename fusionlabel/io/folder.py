@@ -135,7 +135,10 @@ def _read_timestamps_csv(path: Path) -> dict[str, int]:
             raise CorruptFileError(
                 path, f"line {n}: expected '<file name>,<integer nanoseconds>', got {','.join(row)!r}"
             )
-        out[_stem(Path(row[0].strip()))] = int(row[1])
+        t = int(row[1])
+        if not -(2**63) <= t < 2**63:
+            raise CorruptFileError(path, f"line {n}: timestamp {t} does not fit 64 bits")
+        out[_stem(Path(row[0].strip()))] = t
     return out
 
 
@@ -159,6 +162,9 @@ def _times(files: list[Path], csv_times: dict[str, int], where: Path) -> tuple[N
             t = [0] * len(files)
             for k, i in enumerate(order):
                 t[i] = k * period
+    bad = [i for i, v in enumerate(t) if not -(2**63) <= v < 2**63]
+    if bad:
+        raise CorruptFileError(files[bad[0]], f"its time {t[bad[0]]} ns does not fit 64 bits")
     order = sorted(range(len(files)), key=lambda i: (t[i], natural_key(stems[i])))
     return np.array([t[i] for i in order], dtype=np.int64), [files[i] for i in order]
 

@@ -142,9 +142,14 @@ def kitti_T_velo_imu(calib: Mapping[str, NDArray[np.float64]], path: str | Path)
 
 
 def _rt(calib: Mapping[str, NDArray[np.float64]], path: Path) -> Transform:
+    """``R`` and ``T`` of a KITTI raw calibration file as a transform; CalibrationError naming
+    the file when they are missing or not finite."""
     R = _require(calib, "R", path, 9).reshape(3, 3)
     t = _require(calib, "T", path, 3)
-    return Transform.from_rt(R, t)
+    try:
+        return Transform.from_rt(R, t)
+    except ValueError as exc:  # NaN or infinity
+        raise CalibrationError(path, f"R and T: {exc}") from None
 
 
 def read_kitti_raw_calib(folder: str | Path) -> tuple[Rig, Transform | None, list[DataError]]:

@@ -293,6 +293,58 @@ def _kitti_tracking(d: Path) -> Path:
     return dst / "label_02" / "0001.txt"
 
 
+KITTI_RAW = "kitti/raw/2011_09_26"
+KITTI_OBJECT = "kitti/object/training"
+DGP_SCENE = "tri_dgp/test_scene/scene_02"
+
+
+def _kitti_raw(d: Path) -> Path:
+    """A KITTI raw drive (the day's calibration, two frames of velodyne and image_02)."""
+    src = shared_dir() / "real_data" / KITTI_RAW
+    dst = d / "2011_09_26"
+    dst.mkdir(parents=True)
+    for f in src.glob("calib_*.txt"):
+        shutil.copy(f, dst / f.name)
+    drive = "2011_09_26_drive_sfnd_sync"
+    for sub, ext in (("velodyne_points/data", ".bin"), ("image_02/data", ".png")):
+        (dst / drive / sub).mkdir(parents=True)
+        for i in range(2):
+            shutil.copy(src / drive / sub / f"{i:010d}{ext}", dst / drive / sub / f"{i:010d}{ext}")
+    return dst / drive
+
+
+def _dgp_scene(d: Path) -> Path:
+    """A TRI DGP scene (scene JSON, calibration, ontology, LiDAR, boxes), its camera images left out."""
+    src = shared_dir() / "real_data" / DGP_SCENE
+    dst = d / src.name
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("rgb", "bounding_box_2d", "agent*"))
+    return dst
+
+
+def _dgp_member(kind: str) -> str:
+    src = shared_dir() / "real_data" / DGP_SCENE
+    if kind == "scene":
+        return next(src.glob("scene_*.json")).name if src.exists() else "scene.json"
+    if kind == "calibration":
+        return f"calibration/{next(src.glob('calibration/*.json')).name}" if src.exists() else "calibration/c.json"
+    files = sorted(src.glob("bounding_box_3d/LIDAR/*.json")) if src.exists() else []
+    return f"bounding_box_3d/LIDAR/{files[0].name}" if files else "bounding_box_3d/LIDAR/b.json"
+
+
+def _folder(d: Path) -> Path:
+    """A plain folder of three binary PCD clouds with a timestamps.csv (io/folder.py)."""
+    from fusionlabel.io.pcd import write_pcd
+
+    root = d / "clouds"
+    root.mkdir()
+    lines = ["name,timestamp_ns"]
+    for i in range(3):
+        write_pcd(root / f"{i:06d}.pcd", _cloud(), "binary")
+        lines.append(f"{i:06d},{1_000_000_000 + i * 100_000_000}")
+    (root / "timestamps.csv").write_text("\n".join(lines) + "\n")
+    return root
+
+
 TARGETS: list[Target] = [
     Target("pcd-binary", _pcd("binary"), read_cloud),
     Target("pcd-ascii", _pcd("ascii"), read_cloud),
@@ -344,6 +396,21 @@ TARGETS: list[Target] = [
         read_recording,
         needs="radar",
     ),
+    Target("kitti-raw-calib", _kitti_raw, read_recording, "../calib_velo_to_cam.txt", needs=KITTI_RAW),
+    Target(
+        "kitti-raw-velodyne",
+        _kitti_raw,
+        read_recording,
+        "velodyne_points/data/0000000001.bin",
+        needs=KITTI_RAW,
+    ),
+    Target("kitti-object-calib", _real(KITTI_OBJECT), read_recording, "calib/000001.txt", needs=KITTI_OBJECT),
+    Target("kitti-object-labels", _real(KITTI_OBJECT), read_recording, "label_2/000001.txt", needs=KITTI_OBJECT),
+    Target("dgp-scene", _dgp_scene, read_recording, _dgp_member("scene"), json=True, needs=DGP_SCENE),
+    Target("dgp-calibration", _dgp_scene, read_recording, _dgp_member("calibration"), json=True, needs=DGP_SCENE),
+    Target("dgp-boxes", _dgp_scene, read_recording, _dgp_member("boxes"), json=True, needs=DGP_SCENE),
+    Target("folder-cloud", _folder, read_recording, "000001.pcd"),
+    Target("folder-times", _folder, read_recording, "timestamps.csv"),
     Target(
         "mcap",
         _real("derived/kitti_sfnd_2frames_ros2.mcap"),

@@ -405,3 +405,28 @@ def test_malformed_text_files(kitti: Path, tmp_path: Path) -> None:
     cal.write_text("P0: 1 2 3 x\n")
     with pytest.raises(CorruptFileError):
         read_kitti_calib(cal)
+
+
+def test_a_kitti_raw_calibration_with_nan_names_the_file(real_data: Path, tmp_path: Path) -> None:
+    """Found by fuzzing: a NaN in calib_velo_to_cam.txt raised a bare ValueError."""
+    import shutil
+
+    from fusionlabel.core.errors import CalibrationError
+    from fusionlabel.io.open import open_recording
+
+    src = real_data / "kitti/raw/2011_09_26"
+    day = tmp_path / "2011_09_26"
+    day.mkdir()
+    for f in src.glob("calib_*.txt"):
+        shutil.copy(f, day / f.name)
+    drive = day / "2011_09_26_drive_sfnd_sync" / "velodyne_points" / "data"
+    drive.mkdir(parents=True)
+    shutil.copy(src / "2011_09_26_drive_sfnd_sync/velodyne_points/data/0000000000.bin", drive)
+    calib = day / "calib_velo_to_cam.txt"
+    calib.write_text(calib.read_text().replace("R: ", "R: nan ", 1).replace("nan 7.533745e-03", "nan", 1))
+    try:
+        rec = open_recording(day / "2011_09_26_drive_sfnd_sync")
+        problems = [str(p) for p in rec.problems]
+        assert any("calib_velo_to_cam.txt" in p for p in problems), problems
+    except CalibrationError as exc:
+        assert exc.path == calib
