@@ -105,6 +105,8 @@ class LabelDocument(QtCore.QObject):
         #: the on-disk version the labels were read from (see :func:`fusionlabel.io.session.save`)
         self.base: str | None = state.base
         self.provenance = dict(state.provenance)
+        #: the review-level log (annotator -> reviewer -> QA sign-offs), kept through saves
+        self.signoffs = tuple(state.signoffs)
         self.num_frames = int(num_frames)
         self.frame = min(max(int(state.frame), 0), max(self.num_frames - 1, 0))
         self.selected: int | None = None
@@ -122,7 +124,13 @@ class LabelDocument(QtCore.QObject):
     # -- state --------------------------------------------------------------------------------
     def state(self) -> S.SessionState:
         return S.SessionState(
-            self.labels, self.review, dict(self.resolutions), self.frame, self.base, dict(self.provenance)
+            self.labels,
+            self.review,
+            dict(self.resolutions),
+            self.frame,
+            self.base,
+            dict(self.provenance),
+            tuple(self.signoffs),
         )
 
     @property
@@ -261,6 +269,24 @@ class LabelDocument(QtCore.QObject):
 
         it = self.item(frame)
         return None if it is None else frame_state(it, self.labels.get(frame), frame in self.resolutions)
+
+    def frame_level(self, frame: int) -> tuple[str | None, str, str]:
+        """The review level ``frame`` has reached (``annotator`` / ``reviewer`` / ``qa``, None while
+        with the annotator) and who signed it off when (:func:`fusionlabel.core.review.frame_level`)."""
+        from fusionlabel.core.review import Review, frame_level
+
+        level = frame_level(Review(self.review, self.resolutions, {}, self.signoffs), frame)
+        if level is None:
+            return None, "", ""
+        last = next((e for e in reversed(self.signoffs) if e.frame == frame and e.level == level), None)
+        res = self.resolutions.get(frame)
+        if (
+            last is not None
+            and last.action == "approve"
+            and (res is None or level != "annotator" or last.time >= res.time)
+        ):
+            return level, last.user, last.time
+        return level, res.user if res else "", res.time if res else ""
 
     def next_flagged(self, unresolved_only: bool = True, backwards: bool = False) -> int | None:
         """The next flagged frame after (before) the current one, wrapping; None when none left."""

@@ -268,9 +268,11 @@ class ReviewPanel(QtWidgets.QWidget):
                 if self.doc.review is not None
                 else "review queue: none yet (pre-label with Ctrl+P)"
             )
+        level, who, when = self.doc.frame_level(self.doc.frame)
+        level_line = f"review level: {level} ({who}, {when})" if level else "review level: with the annotator"
         it = self.doc.item(self.doc.frame)
         if it is None:
-            self.reasons.setText(f"frame {self.doc.frame + 1} is not flagged")
+            self.reasons.setText(f"frame {self.doc.frame + 1} is not flagged" + (f"\n{level_line}" if level else ""))
             return
         lines = [f"frame {it.frame + 1} flagged, score {it.score:.2f}:"]
         for r in it.reasons:
@@ -280,4 +282,5 @@ class ReviewPanel(QtWidgets.QWidget):
         res = self.doc.resolutions.get(it.frame)
         lines.append(f"state: {self.doc.frame_state(it.frame)}")
         lines.append(f"resolved by {res.user} at {res.time}" if res else "open")
+        lines.append(level_line)
         self.reasons.setText("\n".join(lines))

@@ -1,6 +1,7 @@
 """The timeline: one lane per track over the recording's frames, keyframes, flagged frames.
 
-* top strip: the review queue's flagged frames (red: open, green: resolved) and the cursor;
+* top strip: the review queue's flagged frames (red: open, green: resolved, blue: signed off by a
+  reviewer, violet: by QA) and the cursor;
 * one lane per track (ordered by first frame), a bar in the track's colour where it has boxes,
   dimmed where its boxes are still proposals, a white tick on each keyframe; the selected
   track's lane is highlighted.
@@ -19,6 +20,11 @@ from fusionlabel.core.edits import box_state
 
 STRIP = 16
 LANE = 9
+
+
+#: the flag strip's colour of a flagged frame a reviewer (blue) or QA (violet) signed off; open
+#: frames are red, resolved (the annotator's level) green
+LEVEL_COLORS = {"reviewer": QtGui.QColor(70, 150, 235), "qa": QtGui.QColor(170, 110, 230)}
 
 
 class Timeline(QtWidgets.QWidget):
@@ -69,9 +75,14 @@ class Timeline(QtWidgets.QWidget):
         fw = max((self.width() - 8) / max(self.doc.num_frames, 1), 1.0)
         for f in self.doc.flagged():
             ok = f in self.doc.resolutions
+            level = self.doc.frame_level(f)[0] if self.doc.signoffs else None
             p.fillRect(
                 QtCore.QRectF(self._x(f), 2, max(fw, 2), STRIP - 4),
-                QtGui.QColor(80, 200, 120) if ok else QtGui.QColor(235, 70, 70),
+                LEVEL_COLORS[level]
+                if level in LEVEL_COLORS
+                else QtGui.QColor(80, 200, 120)
+                if ok
+                else QtGui.QColor(235, 70, 70),
             )
         for row, (tid, frames, proposed, kf) in enumerate(self.lanes):
             y = STRIP + row * LANE

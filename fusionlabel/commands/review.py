@@ -1,7 +1,10 @@
 """``fusionlabel review LABELS... [--json]``: where the review of pre-labelled recordings stands.
 
-For each label file (or ``prelabel`` output folder): the flagged frames with their reasons and
-states, and how many are still open. ``--json`` prints one object per label file
+For each label file (or ``prelabel`` output folder): the flagged frames with their reasons,
+states and review levels (annotator -> reviewer -> QA), and how many are still open.
+``--sign-off reviewer|qa|annotator [--frames 3,7]`` records a level's approval (who: ``--user``
+or ``$FUSIONLABEL_USER``, when: now), ``--send-back`` returns frames to the annotator
+(:func:`fusionlabel.pipeline.review_status.sign_off_frames`). ``--json`` prints one object per label file
 (:func:`fusionlabel.pipeline.review_status.review_summary`, with a ``flagged_frames`` list); for
 several files, a JSON list of them.
 """
@@ -33,21 +36,60 @@ def format_review(s: dict[str, Any]) -> str:
         f"{st['proposed']} proposed, {st['accepted']} accepted, {st['edited']} edited"
         + ("  [done]" if s["done"] else "")
     ]
+    lv = s.get("levels")
+    if lv:
+        lines.append(
+            f"  levels: {lv['none']} with the annotator, {lv['annotator']} annotated, {lv['reviewer']} reviewed, "
+            f"{lv['qa']} QA-passed"
+        )
     if s["flagged_frames"]:
-        lines.append(f"  {'frame':>6}  {'score':>6}  {'state':<8}  {'status':<36}  reasons")
+        lines.append(f"  {'frame':>6}  {'score':>6}  {'state':<8}  {'level':<9}  {'status':<36}  reasons")
     for f in s["flagged_frames"]:
         r = f["resolution"]
         status = "open" if r is None else f"resolved by {r['user']} {r['time']}"
-        lines.append(f"  {f['frame']:>6}  {f['score']:>6.3f}  {f['state']:<8}  {status:<36}  {_reasons(f['reasons'])}")
+        level = f.get("level") or "-"
+        lines.append(
+            f"  {f['frame']:>6}  {f['score']:>6.3f}  {f['state']:<8}  {level:<9}  {status:<36}  {_reasons(f['reasons'])}"
+        )
     return "\n".join(lines)
 
 
 def review_cmd(
     labels: list[Path] = typer.Argument(..., help="Label files (or prelabel output folders holding labels.json)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (a list of them for several files)."),
+    sign_off: str | None = typer.Option(
+        None, "--sign-off", help="Approve frames at this level: annotator, reviewer or qa (then list)."
+    ),
+    send_back: bool = typer.Option(False, "--send-back", help="Return frames to the annotator (with --frames)."),
+    frames: str | None = typer.Option(
+        None, "--frames", help="Comma-separated 0-based frames (default: every flagged frame at the level before)."
+    ),
+    user: str | None = typer.Option(None, "--user", help="Who signs off (default: $FUSIONLABEL_USER or the login)."),
+    note: str = typer.Option("", "--note", help="A note with the sign-off."),
 ) -> None:
-    """List the flagged frames of pre-labelled recordings with their reasons and states, and how many are open."""
-    from fusionlabel.pipeline.review_status import review_summary
+    """List the flagged frames of pre-labelled recordings with their reasons, states and review levels."""
+    from fusionlabel.core.review import ReviewLevelError
+    from fusionlabel.pipeline.review_status import review_summary, sign_off_frames
+
+    if sign_off is not None or send_back:
+        if send_back and frames is None:
+            raise typer.BadParameter("name the frames to send back", param_hint="--frames")
+        try:
+            chosen = [int(f) for f in frames.split(",") if f.strip()] if frames else None
+        except ValueError:
+            raise typer.BadParameter(
+                f"{frames!r} is not a comma-separated list of frames", param_hint="--frames"
+            ) from None
+        for p in labels:
+            try:
+                done = sign_off_frames(p, sign_off or "reviewer", chosen, user, note, send_back)
+            except ReviewLevelError as exc:
+                typer.echo(f"error: {p}: {exc}", err=True)
+                raise typer.Exit(code=1) from None
+            what = "sent back to the annotator" if send_back else f"signed off at level {sign_off}"
+            typer.echo(
+                f"{p}: {len(done)} frame(s) {what}" + (f": {', '.join(map(str, done))}" if done else ""), err=True
+            )
 
     out = [review_summary(p) for p in labels]
     if as_json:

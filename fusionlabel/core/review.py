@@ -12,6 +12,14 @@ One owner for the review queue everywhere (``prelabel``, ``track``, the app, ``e
 ``"edited"``
     a box of the frame was changed, added or removed since the queue was built.
 
+Review levels: a frame goes **annotator -> reviewer -> QA**. Each step is a :class:`SignOff` (who,
+when, an optional note) in :attr:`Review.signoffs`, a log in time order; :func:`frame_level`
+reads it: the last level that approved the frame (``"annotator"``, ``"reviewer"``, ``"qa"``), or
+None while it is with the annotator. :func:`sign_off` appends an approval and refuses one out of
+order (a reviewer before the annotator...); :func:`send_back` returns a frame to the annotator
+(its level drops to None and it is open again). Resolving a flagged frame is the annotator's
+approval: a resolution newer than the frame's last log entry counts as level ``"annotator"``.
+
 The state is derived, not stored: each :class:`ReviewItem` carries a digest of the frame's
 boxes when it was queued (:func:`frame_digest`), so any reader holding the labels tells an
 edited frame from an untouched one, deletions included. A frame is *open* until it is resolved.
@@ -31,6 +39,11 @@ Example
 >>> done = resolve(review, 12, user="ann", time="2026-12-07T12:00:00+00:00")
 >>> [(s.state, s.open) for s in frame_status(done, labels)]
 [('accepted', False)]
+>>> frame_level(done, 12)
+'annotator'
+>>> checked = sign_off(done, 12, "reviewer", user="rev", time="2026-12-07T13:00:00+00:00")
+>>> frame_level(checked, 12), frame_level(send_back(checked, 12, "lead", "2026-12-07T14:00:00+00:00"), 12)
+('reviewer', None)
 """
 
 from __future__ import annotations
@@ -46,6 +59,14 @@ from fusionlabel.core.labels import FrameLabels, LabelSet
 
 #: the states of a flagged frame, see the module docstring
 FRAME_STATES = ("proposed", "accepted", "edited")
+#: the review levels a frame passes, in order
+LEVELS = ("annotator", "reviewer", "qa")
+#: what a sign-off does: approve the frame at its level, or send it back to the annotator
+SIGNOFF_ACTIONS = ("approve", "return")
+
+
+class ReviewLevelError(ValueError):
+    """A sign-off out of order (a reviewer approving a frame the annotator has not, ...)."""
 
 
 @dataclass(frozen=True)
@@ -124,13 +145,34 @@ class Resolution:
 
 
 @dataclass(frozen=True)
+class SignOff:
+    """One step of a frame's review: ``level`` (:data:`LEVELS`) ``action`` (``"approve"`` or
+    ``"return"`` to the annotator) by ``user`` at ``time`` (ISO 8601 UTC), with a note."""
+
+    frame: int
+    level: str
+    user: str
+    time: str
+    note: str = ""
+    action: str = "approve"
+
+    def __post_init__(self) -> None:
+        if self.level not in LEVELS:
+            raise ValueError(f"unknown review level {self.level!r}; use one of {', '.join(LEVELS)}")
+        if self.action not in SIGNOFF_ACTIONS:
+            raise ValueError(f"unknown sign-off action {self.action!r}; use one of {', '.join(SIGNOFF_ACTIONS)}")
+
+
+@dataclass(frozen=True)
 class Review:
-    """A recording's review: the queue (None before any pre-labelling), the resolutions, and
-    where the queue came from (``provenance``: detector, configuration...; free-form, JSON)."""
+    """A recording's review: the queue (None before any pre-labelling), the resolutions, where
+    the queue came from (``provenance``: detector, configuration...; free-form, JSON) and the
+    log of review-level sign-offs (``signoffs``, in time order; see :func:`frame_level`)."""
 
     queue: ReviewQueue | None = None
     resolutions: Mapping[int, Resolution] = field(default_factory=dict)
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    signoffs: tuple[SignOff, ...] = ()
 
     def flagged(self) -> list[int]:
         """Flagged frames in frame order."""
@@ -202,3 +244,65 @@ def resolve(review: Review, frame: int, user: str, time: str, note: str = "") ->
     res = dict(review.resolutions)
     res[int(frame)] = Resolution(int(frame), user, time, note)
     return replace(review, resolutions=res)
+
+
+def frame_level(review: Review, frame: int) -> str | None:
+    """The review level ``frame`` has reached (:data:`LEVELS`), or None while it is with the
+    annotator: the last approval of its sign-off log, reset by a return; a resolution newer
+    than the log's last entry for the frame counts as the annotator's approval."""
+    level: str | None = None
+    last = ""
+    for e in review.signoffs:
+        if e.frame != frame:
+            continue
+        level = e.level if e.action == "approve" else None
+        last = e.time
+    res = review.resolutions.get(frame)
+    if level is None and res is not None and res.time >= last:
+        level = LEVELS[0]
+    return level
+
+
+def frame_levels(review: Review) -> dict[int, str | None]:
+    """The level of every frame that is flagged, resolved or signed off, by frame."""
+    frames = set(review.flagged()) | set(review.resolutions) | {e.frame for e in review.signoffs}
+    return {f: frame_level(review, f) for f in sorted(frames)}
+
+
+def sign_off(review: Review, frame: int, level: str, user: str, time: str, note: str = "") -> Review:
+    """``review`` with ``frame`` approved at ``level`` by ``user`` at ``time``.
+
+    The levels go in order: the annotator approves a frame with no level (this also resolves it),
+    the reviewer one at ``"annotator"``, QA one at ``"reviewer"``.
+
+    Raises
+    ------
+    ReviewLevelError : ``level`` is not the next level of the frame
+    """
+    if level not in LEVELS:
+        raise ReviewLevelError(f"unknown review level {level!r}; use one of {', '.join(LEVELS)}")
+    current = frame_level(review, frame)
+    want = None if level == LEVELS[0] else LEVELS[LEVELS.index(level) - 1]
+    if current != want:
+        raise ReviewLevelError(
+            f"frame {frame} is at level {current or 'none (with the annotator)'}: "
+            f"the {level} signs off frames at level {want or 'none'}"
+        )
+    entry = SignOff(int(frame), level, user, time, note)
+    out = replace(review, signoffs=(*review.signoffs, entry))
+    if level == LEVELS[0] and frame not in review.resolutions:
+        out = resolve(out, frame, user, time, note)
+    return out
+
+
+def send_back(review: Review, frame: int, user: str, time: str, note: str = "", level: str | None = None) -> Review:
+    """``review`` with ``frame`` returned to the annotator by ``user`` (the reviewer or QA,
+    ``level``: default the level after the frame's current one): its level drops to None and its
+    resolution is removed, so the frame is open again."""
+    current = frame_level(review, frame)
+    if current is None:
+        raise ReviewLevelError(f"frame {frame} is already with the annotator")
+    who = level or (LEVELS[min(LEVELS.index(current) + 1, len(LEVELS) - 1)])
+    entry = SignOff(int(frame), who, user, time, note, "return")
+    res = {k: v for k, v in review.resolutions.items() if k != frame}
+    return replace(review, signoffs=(*review.signoffs, entry), resolutions=res)

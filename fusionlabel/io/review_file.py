@@ -4,10 +4,10 @@ Where it lives: beside the label file it belongs to, named after it, ``<stem>.re
 (:func:`review_path`): ``labels.json`` -> ``labels.review.json`` (``fusionlabel prelabel`` and
 the app), ``0001.txt`` -> ``0001.review.json`` (``fusionlabel track --format kitti``).
 
-Schema (``"format": "fusionlabel.review"``, version 2)::
+Schema (``"format": "fusionlabel.review"``, version 3)::
 
     {
-      "format": "fusionlabel.review", "version": 2,
+      "format": "fusionlabel.review", "version": 3,
       "num_frames": 447,                 frames in the recording
       "max_fraction": 0.1,               the review budget used (fraction of frames), or null
       "score_threshold": 3.0,            the pre-labels' operating point, or null
@@ -18,11 +18,20 @@ Schema (``"format": "fusionlabel.review"``, version 2)::
          "reasons": [{"track_id": 3, "reason": "crossing", "severity": 0.9}],
          "digest": "5f0c...",            the frame's boxes when queued (fusionlabel.core.review.frame_digest)
          "state": "proposed",            proposed | accepted | edited when written (readers recompute it)
-         "resolution": null | {"user": "ann", "time": "2026-12-07T10:00:00+00:00", "note": ""}}
+         "resolution": null | {"user": "ann", "time": "2026-12-07T10:00:00+00:00", "note": ""},
+         "level": "reviewer"}            annotator | reviewer | qa | null when written (readers recompute it)
+      ],
+      "signoffs": [                      the review-level log, in time order (fusionlabel.core.review.SignOff)
+        {"frame": 12, "level": "reviewer", "action": "approve", "user": "rev",
+         "time": "2026-12-07T11:00:00+00:00", "note": ""}
       ]
     }
 
-Older files migrate on read: ``fusionlabel.review_queue/1`` (what ``prelabel`` and ``track``
+Version 3 added ``signoffs`` (the annotator -> reviewer -> QA levels) and each frame's ``level``;
+a version 2 file migrates by getting an empty log (its resolutions stand for the annotator's
+level, as they do in version 3).
+
+Older files migrate on read (version 2 -> 3 as above): ``fusionlabel.review_queue/1`` (what ``prelabel`` and ``track``
 wrote as ``review.json`` / ``<seq>.review.json``) and ``fusionlabel.review_state`` version 1 (the
 app's ``labels.review.json``: the queue plus resolutions). A file of a newer version, or that is
 not a review file, is refused with a :class:`~fusionlabel.core.errors.CorruptFileError` naming it.
@@ -46,7 +55,7 @@ from typing import Any
 
 from fusionlabel.core.errors import CorruptFileError
 from fusionlabel.core.labels import LabelSet
-from fusionlabel.core.review import Resolution, Review, ReviewItem, ReviewQueue, frame_state
+from fusionlabel.core.review import Resolution, Review, ReviewItem, ReviewQueue, SignOff, frame_level, frame_state
 from fusionlabel.io.versioned import VersionedFormat, migrate_document, read_versioned, write_versioned
 
 SUFFIX = ".review.json"
@@ -99,10 +108,15 @@ def _state_v1_to_v2(d: dict[str, Any], path: Path) -> dict[str, Any]:
     return out
 
 
+def _v2_to_v3(d: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Version 2 -> 3: an empty sign-off log (resolutions stay the annotator's level)."""
+    return {**d, "version": 3, "signoffs": []}
+
+
 FORMAT = VersionedFormat(
     "fusionlabel.review",
-    2,
-    migrations={},
+    3,
+    migrations={2: _v2_to_v3},
     legacy={"fusionlabel.review_queue/1": _queue_v1_to_v2, "fusionlabel.review_state": _state_v1_to_v2},
     what="review file",
 )
@@ -170,15 +184,26 @@ def review_from_dict(d: Any, path: str | Path = "<review>") -> Review:
         prov = d.get("provenance") or {}
         if not isinstance(prov, dict):
             raise ValueError("provenance is not an object")
+        signoffs = tuple(
+            SignOff(
+                int(e["frame"]),
+                str(e["level"]),
+                str(e["user"]),
+                str(e["time"]),
+                str(e.get("note", "")),
+                str(e.get("action", "approve")),
+            )
+            for e in d.get("signoffs") or ()
+        )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptFileError(path, f"bad review file: {type(exc).__name__}: {exc}") from None
     if d.get("queue_present") is False:  # an app session that had resolutions but no queue
-        return Review(None, res, prov)
-    return Review(queue, res, prov)
+        return Review(None, res, prov, signoffs)
+    return Review(queue, res, prov, signoffs)
 
 
 def review_to_dict(review: Review, labels: LabelSet | None = None) -> dict[str, Any]:
-    """The body of a version 2 review file (``format`` and ``version`` added by the writer).
+    """The body of a version 3 review file (``format`` and ``version`` added by the writer).
 
     ``labels``, when given, are the current labels: each frame's ``state`` is written for
     readers that do not compute it. Resolutions of frames that are not queued are dropped.
@@ -199,6 +224,7 @@ def review_to_dict(review: Review, labels: LabelSet | None = None) -> dict[str, 
         if labels is not None:
             e["state"] = frame_state(it, labels.get(it.frame), r is not None)
         e["resolution"] = None if r is None else {"user": r.user, "time": r.time, "note": r.note}
+        e["level"] = frame_level(review, it.frame)
         frames.append(e)
     return {
         "num_frames": int(q.num_frames),
@@ -206,6 +232,10 @@ def review_to_dict(review: Review, labels: LabelSet | None = None) -> dict[str, 
         "score_threshold": q.score_threshold,
         "provenance": dict(review.provenance),
         "frames": frames,
+        "signoffs": [
+            {"frame": e.frame, "level": e.level, "action": e.action, "user": e.user, "time": e.time, "note": e.note}
+            for e in review.signoffs
+        ],
     }
 
 

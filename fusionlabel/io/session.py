@@ -69,7 +69,7 @@ from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked, 
 from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
-from fusionlabel.core.review import Resolution, Review, ReviewQueue
+from fusionlabel.core.review import Resolution, Review, ReviewQueue, SignOff
 from fusionlabel.io import review_file
 from fusionlabel.io.native_labels import (
     align_to_timestamps,
@@ -99,6 +99,7 @@ class SessionState:
     base : :func:`disk_version` of the label and review files this state started from (None:
         there were none); :func:`save` refuses to write over files that changed since
     provenance : where the review queue came from (kept through saves)
+    signoffs : the review-level log (reviewer and QA sign-offs; kept through saves)
     """
 
     labels: LabelSet
@@ -107,10 +108,11 @@ class SessionState:
     frame: int = 0
     base: str | None = None
     provenance: Mapping[str, Any] = field(default_factory=dict)
+    signoffs: tuple[SignOff, ...] = ()
 
     def to_review(self) -> Review:
-        """The review model of this state (queue, resolutions, provenance)."""
-        return Review(self.review, dict(self.resolutions), dict(self.provenance))
+        """The review model of this state (queue, resolutions, provenance, sign-offs)."""
+        return Review(self.review, dict(self.resolutions), dict(self.provenance), tuple(self.signoffs))
 
 
 def current_user() -> str:
@@ -212,7 +214,9 @@ def load(label_path: Path, timestamps_ns: NDArray[np.int64] | None = None) -> Se
             labels = align_to_timestamps(labels, times, timestamps_ns)
     rp = review_file.find_review(label_path)
     review = review_file.read_review(rp) if rp is not None else Review()
-    return SessionState(labels, review.queue, dict(review.resolutions), 0, base, dict(review.provenance))
+    return SessionState(
+        labels, review.queue, dict(review.resolutions), 0, base, dict(review.provenance), review.signoffs
+    )
 
 
 def save(
@@ -246,7 +250,10 @@ def save(
                 )
         write_labels(state.labels, label_path, dict(timestamps_ns) if timestamps_ns else None)
         if state.review is not None:
-            review_file.write_review(rp, state.to_review(), state.labels)
+            review = state.to_review()
+            if not review.signoffs and rp.exists():  # a state that did not carry the level log keeps the file's
+                review = replace(review, signoffs=review_file.read_review(rp).signoffs)
+            review_file.write_review(rp, review, state.labels)
         new_base = disk_version(label_path)
     discard_autosave(label_path)
     return new_base

@@ -22,7 +22,7 @@ from typing import Any
 
 from fusionlabel.core.errors import DataError
 from fusionlabel.core.labels import LabelSet
-from fusionlabel.core.review import FRAME_STATES, Review, frame_status
+from fusionlabel.core.review import FRAME_STATES, LEVELS, Review, frame_level, frame_levels, frame_status
 
 
 def resolve_label_path(path: str | Path) -> Path:
@@ -43,7 +43,11 @@ def review_summary(path: str | Path) -> dict[str, Any]:
     ``done`` (every flagged frame resolved), ``provenance`` and ``flagged_frames``: one object per
     flagged frame in frame order with ``frame`` (0-based index, as in the label file), ``score``,
     ``state`` (``proposed`` / ``accepted`` / ``edited``), ``open``, ``resolution`` (``user``,
-    ``time``, ``note``, or null) and ``reasons`` (``track_id``, ``reason``, ``severity``).
+    ``time``, ``note``, or null), ``level`` (the review level reached: ``annotator``,
+    ``reviewer``, ``qa`` or null) and ``reasons`` (``track_id``, ``reason``, ``severity``);
+    ``levels`` counts the flagged frames per level (``none`` for those with the annotator) and
+    ``signed_off`` lists every frame that has a level with its last sign-off (``frame``,
+    ``level``, ``user``, ``time``).
 
     Raises
     ------
@@ -78,6 +82,8 @@ def review_summary(path: str | Path) -> dict[str, Any]:
         "states": states,
         "review_load": round(q.load, 6) if q is not None else 0.0,
         "done": n_open == 0,
+        "levels": _level_counts(review, [st.frame for st in status]),
+        "signed_off": _signed_off(review),
         "provenance": dict(review.provenance),
         "flagged_frames": [
             {
@@ -88,11 +94,86 @@ def review_summary(path: str | Path) -> dict[str, Any]:
                 "resolution": None
                 if st.resolution is None
                 else {"user": st.resolution.user, "time": st.resolution.time, "note": st.resolution.note},
+                "level": frame_level(review, st.frame),
                 "reasons": [dict(r) for r in st.reasons],
             }
             for st in status
         ],
     }
+
+
+def _level_counts(review: Review, frames: list[int]) -> dict[str, int]:
+    counts = {"none": 0, **dict.fromkeys(LEVELS, 0)}
+    for f in frames:
+        counts[frame_level(review, f) or "none"] += 1
+    return counts
+
+
+def _signed_off(review: Review) -> list[dict[str, Any]]:
+    out = []
+    for f, level in frame_levels(review).items():
+        if level is None:
+            continue
+        last = next((e for e in reversed(review.signoffs) if e.frame == f and e.action == "approve"), None)
+        res = review.resolutions.get(f)
+        who = (
+            (last.user, last.time)
+            if last is not None and last.level == level
+            else (res.user, res.time)
+            if res
+            else ("", "")
+        )
+        out.append({"frame": f, "level": level, "user": who[0], "time": who[1]})
+    return out
+
+
+def sign_off_frames(
+    path: str | Path,
+    level: str,
+    frames: list[int] | None = None,
+    user: str | None = None,
+    note: str = "",
+    send_back: bool = False,
+) -> list[int]:
+    """Sign off frames of a label file's review at ``level`` (or, with ``send_back``, return
+    them to the annotator), written to the review file under the label file's lock.
+
+    ``frames`` default: every flagged frame at the level before ``level`` (for ``send_back``:
+    every flagged frame at ``level``). ``user`` defaults to ``$FUSIONLABEL_USER`` or the login
+    name. An open app session on the file will be told to reopen it when it saves (the review
+    file changed under it). Returns the frames changed.
+
+    Raises
+    ------
+    DataError : no label or review file; ReviewLevelError : a frame not at the right level
+    """
+    from fusionlabel.core import review as R
+    from fusionlabel.core.atomic import locked
+    from fusionlabel.io.native_labels import read_labels
+    from fusionlabel.io.review_file import find_review, read_review, review_path, write_review
+    from fusionlabel.io.session import current_user, now_utc
+
+    if level not in LEVELS:
+        raise R.ReviewLevelError(f"unknown review level {level!r}; use one of {', '.join(LEVELS)}")
+    lp = resolve_label_path(path)
+    who, when = user or current_user(), now_utc()
+    with locked(lp):
+        rp = find_review(lp)
+        if rp is None:
+            raise DataError(lp, f"no review file beside it ({review_path(lp).name}) to sign off in")
+        review = read_review(rp)
+        if frames is None:
+            want = level if send_back else (None if level == LEVELS[0] else LEVELS[LEVELS.index(level) - 1])
+            frames = [f for f in review.flagged() if frame_level(review, f) == want]
+        for f in frames:
+            review = (
+                R.send_back(review, f, who, when, note, level)
+                if send_back
+                else R.sign_off(review, f, level, who, when, note)
+            )
+        labels = read_labels(lp) if lp.suffix == ".json" else None
+        write_review(review_path(lp) if rp.name != review_path(lp).name else rp, review, labels)
+    return list(frames)
 
 
 def review_summary_if_any(path: str | Path) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from fusionlabel.core.errors import CorruptFileError
-from fusionlabel.core.review import Resolution, Review, ReviewItem, ReviewQueue
+from fusionlabel.core.review import Resolution, Review, ReviewItem, ReviewQueue, SignOff, frame_level, sign_off
 from fusionlabel.io.review_file import find_review, read_review, review_path, write_review
 
 REASON = {"track_id": 3, "reason": "crossing", "severity": 0.8}
@@ -20,10 +20,37 @@ def test_round_trip_keeps_everything(tmp_path: Path) -> None:
     p = tmp_path / "labels.review.json"
     write_review(p, r)
     d = json.loads(p.read_text())
-    assert d["format"] == "fusionlabel.review" and d["version"] == 2
+    assert d["format"] == "fusionlabel.review" and d["version"] == 3
     assert [e["frame"] for e in d["frames"]] == [7, 2]  # most suspicious first
     back = read_review(p)
     assert back == r
+
+
+def test_version_2_migrates_to_3_with_its_resolutions_as_the_annotator_level(tmp_path: Path) -> None:
+    p = tmp_path / "labels.review.json"
+    p.write_text(
+        json.dumps(
+            {
+                "format": "fusionlabel.review",
+                "version": 2,
+                "num_frames": 10,
+                "max_fraction": 0.1,
+                "score_threshold": None,
+                "provenance": {},
+                "frames": [
+                    {"frame": 3, "score": 0.5, "reasons": [], "resolution": {"user": "ann", "time": "T1", "note": ""}},
+                    {"frame": 5, "score": 0.4, "reasons": [], "resolution": None},
+                ],
+            }
+        )
+    )
+    r = read_review(p)
+    assert r.signoffs == () and frame_level(r, 3) == "annotator" and frame_level(r, 5) is None
+    r = sign_off(r, 3, "reviewer", "rev", "T2")
+    write_review(p, r)
+    d = json.loads(p.read_text())
+    assert d["version"] == 3 and [e["level"] for e in d["frames"]] == ["reviewer", None]
+    assert read_review(p).signoffs == (SignOff(3, "reviewer", "rev", "T2"),)
 
 
 def test_review_queue_v1_migrates(tmp_path: Path) -> None:
@@ -76,7 +103,7 @@ def test_review_state_v1_migrates_with_resolutions(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "text, match",
     [
-        ('{"format": "fusionlabel.review", "version": 3, "frames": []}', "newer FusionLabel"),
+        ('{"format": "fusionlabel.review", "version": 4, "frames": []}', "newer FusionLabel"),
         ('{"format": "fusionlabel.review_state", "version": 2}', "newer"),
         ('{"format": "fusionlabel.labels", "version": 1, "frames": []}', "not a review file"),
         ('{"format": "fusionlabel.review", "frames": []}', "no integer 'version'"),
