@@ -242,3 +242,16 @@ def list_detectors(
             note = f"name registered by {', '.join(dups[entry.name])}; using {entry.distribution}"
         out.append(DetectorStatus(entry, "ok", note, info))
     return out
+
+
+def factory_accepts(name: str, option: str, group: str = ENTRY_POINT_GROUP) -> bool:
+    """Whether the factory of the detector registered as ``name`` names the keyword ``option`` in
+    its signature (a ``**kwargs`` factory may reject it: False); imports the factory's module.
+    False when it cannot be inspected."""
+    import inspect
+
+    try:
+        params = inspect.signature(load_factory(find_entry(name, group))).parameters
+    except (PluginError, TypeError, ValueError):
+        return False
+    return option in params
