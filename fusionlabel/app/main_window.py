@@ -838,6 +838,39 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self.job.start()
         return True
 
+    def adapt(self, options: dict[str, Any] | None = None) -> bool:
+        """Fine-tune the learned detector on the frames labelled here and pre-label the rest again,
+        in a worker process (:mod:`fusionlabel.app.adapt_worker`); the result arrives as proposals
+        with their review queue (one undo step). False when a run is going or nothing is labelled."""
+        from fusionlabel.app.adapt_worker import AdaptJob
+        from fusionlabel.core.labels import LabelSet
+        from fusionlabel.pipeline.adapt import labelled_frames
+
+        if self.prelabel_running:
+            self.message("pre-labelling or adapting is already running")
+            return False
+        frames = labelled_frames(self.doc.labels, self.doc.resolutions)
+        seed = LabelSet({k: self.doc.labels.get(k) for k in frames})
+        if seed.num_boxes == 0:
+            self.last_error = "nothing to learn from: accept, correct or draw the boxes of a few frames first"
+            self.message(self.last_error)
+            return False
+        if self.job is not None:
+            self.job.wait(5000)
+        self.job = AdaptJob(self.rec, seed, options, self)
+        self.job.progress.connect(self._prelabel_progress)
+        self.job.finished.connect(self._prelabel_finished)
+        self.job.failed.connect(self._prelabel_failed)
+        self.job.cancelled.connect(self._prelabel_cancelled)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_btn.show()
+        self.prelabel_running = True
+        self.progress.setFormat(f"adapting to {len(frames)} labelled frame(s) %p%")
+        self.progress.setToolTip("fine-tuning the learned detector, then pre-labelling again, in a worker process")
+        self.job.start()
+        return True
+
     def _choose_detector(self) -> str | None:
         from fusionlabel.detect.registry import discover
 
@@ -865,10 +898,11 @@ class MainWindow(EditActions, QtWidgets.QMainWindow):
         self._prelabel_end()
         self.last_result = res
         rep = res.report  # the report as plain data (PrelabelReport.to_dict)
-        self.doc.replace_labels(mark_proposed(res.labels), f"pre-label ({rep['detector']})", review=res.review)
+        verb = "adapt" if "adaptation" in rep else "pre-label"
+        self.doc.replace_labels(mark_proposed(res.labels), f"{verb} ({rep['detector']})", review=res.review)
         failed = list(rep.get("failed_frames") or [])
         text = (
-            f"pre-labelled: {rep['tracks']} tracks, {rep['boxes']} boxes, {len(res.review.items)} flagged frames "
+            f"{'adapted and pre-labelled' if verb == 'adapt' else 'pre-labelled'}: {rep['tracks']} tracks, {rep['boxes']} boxes, {len(res.review.items)} flagged frames "
             f"({float(rep.get('fps', 0.0)):.1f} frames/s)"
         )
         if failed:

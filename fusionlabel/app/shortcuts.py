@@ -96,6 +96,12 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("File", ("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "redo"),
     Shortcut("File", ("Ctrl+S",), "save", "save labels and review state"),
     Shortcut("File", ("Ctrl+P",), "prelabel", "pre-label the recording (runs in the background)"),
+    Shortcut(
+        "File",
+        ("Ctrl+Shift+A",),
+        "adapt",
+        "adapt the learned detector to the frames you labelled, pre-label the rest again (background)",
+    ),
     Shortcut("File", ("Ctrl+Shift+E",), "edit_schema", "edit the label schema (classes, sizes, attributes)"),
     Shortcut("File", ("F1", "?"), "toggle_help", "show / hide this help"),
     Shortcut("File", ("Ctrl+Q",), "quit_app", "quit (asks to save unsaved work)"),

@@ -12,6 +12,10 @@ def synth(
     frames: int = typer.Option(20, "--frames", min=1, help="Number of LiDAR frames."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same bytes."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it holds a FusionLabel recording."),
+    lidar: str = typer.Option("hdl32e", "--lidar", help="Beam pattern: hdl32e (32 beams) or vlp16."),
+    ego_height: float = typer.Option(
+        0.0, "--ego-height", help="Height (m) of the ego origin above the ground (1.84: at the LiDAR, as KITTI)."
+    ),
 ) -> None:
     """Generate a synthetic camera + LiDAR + radar recording with ground-truth tracks."""
     from rich.progress import Progress
@@ -27,8 +31,12 @@ def synth(
                 frames=frames,
                 seed=seed,
                 overwrite=overwrite,
+                lidar=lidar,
+                ego_height=ego_height,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
         except FileExistsError as exc:
             reason = str(exc).removeprefix(f"{out}: ").replace("pass overwrite=True", "pass --overwrite")
             raise DataError(out, reason) from None

@@ -379,3 +379,21 @@ def test_radar_sync_uses_its_own_clock(rec) -> None:
     assert np.all(np.abs(period - 1e9 / 13.0) <= 1)
     s = match_nearest(rec.timestamps_ns, ts, 50_000_000)
     assert s.matched == FRAMES
+
+
+def test_ego_height_moves_only_the_frame_the_recording_is_written_in(tmp_path: Path) -> None:
+    """A domain shift for detectors: the ego origin at the LiDAR (ground at z = -1.84), same world."""
+    from fusionlabel.core.points import lidar_points_ego
+
+    a = open_recording(generate(tmp_path / "a", frames=2, seed=3, cameras=(), radar_rate_hz=0))
+    b = open_recording(generate(tmp_path / "b", frames=2, seed=3, cameras=(), radar_rate_hz=0, ego_height=1.84))
+    la, lb = a.labels.get(1), b.labels.get(1)
+    assert np.allclose(lb.boxes.to_array()[:, 2], la.boxes.to_array()[:, 2] - 1.84, atol=1e-4)
+    assert np.array_equal(lb.boxes.to_array()[:, [0, 1, 3, 4, 5, 6]], la.boxes.to_array()[:, [0, 1, 3, 4, 5, 6]])
+    assert b.rig.T_ego_sensor("lidar_top").translation[2] == pytest.approx(0.0)
+    xyz = lidar_points_ego(b.frame(1), b.rig).xyz
+    counts = points_in_boxes(xyz, lb.boxes).sum(axis=0)
+    assert counts.tolist() == [a_["num_lidar_points"] for a_ in lb.attributes]
+    t = int(b.timestamps_ns[1])
+    pa, pb = a.ego_pose_at(t), b.ego_pose_at(t)
+    assert np.allclose(pb.apply(np.zeros((1, 3))), pa.apply(np.array([[0.0, 0.0, 1.84]])), atol=1e-6)

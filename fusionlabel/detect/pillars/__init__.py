@@ -46,6 +46,8 @@ def create(
     max_objects: int = 200,
     lidars: Sequence[str] | None = None,
     name: str = "pillars",
+    mc_dropout: float = 0.0,
+    seed: int = 0,
 ) -> PillarsDetector:
     """Entry-point factory of the ``pillars`` detector (cheap: reads the checkpoint header only).
 
@@ -58,6 +60,7 @@ def create(
     max_objects : most detections per frame
     lidars : LiDAR names to use (default: every LiDAR of the frame)
     name : the name in ``info``
+    mc_dropout, seed : Monte Carlo dropout of the BEV features (0: off), for uncertainty ranking
 
     Raises
     ------
@@ -79,6 +82,8 @@ def create(
         score_threshold=score_threshold,
         max_objects=max_objects,
         lidars=lidars,
+        mc_dropout=mc_dropout,
+        seed=seed,
     )
 
 

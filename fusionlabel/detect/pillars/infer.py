@@ -41,6 +41,10 @@ class PillarsDetector:
     score_threshold : detections below it are dropped
     max_objects : at most this many detections per frame
     lidars : LiDAR sensor names to use (default: all of the frame's)
+    mc_dropout : Monte Carlo dropout: drop this fraction of the BEV pseudo-image's features at
+        random (scaled by ``1 / (1 - p)``) on every call, so that repeated calls disagree where
+        the network is unsure (``fusionlabel rank``); 0 (default) is the deterministic detector
+    seed : seed of the dropout masks
     """
 
     def __init__(
@@ -54,9 +58,15 @@ class PillarsDetector:
         score_threshold: float = 0.3,
         max_objects: int = 200,
         lidars: Sequence[str] | None = None,
+        mc_dropout: float = 0.0,
+        seed: int = 0,
     ) -> None:
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError("score_threshold must lie in [0, 1]")
+        if not 0.0 <= mc_dropout < 1.0:
+            raise ValueError("mc_dropout must lie in [0, 1)")
+        self.mc_dropout = float(mc_dropout)
+        self._mc_rng = np.random.default_rng(seed)
         self.weights = weights
         self.config = config
         self.meta = dict(meta or {})
@@ -175,7 +185,12 @@ class PillarsDetector:
         batch = torch.from_numpy(np.concatenate(pts) if pts else np.zeros((0, 3), np.float32)).to(device)
         bidx = torch.from_numpy(np.repeat(np.arange(len(pts)), [len(p) for p in pts])).to(device)
         with torch.inference_mode():
-            if device.startswith("cuda"):
+            if self.mc_dropout > 0:
+                bev = net.pfn(batch, bidx, len(pts))
+                keep = self._mc_rng.random(tuple(bev.shape), dtype=np.float32) >= self.mc_dropout
+                mask = torch.from_numpy(keep.astype(np.float32) / (1.0 - self.mc_dropout)).to(bev.device)
+                hm, reg = net.head(net.backbone(bev * mask))
+            elif device.startswith("cuda"):
                 with torch.autocast("cuda", dtype=torch.float16):
                     hm, reg = net(batch, bidx, len(pts))
             else:
