@@ -72,13 +72,7 @@ def build_app() -> typer.Typer:
         """FusionLabel: camera + LiDAR + radar cuboid tracking and labelling."""
 
     for mod in COMMAND_MODULES:
-        try:
-            m = importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name == mod:  # command not written yet in this checkout
-                continue
-            raise
-        m.register(app)
+        importlib.import_module(mod).register(app)
     return app
 
 
