@@ -18,6 +18,8 @@ from pathlib import Path
 
 import typer
 
+from fusionlabel.commands._frames import shown as frame_no
+
 
 def compare(
     a: Path = typer.Argument(..., help="Labels of annotator A."),
@@ -54,7 +56,7 @@ def compare(
     )
     shown = r.disagreements if top == 0 else r.disagreements[:top]
     for d in shown:
-        typer.echo(f"  frame {d.frame:<6d} {d.kind:<9s} A {d.track_a}  B {d.track_b}  {d.detail}")
+        typer.echo(f"  frame {frame_no(d.frame):<6d} {d.kind:<9s} A {d.track_a}  B {d.track_b}  {d.detail}")
     if len(shown) < len(r.disagreements):
         typer.echo(f"  ... {len(r.disagreements) - len(shown)} more disagreements (--top 0 shows all)")
 

@@ -16,13 +16,17 @@ from pathlib import Path
 
 import typer
 
+from fusionlabel.commands._frames import parse_frames, shown
+
 
 def gold_cmd(
     labels: Path | None = typer.Argument(None, help="The annotator's label file (or prelabel output folder)."),
     manifest: Path = typer.Option(..., "--manifest", "-m", help="The gold manifest (kept away from the annotator)."),
     reference: Path | None = typer.Option(None, "--reference", "-r", help="Reference label file (native)."),
     count: int = typer.Option(5, "--count", "-n", min=1, help="Gold frames to mix in."),
-    frames: str | None = typer.Option(None, "--frames", help="Exactly these 0-based frames (comma-separated)."),
+    frames: str | None = typer.Option(
+        None, "--frames", help="Exactly these frames (comma-separated, numbered from 1 as the window shows them)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed of the frame choice and of their queue entries."),
     score: bool = typer.Option(False, "--score", help="Score the annotator's work on the manifest's gold frames."),
     iou: float = typer.Option(0.25, "--iou", min=0.0, max=1.0, help="3D IoU a box match needs (--score)."),
@@ -50,7 +54,7 @@ def gold_cmd(
         )
         for f in res["frames"]:
             print(
-                f"  {f['frame']:>6}  {f['reference_boxes']:>4}  {f['annotator_boxes']:>4}  "
+                f"  {shown(f['frame']):>6}  {f['reference_boxes']:>4}  {f['annotator_boxes']:>4}  "
                 f"{'-' if f['mean_iou'] is None else format(f['mean_iou'], '.3f'):>5}  {f['misses']:>4}  "
                 f"{f['extras']:>5}  {f['state'] or '-':<8}  {'-' if f['seconds'] is None else format(f['seconds'], '.0f'):>6}  "
                 f"{f['resolved_by'] or 'open'}"
@@ -60,10 +64,7 @@ def gold_cmd(
         return
     if labels is None or reference is None:
         raise typer.BadParameter("mixing gold frames needs LABELS and --reference (or pass --score)")
-    try:
-        chosen = [int(f) for f in frames.split(",") if f.strip()] if frames else None
-    except ValueError:
-        raise typer.BadParameter(f"{frames!r} is not a comma-separated list of frames", param_hint="--frames") from None
+    chosen = parse_frames(frames, "--frames") if frames else None
     got = mix_gold(labels, reference, manifest, count, chosen, seed)
     print(f"mixed {len(got)} gold frame(s) into the queue of {labels}, unmarked; which ones: {manifest}")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import typer
 
+from fusionlabel.commands._frames import shown as frame_no
 from fusionlabel.core.errors import DataError
 
 
@@ -65,7 +66,9 @@ def qa(
         f"(checks: {', '.join(rep.checks)})"
     )
     for i, f in enumerate(shown, 1):
-        frames = f"{f.frames[0]}" if len(f.frames) == 1 else f"{f.frames[0]}-{f.frames[-1]}"
+        frames = (
+            f"{frame_no(f.frames[0])}" if len(f.frames) == 1 else f"{frame_no(f.frames[0])}-{frame_no(f.frames[-1])}"
+        )
         on_open = " [on an open flagged frame]" if open_frames & {int(k) for k in f.frames} else ""
         typer.echo(f"{i:4d}  score {f.score:6.2f}  track {f.track_id:<6d} frames {frames:<10s} {f.reason}{on_open}")
     if len(shown) < len(rep.findings):

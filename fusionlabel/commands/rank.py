@@ -14,6 +14,8 @@ from pathlib import Path
 
 import typer
 
+from fusionlabel.commands._frames import shown as frame_no
+
 
 def rank_cmd(
     recordings: list[Path] = typer.Argument(..., help="Recordings to rank."),
@@ -75,7 +77,7 @@ def rank_cmd(
     print(f"  {'#':>3}  {'frame':>6}  {'score':>6}  {'entropy':>8}  {'disagree':>8}  {'ambig':>6}  recording")
     for i, f in enumerate(res.selected, 1):
         print(
-            f"  {i:>3}  {f.frame:>6}  {f.score:>6.3f}  {f.entropy:>8.2f}  {f.disagreement:>8.2f}  "
+            f"  {i:>3}  {frame_no(f.frame):>6}  {f.score:>6.3f}  {f.entropy:>8.2f}  {f.disagreement:>8.2f}  "
             f"{f.ambiguity:>6.3f}  {f.recording}"
         )
     print("recordings by mean frame score:")

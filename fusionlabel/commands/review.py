@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from fusionlabel.commands._frames import parse_frames, shown
+
 
 def _reasons(rs: list[dict[str, Any]]) -> str:
     return (
@@ -49,7 +51,7 @@ def format_review(s: dict[str, Any]) -> str:
         status = "open" if r is None else f"resolved by {r['user']} {r['time']}"
         level = f.get("level") or "-"
         lines.append(
-            f"  {f['frame']:>6}  {f['score']:>6.3f}  {f['state']:<8}  {level:<9}  {status:<36}  {_reasons(f['reasons'])}"
+            f"  {shown(f['frame']):>6}  {f['score']:>6.3f}  {f['state']:<8}  {level:<9}  {status:<36}  {_reasons(f['reasons'])}"
         )
     return "\n".join(lines)
 
@@ -62,7 +64,9 @@ def review_cmd(
     ),
     send_back: bool = typer.Option(False, "--send-back", help="Return frames to the annotator (with --frames)."),
     frames: str | None = typer.Option(
-        None, "--frames", help="Comma-separated 0-based frames (default: every flagged frame at the level before)."
+        None,
+        "--frames",
+        help="Comma-separated frames, numbered from 1 as the window shows them (default: every flagged frame at the level before).",
     ),
     user: str | None = typer.Option(None, "--user", help="Who signs off (default: $FUSIONLABEL_USER or the login)."),
     note: str = typer.Option("", "--note", help="A note with the sign-off."),
@@ -74,12 +78,7 @@ def review_cmd(
     if sign_off is not None or send_back:
         if send_back and frames is None:
             raise typer.BadParameter("name the frames to send back", param_hint="--frames")
-        try:
-            chosen = [int(f) for f in frames.split(",") if f.strip()] if frames else None
-        except ValueError:
-            raise typer.BadParameter(
-                f"{frames!r} is not a comma-separated list of frames", param_hint="--frames"
-            ) from None
+        chosen = parse_frames(frames, "--frames") if frames else None
         for p in labels:
             try:
                 done = sign_off_frames(p, sign_off or "reviewer", chosen, user, note, send_back)
@@ -88,7 +87,8 @@ def review_cmd(
                 raise typer.Exit(code=1) from None
             what = "sent back to the annotator" if send_back else f"signed off at level {sign_off}"
             typer.echo(
-                f"{p}: {len(done)} frame(s) {what}" + (f": {', '.join(map(str, done))}" if done else ""), err=True
+                f"{p}: {len(done)} frame(s) {what}" + (f": {', '.join(str(shown(f)) for f in done)}" if done else ""),
+                err=True,
             )
 
     out = [review_summary(p) for p in labels]

@@ -285,7 +285,7 @@ def sign_off(review: Review, frame: int, level: str, user: str, time: str, note:
     want = None if level == LEVELS[0] else LEVELS[LEVELS.index(level) - 1]
     if current != want:
         raise ReviewLevelError(
-            f"frame {frame} is at level {current or 'none (with the annotator)'}: "
+            f"frame {frame + 1} is at level {current or 'none (with the annotator)'}: "
             f"the {level} signs off frames at level {want or 'none'}"
         )
     entry = SignOff(int(frame), level, user, time, note)
@@ -301,7 +301,7 @@ def send_back(review: Review, frame: int, user: str, time: str, note: str = "", 
     resolution is removed, so the frame is open again."""
     current = frame_level(review, frame)
     if current is None:
-        raise ReviewLevelError(f"frame {frame} is already with the annotator")
+        raise ReviewLevelError(f"frame {frame + 1} is already with the annotator")
     who = level or (LEVELS[min(LEVELS.index(current) + 1, len(LEVELS) - 1)])
     entry = SignOff(int(frame), who, user, time, note, "return")
     res = {k: v for k, v in review.resolutions.items() if k != frame}

@@ -194,7 +194,7 @@ def open_frames_line(summary: dict[str, Any]) -> str | None:
     if summary["open"] == 0:
         return None
     frames = [f["frame"] for f in summary["flagged_frames"] if f["open"]]
-    shown = ", ".join(map(str, frames[:10])) + (" ..." if len(frames) > 10 else "")
+    shown = ", ".join(str(f + 1) for f in frames[:10]) + (" ..." if len(frames) > 10 else "")
     return (
         f"note: {summary['open']} of {summary['flagged']} flagged frame(s) are still open in "
         f"{summary['review_file']} (frames {shown}); `fusionlabel review {summary['labels']}` lists them"

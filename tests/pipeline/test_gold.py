@@ -147,7 +147,7 @@ def test_review_command_signs_off_and_shows_levels(task: tuple[Path, Path], caps
     lp, _ = task
     monkeypatch.setenv("FUSIONLABEL_USER", "rita")
     assert main(["review", str(lp), "--sign-off", "reviewer"]) == 0  # nothing annotated yet: no frame
-    assert main(["review", str(lp), "--sign-off", "annotator", "--frames", "2"]) == 0
+    assert main(["review", str(lp), "--sign-off", "annotator", "--frames", "3"]) == 0
     assert main(["review", str(lp), "--sign-off", "reviewer"]) == 0
     capsys.readouterr()
     assert main(["review", str(lp), "--json"]) == 0
@@ -159,6 +159,10 @@ def test_review_command_signs_off_and_shows_levels(task: tuple[Path, Path], caps
     assert main(["review", str(lp)]) == 0
     text = capsys.readouterr().out
     assert "level" in text and "1 reviewed" in text
-    assert main(["review", str(lp), "--sign-off", "qa", "--frames", "9"]) == 1
-    assert main(["review", str(lp), "--send-back", "--frames", "2"]) == 0
+    # frames are numbered from 1 on the command line, as the window shows them (index 2 is frame 3)
+    rows = {ln.split()[0]: ln for ln in text.splitlines() if ln.startswith("      ")}
+    assert "reviewer" in rows["3"] and "10" in rows and "2" not in rows
+    assert main(["review", str(lp), "--sign-off", "qa", "--frames", "0"]) == 2
+    assert main(["review", str(lp), "--sign-off", "qa", "--frames", "10"]) == 1
+    assert main(["review", str(lp), "--send-back", "--frames", "3"]) == 0
     assert frame_level(read_review(lp.with_name("labels.review.json")), 2) is None
