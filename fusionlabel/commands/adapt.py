@@ -17,7 +17,10 @@ import typer
 def adapt_cmd(
     recording: Path = typer.Argument(..., help="The recording to adapt to and pre-label again."),
     labels: Path = typer.Option(
-        ..., "--labels", "-l", help="SEED: native label file with the frames an annotator labelled or corrected."
+        ...,
+        "--labels",
+        "-l",
+        help="SEED: native label file (or prelabel output folder) with the frames an annotator labelled or corrected.",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder (DIR/<name>/ is written)."),
     detector: str = typer.Option("pillars", "--detector", "-d", help="The learned detector to fine-tune."),

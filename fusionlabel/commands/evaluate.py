@@ -73,7 +73,9 @@ def format_summary(s: dict[str, Any]) -> str:
 def evaluate(
     fmt: str = typer.Option(..., "--format", help="kitti or native."),
     gt: Path = typer.Option(..., "--gt", help="KITTI label folder, or a native recording with ground truth."),
-    results: Path = typer.Option(..., "--results", help="KITTI results folder, or a native label file."),
+    results: Path = typer.Option(
+        ..., "--results", help="KITTI results folder, or a native label file (or a prelabel output folder)."
+    ),
     seqmap: Path | None = typer.Option(None, "--seqmap", help="KITTI seqmap (required for --format kitti)."),
     cls: str | None = typer.Option(
         None, "--class", help="Car, Pedestrian or Cyclist (KITTI: required; native: all categories if omitted)."

@@ -32,7 +32,7 @@ from fusionlabel.io.label_formats import load_labels
 
 
 def export(
-    labels: Path = typer.Argument(..., help="Native label file (any version)."),
+    labels: Path = typer.Argument(..., help="Native label file (any version), or a prelabel output folder."),
     fmt: str = typer.Option(
         ...,
         "--format",
@@ -86,6 +86,9 @@ def export(
         strategy = NuScenesTablesFormat(version=nuscenes_version, identity_pose=identity_pose, copy_images=copy_images)
     elif isinstance(strategy, NuScenesTrackingFormat):
         strategy = NuScenesTrackingFormat(identity_pose=identity_pose)
+    from fusionlabel.io.native_labels import resolve_label_path
+
+    labels = resolve_label_path(labels)  # a label file or a prelabel output folder
     imported, ctx = load_labels(labels, "native", recording)
     ctx = replace(
         ctx, recompute_kitti_2d=recompute_2d, name=recording.name if recording else labels.stem, kitti_scores=scores

@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from fusionlabel.core.atomic import atomic_write_text
 from fusionlabel.core.boxes import Boxes
-from fusionlabel.core.errors import CorruptFileError
+from fusionlabel.core.errors import CorruptFileError, DataError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.io.migrations import CURRENT, FORMAT, migrate, timestamps_from_dict
 
@@ -88,6 +88,24 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
         except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             raise CorruptFileError(path, f"frames[{fi}]: {type(exc).__name__}: {exc}") from None
     return LabelSet(out)
+
+
+def resolve_label_path(path: str | Path) -> Path:
+    """A native label file given as itself or as the folder holding ``labels.json`` (what
+    ``fusionlabel prelabel`` and ``adapt`` write: ``OUT/<name>/``), so every command takes either.
+
+    Raises
+    ------
+    DataError : naming the path: no such file, or a folder without ``labels.json``
+    """
+    p = Path(path)
+    if p.is_dir():
+        if not (p / "labels.json").is_file():
+            raise DataError(p, "a folder without labels.json: name the label file, or a prelabel output folder")
+        p = p / "labels.json"
+    if not p.exists():
+        raise DataError(p, "no such label file")
+    return p
 
 
 def read_labels(path: str | Path) -> LabelSet:

@@ -106,10 +106,10 @@ def read_seed(
     DataError : naming the file: no labelled box, a frame past the recording's ``num_frames``,
         a class outside ``classes`` (unless ``skip_unknown_classes``)
     """
-    from fusionlabel.io.native_labels import read_labels
+    from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review
 
-    p = Path(path)
+    p = resolve_label_path(path)
     labels = read_labels(p)
     rp = find_review(p)
     resolved = read_review(rp).resolutions.keys() if rp is not None else ()
@@ -260,7 +260,9 @@ def adapt(
     classes = tuple(base_det.info.classes)
     rec_path = Path(recording)
     rec = open_recording(rec_path)
-    seed_path = Path(seed)
+    from fusionlabel.io.native_labels import resolve_label_path
+
+    seed_path = resolve_label_path(seed)  # a label file or a prelabel output folder
     seed_labels = read_seed(seed_path, len(rec), classes, skip_unknown_classes)
     job = plan_jobs([rec_path], Path(out))[0]
     st = output_status(job, None, overwrite)

@@ -178,10 +178,9 @@ def mix_gold(
     from fusionlabel.core.atomic import locked
     from fusionlabel.detect.adaptation import file_sha256
     from fusionlabel.io.gold_file import GoldManifest, write_gold
-    from fusionlabel.io.native_labels import read_labels
+    from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review, review_path, write_review
     from fusionlabel.io.session import autosave_path, current_user, journal_path, now_utc
-    from fusionlabel.pipeline.review_status import resolve_label_path
 
     lp = resolve_label_path(labels_path)
     ref_path = Path(reference)

@@ -23,16 +23,7 @@ from typing import Any
 from fusionlabel.core.errors import DataError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.review import FRAME_STATES, LEVELS, Review, frame_level, frame_levels, frame_status
-
-
-def resolve_label_path(path: str | Path) -> Path:
-    """A label file given as itself or as the folder holding ``labels.json`` (a ``prelabel`` output)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "labels.json"
-    if not p.exists():
-        raise DataError(p, "no such label file")
-    return p
+from fusionlabel.io.native_labels import resolve_label_path
 
 
 def review_summary(path: str | Path) -> dict[str, Any]:

@@ -395,9 +395,10 @@ def evaluate_native(
 
     Raises :class:`DataError` when the recording has no ground truth.
     """
-    from fusionlabel.io.native_labels import read_labels
+    from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.open import open_recording
 
+    labels = resolve_label_path(labels)  # a label file or a prelabel output folder
     rec = open_recording(recording)
     gt = rec.labels
     if gt is None or len(gt) == 0:

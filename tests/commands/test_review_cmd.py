@@ -107,3 +107,34 @@ def test_qa_and_export_read_the_same_review(prelabelled: Path, tmp_path: Path) -
     )
     assert r.exit_code == 0, r.output
     assert "still open" in r.output
+
+
+def test_every_command_takes_the_prelabel_output_folder_for_its_label_file(
+    prelabelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """eval, export, qa, compare and review read OUT/<name>/labels.json given OUT/<name>, as open does,
+    with the same figures as given the file; a folder without labels.json is refused naming it."""
+    lp = prelabelled / "labels.json"
+
+    def run(*args: str) -> str:
+        r = runner.invoke(build_app(), list(args))
+        assert r.exit_code == 0, r.output
+        return r.output
+
+    by_dir = json.loads(run("eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(prelabelled), "--json"))
+    by_file = json.loads(run("eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(lp), "--json"))
+    by_dir.pop("results", None), by_file.pop("results", None)  # the path given
+    assert by_dir == by_file and by_dir["review_load"] > 0 and by_dir["review"]["queued_frames"] > 0
+    run("export", str(prelabelled), "--format", "kitti", "--recording", str(SAMPLE), "--out", str(tmp_path / "k"))
+    run("export", str(lp), "--format", "kitti", "--recording", str(SAMPLE), "--out", str(tmp_path / "k2"))
+    a = sorted(p.read_text() for p in (tmp_path / "k").rglob("*.txt"))
+    assert a and a == sorted(p.read_text() for p in (tmp_path / "k2").rglob("*.txt"))
+    assert (
+        json.loads(run("qa", str(prelabelled), "--json"))["findings"]
+        == json.loads(run("qa", str(lp), "--json"))["findings"]
+    )
+    assert "ID consistency 100.0 %" in run("compare", str(prelabelled), str(lp))
+    from fusionlabel.cli import main
+
+    assert main(["eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(tmp_path)]) == 1
+    assert f"{tmp_path}: a folder without labels.json" in capsys.readouterr().err
