@@ -88,6 +88,9 @@ class AdaptJob(PrelabelJob):
     options : ``detector``, ``weights`` and :class:`~fusionlabel.detect.adaptation.AdaptOptions` fields
     """
 
+    #: what ``cancelled`` says
+    cancel_message = "adapting cancelled"
+
     def __init__(self, rec: Recording, seed: LabelSet, options: dict[str, Any] | None = None, parent: Any = None):
         super().__init__(rec, "pillars", options, parent)
         self.seed = seed
@@ -108,12 +111,3 @@ class AdaptJob(PrelabelJob):
         )
         self._proc.start()
         self.timer.start()
-
-    def cancel(self) -> None:
-        """Stop the run now (terminates the worker); ``cancelled`` follows."""
-        if self._ended:
-            return
-        if self._proc is not None and self._proc.is_alive():
-            self._proc.terminate()
-        self._end()
-        self.cancelled.emit("adapting cancelled")

@@ -114,6 +114,8 @@ class PrelabelJob(QtCore.QObject):
     finished = QtCore.Signal(object)
     failed = QtCore.Signal(str)
     cancelled = QtCore.Signal(str)
+    #: what ``cancelled`` says
+    cancel_message = "pre-labelling cancelled"
     done = QtCore.Signal()
 
     def __init__(
@@ -220,7 +222,7 @@ class PrelabelJob(QtCore.QObject):
         if self._proc is not None and self._proc.is_alive():
             self._proc.terminate()
         self._end()
-        self.cancelled.emit("pre-labelling cancelled")
+        self.cancelled.emit(self.cancel_message)
 
     def running(self) -> bool:
         """True until the window has the run's outcome and the worker process has ended."""

@@ -251,6 +251,33 @@ def bev_iou(a: Boxes, b: Boxes) -> NDArray[np.float64]:
     return inter / np.maximum(union, 1e-12)
 
 
+def greedy_pairs(overlap: ArrayLike, threshold: float) -> list[tuple[int, int]]:
+    """One-to-one pairs ``(i, j)`` of an ``(N, M)`` overlap matrix, greedily from the largest
+    overlap down to ``threshold`` (inclusive); each row and each column is used at most once.
+
+    >>> greedy_pairs([[0.9, 0.5], [0.8, 0.1]], 0.3)
+    [(0, 0)]
+    >>> greedy_pairs([[0.9, 0.5], [0.8, 0.1]], 0.05)
+    [(0, 0), (1, 1)]
+    """
+    m = np.asarray(overlap, dtype=np.float64)
+    if m.ndim != 2 or m.size == 0:
+        return []
+    used_i: set[int] = set()
+    used_j: set[int] = set()
+    out = []
+    for flat in np.argsort(-m, axis=None, kind="stable"):
+        i, j = divmod(int(flat), m.shape[1])
+        if m[i, j] < threshold:
+            break
+        if i in used_i or j in used_j:
+            continue
+        used_i.add(i)
+        used_j.add(j)
+        out.append((i, j))
+    return out
+
+
 def _z_overlap(a: Boxes, b: Boxes) -> NDArray[np.float64]:
     lo = np.maximum(a.bottom_z[:, None], b.bottom_z[None, :])
     hi = np.minimum(a.top_z[:, None], b.top_z[None, :])

@@ -49,7 +49,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionlabel.core.boxes import bev_iou
+from fusionlabel.core.boxes import bev_iou, greedy_pairs
 from fusionlabel.core.edits import box_state
 from fusionlabel.core.errors import DataError, FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
@@ -146,17 +146,7 @@ def merge_with_seed(pre: LabelSet, seed: LabelSet, iou: float = 0.3) -> tuple[La
         pf = pre.get(k)
         if len(pf) == 0 or len(sf) == 0:
             continue
-        m = bev_iou(pf.boxes, sf.boxes)  # (P, S)
-        used_p: set[int] = set()
-        used_s: set[int] = set()
-        for flat in np.argsort(-m, axis=None):
-            i, j = divmod(int(flat), m.shape[1])
-            if m[i, j] < iou:
-                break
-            if i in used_p or j in used_s:
-                continue
-            used_p.add(i)
-            used_s.add(j)
+        for i, j in greedy_pairs(bev_iou(pf.boxes, sf.boxes), iou):  # (P, S)
             t, s = int(pf.track_ids[i]), int(sf.track_ids[j])
             votes.setdefault(t, {})
             votes[t][s] = votes[t].get(s, 0) + 1

@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from fusionlabel.core.boxes import Boxes, bev_iou
+from fusionlabel.core.boxes import Boxes, bev_iou, greedy_pairs
 from fusionlabel.core.calibration import Lidar, Rig
 from fusionlabel.core.transforms import Transform
 
@@ -142,17 +142,10 @@ def disagreement(a: Any, b: Any, iou: float = 0.1) -> float:
     m = bev_iou(a.boxes, b.boxes)
     same = np.asarray(a.classes, dtype=object)[:, None] == np.asarray(b.classes, dtype=object)[None, :]
     m = np.where(same, m, 0.0)
-    used_a: set[int] = set()
-    used_b: set[int] = set()
     total = 0.0
-    for flat in np.argsort(-m, axis=None):
-        i, j = divmod(int(flat), m.shape[1])
-        if m[i, j] < iou:
-            break
-        if i in used_a or j in used_b:
-            continue
-        used_a.add(i)
-        used_b.add(j)
+    pairs = greedy_pairs(m, iou)
+    used_a, used_b = {i for i, _ in pairs}, {j for _, j in pairs}
+    for i, j in pairs:
         sa, sb = float(a.scores[i]), float(b.scores[j])
         total += abs(sa - sb) + (1.0 - float(m[i, j])) * max(sa, sb)
     total += sum(float(a.scores[i]) for i in range(len(a)) if i not in used_a)

@@ -95,6 +95,19 @@ class PillarsConfig:
             raise ValueError("channels must be positive")
 
     # -- derived sizes ----------------------------------------------------------------------------
+    def inside(self, xyz: Any) -> Any:
+        """Which rows of the ``(N, >=3)`` array ``xyz`` (numpy or torch: the same operators, so the
+        ONNX export traces it) lie in the region the network sees (half-open ranges)."""
+        (x0, x1), (y0, y1), (z0, z1) = self.x_range, self.y_range, self.z_range
+        return (
+            (xyz[:, 0] >= x0)
+            & (xyz[:, 0] < x1)
+            & (xyz[:, 1] >= y0)
+            & (xyz[:, 1] < y1)
+            & (xyz[:, 2] >= z0)
+            & (xyz[:, 2] < z1)
+        )
+
     @property
     def grid_shape(self) -> tuple[int, int]:
         """(ny, nx) pillars."""

@@ -65,16 +65,9 @@ class ExportNet(nn.Module):
     def forward(self, points: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         c = self.config
         ny, nx = c.grid_shape
-        (x0, x1), (y0, y1), (z0, z1) = c.x_range, c.y_range, c.z_range
+        x0, y0 = c.x_range[0], c.y_range[0]
         xyz = points[:, :3]
-        inside = (
-            (xyz[:, 0] >= x0)
-            & (xyz[:, 0] < x1)
-            & (xyz[:, 1] >= y0)
-            & (xyz[:, 1] < y1)
-            & (xyz[:, 2] >= z0)
-            & (xyz[:, 2] < z1)
-        )
+        inside = c.inside(xyz)
         ix = torch.clamp(torch.floor((xyz[:, 0] - x0) / c.pillar_size), 0, nx - 1)
         iy = torch.clamp(torch.floor((xyz[:, 1] - y0) / c.pillar_size), 0, ny - 1)
         spare = torch.full_like(ix, float(ny * nx))

@@ -39,7 +39,7 @@ import numpy as np
 from fusionlabel.core.errors import DataError
 from fusionlabel.detect.adaptation import AdaptOptions, FinetuneCancelled, FinetuneResult, NoTrainingData, file_sha256
 from fusionlabel.detect.pillars.augment import ObjectBank, copy_paste
-from fusionlabel.detect.pillars.train import Sample, TrainOptions, augment, collate, losses
+from fusionlabel.detect.pillars.train import Sample, TrainOptions, augment, train_step
 
 
 def finetune(
@@ -124,21 +124,11 @@ def finetune(
                 if bank is not None:
                     s = copy_paste(s, bank, rng, opts.paste_objects)
                 batch.append(augment(s, rng, aug))
-            pts, bidx, hm_t, centres, reg_t, _lab = collate(batch, config, device)
-            with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-                hm, reg = net(pts, bidx, len(batch))
-            loss, _h, _r = losses(hm, reg, hm_t, centres, reg_t)
-            optim.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optim)
-            torch.nn.utils.clip_grad_norm_(params, 10.0)
-            scaler.step(optim)
-            scaler.update()
-            sched.step()
+            loss = train_step(net, batch, config, device, optim, sched, scaler, params)
             step += 1
-            acc += float(loss.detach())
+            acc += loss
             if progress is not None:
-                progress(step, total, float(loss.detach()))
+                progress(step, total, loss)
         epoch_losses.append(acc / per_epoch)
     seconds = time.perf_counter() - t0
     meta = {

@@ -38,15 +38,7 @@ def crop_points(
     255 when the cloud's maximum exceeds 1 (8-bit intensities), as KITTI's are already.
     """
     xyz = np.asarray(xyz, np.float32)
-    (x0, x1), (y0, y1), (z0, z1) = config.x_range, config.y_range, config.z_range
-    keep = (
-        (xyz[:, 0] >= x0)
-        & (xyz[:, 0] < x1)
-        & (xyz[:, 1] >= y0)
-        & (xyz[:, 1] < y1)
-        & (xyz[:, 2] >= z0)
-        & (xyz[:, 2] < z1)
-    )
+    keep = config.inside(xyz)
     if not config.use_intensity:
         return np.ascontiguousarray(xyz[keep])
     if intensity is None:

@@ -64,16 +64,9 @@ class PillarFeatureNet(nn.Module):
         """
         c = self.config
         ny, nx = c.grid_shape
-        (x0, x1), (y0, y1), (z0, z1) = c.x_range, c.y_range, c.z_range
+        x0, y0 = c.x_range[0], c.y_range[0]
         xyz = points[:, :3]
-        keep = (
-            (xyz[:, 0] >= x0)
-            & (xyz[:, 0] < x1)
-            & (xyz[:, 1] >= y0)
-            & (xyz[:, 1] < y1)
-            & (xyz[:, 2] >= z0)
-            & (xyz[:, 2] < z1)
-        )
+        keep = c.inside(xyz)
         points, batch_index = points[keep], batch_index[keep]
         xyz = points[:, :3]
         ix = ((xyz[:, 0] - x0) / c.pillar_size).long().clamp_(0, nx - 1)

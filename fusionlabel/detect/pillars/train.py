@@ -267,6 +267,35 @@ def focal_loss(logits: Tensor, target: Tensor) -> Tensor:
     return -(pos_loss + neg_loss) / n_pos
 
 
+def train_step(
+    net: Any,
+    batch: list[Sample],
+    config: PillarsConfig,
+    device: str,
+    optim: Any,
+    sched: Any,
+    scaler: Any,
+    params: Any,
+    reg_weight: float = 0.25,
+) -> float:
+    """One optimiser step on ``batch`` (mixed precision on CUDA, gradients clipped at 10, the
+    schedule stepped): what training and fine-tuning share. Returns the loss."""
+    import torch
+
+    pts, bidx, hm_t, centres, reg_t, _lab = collate(batch, config, device)
+    with torch.autocast("cuda", dtype=torch.float16, enabled=device.startswith("cuda")):
+        hm, reg = net(pts, bidx, len(batch))
+    loss, _h, _r = losses(hm, reg, hm_t, centres, reg_t, reg_weight)
+    optim.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.unscale_(optim)
+    torch.nn.utils.clip_grad_norm_(params, 10.0)
+    scaler.step(optim)
+    scaler.update()
+    sched.step()
+    return float(loss.detach())
+
+
 def losses(
     heatmap: Tensor, reg: Tensor, hm_target: Tensor, centres: Tensor, reg_target: Tensor, reg_weight: float = 0.25
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -325,21 +354,11 @@ def train_samples(
         acc = 0.0
         for s0 in range(0, len(order), opts.batch_size):
             batch = [augment(samples[i], rng, opts) for i in order[s0 : s0 + opts.batch_size]]
-            pts, bidx, hm_t, centres, reg_t, _lab = collate(batch, config, device)
-            with torch.autocast("cuda", dtype=torch.float16, enabled=cuda):
-                hm, reg = net(pts, bidx, len(batch))
-            loss, _h, _r = losses(hm, reg, hm_t, centres, reg_t, opts.reg_weight)
-            optim.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optim)
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
-            scaler.step(optim)
-            scaler.update()
-            sched.step()
+            loss = train_step(net, batch, config, device, optim, sched, scaler, net.parameters(), opts.reg_weight)
             step += 1
-            acc += float(loss.detach())
+            acc += loss
             if progress is not None:
-                progress(step, total, float(loss.detach()))
+                progress(step, total, loss)
         epoch_losses.append(acc / steps_per_epoch)
     return net.eval(), epoch_losses, step, device
 
