@@ -278,6 +278,29 @@ def greedy_pairs(overlap: ArrayLike, threshold: float) -> list[tuple[int, int]]:
     return out
 
 
+def nms_bev(boxes: Boxes, scores: ArrayLike, iou: float) -> NDArray[np.bool_]:
+    """Greedy non-maximum suppression over bird's-eye-view footprints, whatever the classes:
+    best score first, a box is dropped when its BEV IoU with a kept box exceeds ``iou``.
+    Returns the keep mask (ties keep the earlier box).
+
+    >>> b = Boxes.from_array([[0, 0, 0, 4, 2, 1.5, 0], [0.3, 0, 0, 4, 2, 1.5, 0], [9, 0, 0, 4, 2, 1.5, 0]])
+    >>> nms_bev(b, [0.5, 0.9, 0.4], 0.3).tolist()
+    [False, True, True]
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    keep = np.ones(len(boxes), dtype=bool)
+    if len(boxes) < 2:
+        return keep
+    m = bev_iou(boxes, boxes)
+    for i in np.argsort(-s, kind="stable"):
+        if keep[i]:
+            worse = m[i] > iou
+            worse[i] = False
+            # only boxes not yet visited (lower score, or equal and later) are suppressed
+            keep &= ~(worse & ((s < s[i]) | ((s == s[i]) & (np.arange(len(s)) > i))))
+    return keep
+
+
 def _z_overlap(a: Boxes, b: Boxes) -> NDArray[np.float64]:
     lo = np.maximum(a.bottom_z[:, None], b.bottom_z[None, :])
     hi = np.minimum(a.top_z[:, None], b.top_z[None, :])

@@ -7,6 +7,8 @@ builds.
 Flow for a recording of M frames::
 
     for each frame k:   det_k = detector.detect(frame_k, rig)        (boxes in the ego frame)
+                        det_k = det_k without boxes that overlap a better one of any class
+                                (BEV IoU > NMS_IOU: one object, one box)
                         radar_k = radar detections moved to the ego frame (if any)
     per class c:        tracks_c = Tracker(TrackerConfig.for_class(c)).step(...) ... .finish()
     labels = union of tracks_c with track ids made unique across classes
@@ -59,12 +61,13 @@ from typing import Any
 
 import numpy as np
 
-from fusionlabel.core.boxes import Boxes
+from fusionlabel.core.boxes import Boxes, nms_bev
 from fusionlabel.core.edits import mark_proposed
 from fusionlabel.core.errors import CalibrationError, FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import ReviewItem, ReviewQueue
+from fusionlabel.detect.api import Detections
 from fusionlabel.track import FrameDetections, RadarMeasurements, Tracker, TrackerConfig, TrackingResult
 from fusionlabel.track.refine import RefineConfig, refine_tracks
 
@@ -218,6 +221,12 @@ def tracker_configs(
     return out
 
 
+#: detections of any class whose footprints overlap a better-scored one by more than this BEV IoU
+#: are dropped before tracking: a detector's two boxes on one object (two peaks on a long
+#: vehicle, a pedestrian also seen as a cyclist) would otherwise become two tracks
+NMS_IOU = 0.3
+
+
 def prelabel_config(
     detector: Mapping[str, Any],
     classes: tuple[str, ...],
@@ -226,6 +235,7 @@ def prelabel_config(
     use_ego_poses: bool = True,
     use_radar: bool = True,
     refine: RefineConfig | None = None,
+    nms_iou: float | None = NMS_IOU,
 ) -> dict[str, Any]:
     """Everything that decides the pre-labels, as JSON data: the detector (name, version: for
     learned detectors the weights' hash), the classes, the labelled view, the tracker settings
@@ -238,6 +248,7 @@ def prelabel_config(
         "view": view,
         "tracker": trk,
         "refine": None if refine is None else _jsonable(refine),
+        "nms_iou": nms_iou,
         "use_ego_poses": bool(use_ego_poses),
         "use_radar": bool(use_radar),
     }
@@ -262,6 +273,7 @@ def prelabel(
     view: str | None = None,
     refine: bool | RefineConfig = True,
     detector_options: Mapping[str, Any] | None = None,
+    nms_iou: float | None = NMS_IOU,
 ) -> PrelabelResult:
     """Detect, track, refine and queue one recording.
 
@@ -289,6 +301,8 @@ def prelabel(
         ``{"weights": "model.onnx"}``); they travel to its worker process. The detector's
         ``info.version`` (for learned detectors the weights' hash) enters the configuration
 
+    nms_iou : detections overlapping a better-scored one of any class by more than this BEV IoU
+        are dropped before tracking (:data:`NMS_IOU`); None keeps every detection
     timeout_s : seconds one detector call may take (per frame); past it the detector is
         disabled and :class:`~fusionlabel.detect.errors.PluginTimeoutError` raised
     Raises
@@ -317,6 +331,7 @@ def prelabel(
             use_radar,
             view,
             refine,
+            nms_iou,
         )
     finally:
         if runner is not detector:  # made here: stop its worker process
@@ -335,6 +350,7 @@ def _prelabel(
     use_radar: bool,
     view: str | None,
     refine: bool | RefineConfig = True,
+    nms_iou: float | None = NMS_IOU,
 ) -> PrelabelResult:
     if runner.disabled is not None:  # a shared runner whose detector hung on an earlier recording
         from fusionlabel.detect.errors import PluginTimeoutError
@@ -386,6 +402,11 @@ def _prelabel(
         if dets is None or len(dets) == 0:
             per_frame.append(FrameDetections(Boxes.empty(), np.zeros(0), (), radar, pose))
         else:
+            if nms_iou is not None:
+                keep = nms_bev(dets.boxes, dets.scores, nms_iou)
+                if not keep.all():
+                    at = tuple(a for a, k in zip(dets.attributes, keep, strict=True) if k)
+                    dets = Detections(dets.boxes[keep], dets.scores[keep], dets.classes[keep], at)
             n_det += len(dets)
             per_frame.append(FrameDetections(dets.boxes, dets.scores, tuple(dets.classes), radar, pose))
         if progress:
@@ -436,7 +457,9 @@ def _prelabel(
     t_trk = time.perf_counter() - t0
     if progress:
         progress(n + 1, n + 1)
-    config = prelabel_config(runner.info.to_dict(), classes, view, configs, use_ego_poses, use_radar, refine_cfg)
+    config = prelabel_config(
+        runner.info.to_dict(), classes, view, configs, use_ego_poses, use_radar, refine_cfg, nms_iou
+    )
     report = PrelabelReport(
         recording=str(recording.path),
         detector=name,

@@ -167,3 +167,36 @@ def test_view_prelabels_only_what_the_camera_shows(sample, tmp_path: Path) -> No
     jobs = plan_jobs([SAMPLE], tmp_path / "out")
     assert run_local(jobs, "geometric", workers=1, view="cam_front")[0]["view"] == "cam_front"
     assert is_done(jobs[0], "geometric", "cam_front") and not is_done(jobs[0], "geometric")
+
+
+class EchoDetector(OracleDetector):
+    """The oracle's boxes, and each Pedestrian seen a second time as a Cyclist (a lower score,
+    the same place): what a multi-class detector does on an ambiguous person."""
+
+    def detect(self, frame: Frame, rig) -> Detections:
+        d = super().detect(frame, rig)
+        ped = np.flatnonzero(d.classes == "Pedestrian")
+        arr = np.vstack([d.boxes.to_array(), d.boxes.to_array()[ped] + [0.1, 0, 0, 0.6, 0, 0, 0]])
+        scores = np.concatenate([d.scores, d.scores[ped] * 0.9])
+        return Detections.from_arrays(arr, scores, [*d.classes, *["Cyclist"] * len(ped)])
+
+
+def test_one_object_seen_as_two_classes_becomes_one_track(sample) -> None:
+    """Detections overlapping a better one of any class are dropped before tracking
+    (prelabel's nms_iou): no Cyclist track doubles a Pedestrian; nms_iou=None keeps them."""
+    gt = sample.labels
+
+    def doubled(labels: LabelSet) -> int:
+        n = 0
+        for fl in labels.frames.values():
+            p = np.flatnonzero(np.array(fl.categories) == "Pedestrian")
+            c = np.flatnonzero(np.array(fl.categories) == "Cyclist")
+            if len(p) and len(c):
+                n += int((bev_iou(fl.boxes[p], fl.boxes[c]) > 0.3).sum())
+        return n
+
+    kept = prelabel(sample, EchoDetector(gt), refine=False).labels
+    raw = prelabel(sample, EchoDetector(gt), refine=False, nms_iou=None).labels
+    assert doubled(raw) > 10 and doubled(kept) == 0
+    assert prelabel(sample, OracleDetector(gt), refine=False).labels.num_boxes == kept.num_boxes
+    assert prelabel(sample, EchoDetector(gt)).report.config["nms_iou"] == 0.3
