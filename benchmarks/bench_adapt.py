@@ -31,7 +31,12 @@ Rank: the same synthetic recording; seeds chosen by ``fusionlabel rank`` (uncert
 keyframes and random frames; the AP after adapting on 1, 2 and 5 of them and the seed frames each
 needs to reach an AP.
 
-Run: ``.venv/bin/python benchmarks/bench_adapt.py [--quick] [--no-real] [--no-rank]``
+Other seeds: the 1-seed adaptation on shifted recordings 9302 and 9303 too, beside what is in
+reach: the ground truth itself reported on the frames where an object holds at least N points
+(and, "filled", on every frame between its first and last such frame), the bound of a detector
+that needs N points with a perfect tracker.
+
+Run: ``.venv/bin/python benchmarks/bench_adapt.py [--quick] [--no-real] [--no-rank] [--no-seeds]``
 (``--quick``: 30 frames, fewer steps). About 6 minutes on 2 CPU cores.
 """
 
@@ -178,19 +183,8 @@ HEAD = (
 
 def synthetic(tmp: Path, opts: Any, frames: int, do_rank: bool) -> None:
     from fusionlabel.pipeline.rank import random_frames, rank, uniform_frames
-    from fusionlabel.synth import generate
 
-    path = generate(
-        tmp / "shift_9301",
-        frames=frames,
-        seed=9301,
-        cameras=(),
-        radar_rate_hz=0,
-        lidar="vlp16",
-        azimuth_steps=1024,
-        ego_height=1.84,
-        label_range_m=40.0,
-    )
+    path = _shifted(tmp, 9301, frames)
     case = Case(path, "synthetic shift")
     print(
         f"\nsynthetic shift: {frames} frames, 16 beams x 1024 steps, ego origin at the LiDAR, labels within 40 m "
@@ -224,6 +218,74 @@ def synthetic(tmp: Path, opts: Any, frames: int, do_rank: bool) -> None:
                 need = next((n for n in SEEDS if aps[how][n] >= target), None)
                 cells.append(f"{how} {'>5' if need is None else need}")
             print(f"    mAP >= {target:.0f}: " + ", ".join(cells))
+
+
+def _shifted(tmp: Path, seed: int, frames: int) -> Path:
+    from fusionlabel.synth import generate
+
+    if (tmp / f"shift_{seed}" / "recording.json").exists():  # made earlier in this run
+        return tmp / f"shift_{seed}"
+    return generate(
+        tmp / f"shift_{seed}",
+        frames=frames,
+        seed=seed,
+        cameras=(),
+        radar_rate_hz=0,
+        lidar="vlp16",
+        azimuth_steps=1024,
+        ego_height=1.84,
+        label_range_m=40.0,
+    )
+
+
+def _reachable(case: Case, seed_frames: set[int], min_points: int, filled: bool) -> tuple[int, int]:
+    """(seed + edit, keyframe) of pre-labels that are the ground truth itself (true ids) on the
+    frames where an object holds at least ``min_points`` LiDAR points (``filled``: also on every
+    frame between its first and last such frame), the seed frames exact: what a detector that
+    needs that many points, with a perfect tracker, would leave to do."""
+    from fusionlabel.core.labels import LabelSet
+
+    gt, pts = case.gt, case.points
+    span: dict[int, tuple[int, int]] = {}
+    for k, fl in gt.frames.items():
+        for t, p in zip(fl.track_ids.tolist(), pts[k].tolist(), strict=True):
+            if p >= min_points:
+                lo, hi = span.get(t, (k, k))
+                span[t] = (min(lo, k), max(hi, k))
+    out = {}
+    for k, fl in gt.frames.items():
+        p = pts[k]
+        if k in seed_frames:
+            keep = p > 0
+        elif filled:
+            keep = np.array([t in span and span[t][0] <= k <= span[t][1] for t in fl.track_ids.tolist()]) & (p > 0)
+        else:
+            keep = p >= min_points
+        out[k] = fl.select(np.asarray(keep, dtype=bool))
+    seed = sum(int((pts[k] > 0).sum()) for k in seed_frames)
+    edit, key = _effort(case.title, gt, LabelSet(out), case.n, pts)
+    return seed + edit, key
+
+
+def other_seeds(tmp: Path, opts: Any, frames: int) -> None:
+    """The 1-seed adaptation on more shifted recordings, beside what is in reach (ground truth
+    reported where an object holds N points)."""
+    print("\nshifted recordings, 1 seed frame (frame 0): (seed + edit) / keyframe, adapted and in reach")
+    print(f"  {'seed':>6s} {'base':>6s} {'adapted':>8s}   N>=3   N>=5 N>=5 filled  N>=10 N>=10 filled")
+    for seed in (9301, 9302, 9303):
+        case = Case(_shifted(tmp, seed, frames), f"shift {seed}")
+        base = case.score(_prelabel(case, None), set(), 0)
+        labels, nb, _, _ = _adapt(case, [0], tmp, f"seed_{seed}", opts)
+        f = case.score(labels, {0}, nb)
+        cells = []
+        for n, filled in ((3, False), (5, False), (5, True), (10, False), (10, True)):
+            tot, key = _reachable(case, {0}, n, filled)
+            cells.append(f"{tot / key:6.2f}")
+        print(
+            f"  {seed:>6d} {base['edit'] / base['keyframe']:6.2f} {(nb + f['edit']) / f['keyframe']:8.2f}   "
+            + "  ".join(cells[:2])
+            + f" {cells[2]:>11s} {cells[3]} {cells[4]:>12s}"
+        )
 
 
 def real(tmp: Path, opts: Any) -> None:
@@ -272,6 +334,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--no-real", action="store_true")
     ap.add_argument("--no-rank", action="store_true")
     ap.add_argument("--no-synthetic", action="store_true")
+    ap.add_argument("--no-seeds", action="store_true", help="skip the other shifted recordings")
     ap.add_argument("--epochs", type=int, default=None)
     args = ap.parse_args(argv)
     epochs = args.epochs or (4 if args.quick else 8)
@@ -285,6 +348,8 @@ def main(argv: list[str]) -> int:
         tmp = Path(d)
         if not args.no_synthetic:
             synthetic(tmp, opts, 30 if args.quick else 50, not args.no_rank)
+        if not args.no_seeds:
+            other_seeds(tmp, opts, 30 if args.quick else 50)
         if not args.no_real:
             real(tmp, opts)
     print(f"\n{time.perf_counter() - t0:.0f} s in all")
