@@ -44,7 +44,8 @@ def gold_cmd(
         idc = "-" if res["id_consistency"] is None else f"{100 * res['id_consistency']:.1f} %"
         spf = "-" if res["seconds_per_frame"] is None else f"{res['seconds_per_frame']:.0f} s"
         print(
-            f"{res['labels']}: {res['gold_frames']} gold frame(s), {res['resolved']} resolved; "
+            f"{res['labels']}: {res['gold_frames']} gold frame(s), {res['resolved']} resolved and scored, "
+            f"{res['open']} still open; "
             f"{res['matched']} of {res['reference_boxes']} reference boxes matched (mean 3D IoU {iou_txt}), "
             f"{res['misses']} missed, {res['extras']} extra, {res['class_errors']} of another class; "
             f"ID consistency {idc} ({res['id_pairs']} pairs); {spf} per resolved frame"

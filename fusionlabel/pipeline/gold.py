@@ -21,6 +21,9 @@ frame and in all:
   user's previous resolution of any frame (None for their first, or after a gap longer than
   ``max_gap_s``: a break); frames not resolved are ``open``.
 
+The totals count the gold frames the annotator has **resolved** (signed off) only: a frame still
+open is work not done yet, not a miss. Every gold frame is listed with its own figures.
+
 Example
 -------
 >>> from fusionlabel.pipeline.gold import seconds_between
@@ -87,7 +90,8 @@ class GoldScore:
         return self.id_consistent / self.id_pairs if self.id_pairs else None
 
     def summary(self) -> dict[str, Any]:
-        fr = self.frames
+        """Totals over the resolved gold frames (``scored``), every gold frame in ``frames``."""
+        fr = [f for f in self.frames if f.resolved_by is not None]
         ious = [f.mean_iou * f.matched for f in fr if f.mean_iou is not None]
         matched = sum(f.matched for f in fr)
         secs = [f.seconds for f in fr if f.seconds is not None]
@@ -95,8 +99,9 @@ class GoldScore:
         return {
             "labels": self.labels,
             "reference": self.reference,
-            "gold_frames": len(fr),
-            "resolved": sum(f.resolved_by is not None for f in fr),
+            "gold_frames": len(self.frames),
+            "resolved": len(fr),
+            "open": len(self.frames) - len(fr),
             "reference_boxes": n_ref,
             "matched": matched,
             "mean_iou": round(sum(ious) / matched, 4) if matched else None,
@@ -108,7 +113,7 @@ class GoldScore:
             "id_consistency": None if self.id_consistency is None else round(self.id_consistency, 4),
             "seconds_total": round(sum(secs), 1) if secs else None,
             "seconds_per_frame": round(float(np.mean(secs)), 1) if secs else None,
-            "frames": [f.to_dict() for f in fr],
+            "frames": [f.to_dict() for f in self.frames],
             **self.extra,
         }
 
@@ -248,13 +253,11 @@ def score_gold(
     """
     from fusionlabel.detect.adaptation import file_sha256
     from fusionlabel.io.gold_file import read_gold
-    from fusionlabel.io.native_labels import read_labels
+    from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review
 
     m = read_gold(manifest)
-    lp = Path(labels_path) if labels_path is not None else Path(m.labels)
-    if lp.is_dir():
-        lp = lp / "labels.json"
+    lp = resolve_label_path(labels_path if labels_path is not None else m.labels)
     ref_path = Path(m.reference)
     ref = read_labels(ref_path)
     ann = read_labels(lp)
@@ -275,10 +278,10 @@ def score_gold(
     for f in m.frames:
         r, a = ref.get(f), ann.get(f)
         pairs = _match(r, a, iou)
-        for ri, ai, _ in pairs:
-            track_matches.setdefault(int(r.track_ids[ri]), []).append((f, int(a.track_ids[ai])))
         item = review.queue.item(f) if review.queue is not None else None
         res = review.resolutions.get(f)
+        for ri, ai, _ in pairs if res is not None else ():  # identities over the resolved frames
+            track_matches.setdefault(int(r.track_ids[ri]), []).append((f, int(a.track_ids[ai])))
         per_frame.append(
             GoldFrameScore(
                 int(f),

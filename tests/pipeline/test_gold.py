@@ -95,6 +95,12 @@ def test_gold_frames_are_mixed_in_unmarked_and_scored(task: tuple[Path, Path], t
     assert s["seconds_per_frame"] == 60.0
     by = {f["frame"]: f for f in s["frames"]}
     assert by[g1]["misses"] == 1 and by[g2]["state"] == "edited"
+    # a gold frame sent back (open again) leaves the totals: only resolved work is scored
+    res.pop(g1)
+    write_review(lp.with_name("labels.review.json"), replace(review, resolutions=res), LabelSet(frames))
+    s2 = score_gold(man).summary()
+    assert s2["resolved"] == 2 and s2["open"] == 1 and s2["misses"] == 0 and s2["matched"] == 4
+    assert len(s2["frames"]) == 3
 
 
 def test_gold_refuses_what_it_must(task: tuple[Path, Path], tmp_path: Path) -> None:
@@ -117,7 +123,10 @@ def test_gold_cli(task: tuple[Path, Path], tmp_path: Path, capsys) -> None:
     assert main(["gold", "--score", "--manifest", str(man), "--json"]) == 0
     out = capsys.readouterr().out
     d = json.loads(out[out.index("{") :])
-    assert d["gold_frames"] == 2 and d["resolved"] == 0 and d["mean_iou"] == pytest.approx(1.0)
+    # nothing resolved yet: open work, not misses
+    assert d["gold_frames"] == 2 and d["resolved"] == 0 and d["open"] == 2
+    assert d["matched"] == 0 and d["misses"] == 0 and d["mean_iou"] is None and d["id_consistency"] is None
+    assert [f["mean_iou"] for f in d["frames"]] == [pytest.approx(1.0)] * 2  # each frame's own figures
     assert main(["gold", "--score", "--manifest", str(man)]) == 0
     assert "ID consistency" in capsys.readouterr().out
     assert main(["gold", "--score", "--manifest", str(tmp_path / "none.json")]) == 1
