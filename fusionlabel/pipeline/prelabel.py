@@ -448,7 +448,11 @@ def _prelabel(
         min_vis = min((cfg.min_visible for cfg in configs.values()), default=0.3)
         labels, refine_report = refine_tracks(recording, labels, refine_cfg, cancel, camera, min_vis)
     labels = mark_proposed(labels)
-    queues = [r.review.remap_tracks(remap) for (_, r), remap in zip(results, remaps)]
+    stitched = dict(refine_report.stitched) if refine_report is not None else {}
+    queues = [
+        r.review.remap_tracks({t: stitched.get(u, u) for t, u in remap.items()})
+        for (_, r), remap in zip(results, remaps)
+    ]
     budget = max(
         (configs[c].review_fraction for c, _ in results),
         default=max((cfg.review_fraction for cfg in configs.values()), default=0.1),

@@ -116,3 +116,51 @@ def test_prelabel_records_the_refinement(rec) -> None:
     assert on.report.config["refine"] is not None and off.report.config["refine"] is None
     assert on.report.fingerprint != off.report.fingerprint
     assert on.report.refine is not None and off.report.refine is None
+
+
+def test_a_lost_and_found_track_is_stitched_under_one_id() -> None:
+    """Step 6: a parked car the tracker lost for a few frames and found again under a new id is
+    one track after refinement (the extension of the first reaches the second); two cars seen on
+    the same frames are never stitched, and stitch_iou=None keeps the two ids."""
+    rec = open_recording(SAMPLE)
+    gt = rec.labels
+    pts0 = lidar_points_ego(rec.frame(0), rec.rig).xyz
+
+    def world(k: int, c: np.ndarray) -> np.ndarray:
+        return (rec.ego_pose_at(int(rec.timestamps_ns[k])).matrix @ np.r_[c, 1.0])[:3]
+
+    # the best-seen parked car of the sample: its ground truth is the "detector" output, with a gap
+    best, most = None, -1
+    for t in np.unique(gt.track_ids):
+        frames, boxes, cats = gt.track(int(t))
+        if len(frames) != len(rec) or cats[0] != "Car":
+            continue
+        if np.linalg.norm(world(frames[-1], boxes.center[-1]) - world(frames[0], boxes.center[0])) > 0.1:
+            continue
+        n = int(points_in_boxes(pts0, boxes[[0]]).sum())
+        if n > most:
+            best, most = int(t), n
+    assert best is not None and most >= 20
+    frames, boxes, _ = gt.track(best)
+    split = len(rec) // 2
+    rows: dict[int, FrameLabels] = {}
+    for i, k in enumerate(frames.tolist()):
+        if split - 2 <= k < split + 1:
+            continue  # lost for 3 frames
+        rows[k] = FrameLabels([1 if k < split else 2], ["Car"], boxes[[i]])
+    out, rep = refine_tracks(rec, LabelSet(rows))
+    assert rep.stitched == {2: 1}
+    assert set(out.track_ids.tolist()) == {1} and all(len(fl) == 1 for fl in out.frames.values())
+    _, rep_off = refine_tracks(rec, LabelSet(rows), RefineConfig(stitch_iou=None))
+    assert rep_off.stitched == {} and set(
+        refine_tracks(rec, LabelSet(rows), RefineConfig(stitch_iou=None))[0].track_ids.tolist()
+    ) == {1, 2}
+    # two tracks detected on a common frame are two objects, whatever their overlap
+    both = dict(rows)
+    k0 = min(k for k in rows if k >= split + 1)
+    both[k0] = FrameLabels(
+        [2, 1],
+        ["Car", "Car"],
+        Boxes.from_array(np.vstack([rows[k0].boxes.to_array(), rows[k0].boxes.to_array() + [0, 6, 0, 0, 0, 0, 0]])),
+    )
+    assert refine_tracks(rec, LabelSet(both))[1].stitched == {}
