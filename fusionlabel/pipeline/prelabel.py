@@ -67,7 +67,6 @@ from fusionlabel.core.errors import CalibrationError, FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import ReviewItem, ReviewQueue
-from fusionlabel.detect.api import Detections
 from fusionlabel.track import FrameDetections, RadarMeasurements, Tracker, TrackerConfig, TrackingResult
 from fusionlabel.track.refine import RefineConfig, refine_tracks
 
@@ -405,8 +404,7 @@ def _prelabel(
             if nms_iou is not None:
                 keep = nms_bev(dets.boxes, dets.scores, nms_iou)
                 if not keep.all():
-                    at = tuple(a for a, k in zip(dets.attributes, keep, strict=True) if k)
-                    dets = Detections(dets.boxes[keep], dets.scores[keep], dets.classes[keep], at)
+                    dets = dets.select(keep)
             n_det += len(dets)
             per_frame.append(FrameDetections(dets.boxes, dets.scores, tuple(dets.classes), radar, pose))
         if progress:
