@@ -14,10 +14,11 @@ def prelabel_output(path: Path) -> tuple[Path, Path] | None:
     import json
 
     from fusionlabel.core.errors import DataError
+    from fusionlabel.io.native_labels import OUTPUT_LABELS
 
     path = Path(path)
     rep_path = path / "report.json"
-    if not (path.is_dir() and rep_path.is_file() and (path / "labels.json").is_file()):
+    if not (path.is_dir() and rep_path.is_file() and (path / OUTPUT_LABELS).is_file()):
         return None
     try:
         rep = json.loads(rep_path.read_text(encoding="utf-8"))
@@ -26,4 +27,4 @@ def prelabel_output(path: Path) -> tuple[Path, Path] | None:
         raise DataError(rep_path, "not a readable prelabel report (no 'recording')") from None
     if not rec.exists():
         raise DataError(rep_path, f"the pre-labelled recording {rec} is not there any more")
-    return rec, path / "labels.json"
+    return rec, path / OUTPUT_LABELS

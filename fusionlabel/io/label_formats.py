@@ -758,9 +758,9 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[Im
         ctx = LabelContext.from_recording(open_recording(recording))
     if not Path(path).exists():
         raise DataError(path, "no such file or folder")
-    if fmt in (None, "auto", "native") and (Path(path) / "labels.json").is_file():
-        from fusionlabel.io.native_labels import resolve_label_path
+    from fusionlabel.io.native_labels import OUTPUT_LABELS, resolve_label_path
 
+    if fmt in (None, "auto", "native") and (Path(path) / OUTPUT_LABELS).is_file():
         path = resolve_label_path(path)  # a prelabel / adapt output folder
     name = sniff_label_format(path) if fmt in (None, "auto") else fmt
     try:

@@ -90,6 +90,10 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
     return LabelSet(out)
 
 
+#: the label file in an output folder of ``fusionlabel prelabel`` and ``adapt`` (``OUT/<name>/``)
+OUTPUT_LABELS = "labels.json"
+
+
 def resolve_label_path(path: str | Path) -> Path:
     """A native label file given as itself or as the folder holding ``labels.json`` (what
     ``fusionlabel prelabel`` and ``adapt`` write: ``OUT/<name>/``), so every command takes either.
@@ -100,9 +104,9 @@ def resolve_label_path(path: str | Path) -> Path:
     """
     p = Path(path)
     if p.is_dir():
-        if not (p / "labels.json").is_file():
-            raise DataError(p, "a folder without labels.json: name the label file, or a prelabel output folder")
-        p = p / "labels.json"
+        if not (p / OUTPUT_LABELS).is_file():
+            raise DataError(p, f"a folder without {OUTPUT_LABELS}: name the label file, or a prelabel output folder")
+        p = p / OUTPUT_LABELS
     if not p.exists():
         raise DataError(p, "no such label file")
     return p

@@ -50,9 +50,10 @@ from typing import Any
 from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked
 from fusionlabel.core.errors import DataError, FusionLabelError
 from fusionlabel.detect.runner import DEFAULT_TIMEOUT_S
+from fusionlabel.io.native_labels import OUTPUT_LABELS
 
 REPORT = "report.json"
-LABELS = "labels.json"
+LABELS = OUTPUT_LABELS
 REVIEW = "labels.review.json"
 BACKUPS = "backups"
 

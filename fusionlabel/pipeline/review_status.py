@@ -172,9 +172,10 @@ def review_summary_if_any(path: str | Path) -> dict[str, Any] | None:
     else None (other label formats carry no review). A broken review file still raises."""
     from fusionlabel.io.review_file import find_review
 
-    p = Path(path)
-    if p.is_dir():
-        p = p / "labels.json"
+    try:
+        p = resolve_label_path(path)
+    except DataError:  # no label file there: nothing to review
+        return None
     if p.suffix != ".json" or not p.is_file() or find_review(p) is None:
         return None
     return review_summary(p)
