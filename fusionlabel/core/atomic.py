@@ -14,7 +14,8 @@ gone (or that are older than a day: another host's pid means nothing here), and 
 user files call it when they open one.
 
 :func:`locked` serialises writers of the same file across processes (``fcntl.flock`` on
-``.<name>.lock`` beside it; a no-op where ``fcntl`` does not exist).
+``.<name>.lock`` beside it; a no-op where ``fcntl`` does not exist). :func:`file_sha256` is the
+one hash of a file's bytes (provenance of weights and seeds, changed-on-disk checks).
 
 Example
 -------
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
 import tempfile
@@ -215,3 +217,12 @@ def locked(path: Path) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes, read in 1 MiB chunks. Raises ``OSError`` as ``open``."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

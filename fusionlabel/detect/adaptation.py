@@ -17,7 +17,6 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,12 +123,3 @@ class Adaptable(Protocol):
         """Train on the frames of ``labels`` (ego-frame boxes of ``recording``) and write new
         weights to ``out``; raise :class:`NoTrainingData` or :class:`FinetuneCancelled`."""
         ...
-
-
-def file_sha256(path: str | Path) -> str:
-    """SHA-256 hex digest of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()

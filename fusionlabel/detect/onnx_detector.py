@@ -167,7 +167,7 @@ class OnnxDetector:
         self.lidars = None if lidars is None else tuple(lidars)
         self.name = name
         self._device_option = device
-        from fusionlabel.detect.adaptation import file_sha256
+        from fusionlabel.core.atomic import file_sha256
 
         self._hash = file_sha256(self.weights)[:12]
         providers = self._providers()

@@ -65,7 +65,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked, write_error
+from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, file_sha256, locked, write_error
 from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
@@ -170,7 +170,7 @@ def _file_hash(path: Path | None) -> str:
     if path is None:
         return "-"
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()[:20]
+        return file_sha256(path)[:20]
     except FileNotFoundError:
         return "-"
 

@@ -218,14 +218,13 @@ def adapt(
     DataError : bad seed, checkpoint or output folder (naming the file); FusionLabelError: an
         untrainable detector, an output that must not be replaced
     """
-    from fusionlabel.core.atomic import locked
+    from fusionlabel.core.atomic import file_sha256, locked
     from fusionlabel.core.review import Review
     from fusionlabel.detect.adaptation import (
         Adaptable,
         AdaptOptions,
         FinetuneCancelled,
         NoTrainingData,
-        file_sha256,
     )
     from fusionlabel.detect.registry import create_detector, factory_accepts
     from fusionlabel.io.native_labels import write_labels

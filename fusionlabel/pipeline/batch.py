@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, locked
+from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, file_sha256, locked
 from fusionlabel.core.errors import DataError, FusionLabelError
 from fusionlabel.detect.runner import DEFAULT_TIMEOUT_S
 from fusionlabel.io.native_labels import OUTPUT_LABELS
@@ -108,7 +108,7 @@ def _read_report(out_dir: Path) -> dict[str, Any] | None:
 
 def _sha256(path: Path) -> str | None:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except OSError:
         return None
 

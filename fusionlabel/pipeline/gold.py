@@ -180,8 +180,7 @@ def mix_gold(
         labelled frames outside the queue, a frame the reference does not label, the manifest
         inside the annotator's folder, an editing session with unsaved work on the labels
     """
-    from fusionlabel.core.atomic import locked
-    from fusionlabel.detect.adaptation import file_sha256
+    from fusionlabel.core.atomic import file_sha256, locked
     from fusionlabel.io.gold_file import GoldManifest, write_gold
     from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review, review_path, write_review
@@ -251,7 +250,7 @@ def score_gold(
     ------
     DataError : a file is missing or corrupt (naming it)
     """
-    from fusionlabel.detect.adaptation import file_sha256
+    from fusionlabel.core.atomic import file_sha256
     from fusionlabel.io.gold_file import read_gold
     from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review

@@ -17,8 +17,8 @@ pytest.importorskip("onnxruntime")
 from onnx import TensorProto, helper
 
 from fusionlabel.cli import main
+from fusionlabel.core.atomic import file_sha256
 from fusionlabel.core.points import lidar_points_ego
-from fusionlabel.detect.adaptation import file_sha256
 from fusionlabel.detect.onnx_detector import DEFAULT_MODEL, OnnxContractError, OnnxDetector
 from fusionlabel.detect.pillars import DEFAULT_WEIGHTS, create
 from fusionlabel.detect.registry import create_detector

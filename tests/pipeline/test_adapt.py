@@ -17,10 +17,11 @@ import pytest
 pytest.importorskip("torch")
 
 from fusionlabel.cli import main
+from fusionlabel.core.atomic import file_sha256
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.errors import DataError, FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
-from fusionlabel.detect.adaptation import AdaptOptions, file_sha256
+from fusionlabel.detect.adaptation import AdaptOptions
 from fusionlabel.detect.errors import PluginError
 from fusionlabel.detect.pillars import DEFAULT_WEIGHTS
 from fusionlabel.io.native_labels import read_labels, write_labels

@@ -130,7 +130,7 @@ def export_onnx(
         import onnx
     except ImportError:
         raise FusionLabelError("exporting needs the onnx package: pip install 'fusionlabel[onnx]'") from None
-    from fusionlabel.detect.adaptation import file_sha256
+    from fusionlabel.core.atomic import file_sha256
     from fusionlabel.detect.pillars.checkpoint import build_network
 
     src, dst = Path(weights), Path(out)

@@ -36,8 +36,9 @@ from typing import Any
 
 import numpy as np
 
+from fusionlabel.core.atomic import file_sha256
 from fusionlabel.core.errors import DataError
-from fusionlabel.detect.adaptation import AdaptOptions, FinetuneCancelled, FinetuneResult, NoTrainingData, file_sha256
+from fusionlabel.detect.adaptation import AdaptOptions, FinetuneCancelled, FinetuneResult, NoTrainingData
 from fusionlabel.detect.pillars.augment import ObjectBank, copy_paste
 from fusionlabel.detect.pillars.train import Sample, TrainOptions, augment, train_step
 

@@ -108,14 +108,10 @@ class PillarsDetector:
     def _weights_hash(self) -> str:
         """The first 12 hex digits of the checkpoint's SHA-256 (what ``info.version`` names)."""
         if self._hash is None:
-            import hashlib
+            from fusionlabel.core.atomic import file_sha256
 
-            h = hashlib.sha256()
             try:
-                with open(str(self.weights), "rb") as f:
-                    for chunk in iter(lambda: f.read(1 << 20), b""):
-                        h.update(chunk)
-                self._hash = h.hexdigest()[:12]
+                self._hash = file_sha256(str(self.weights))[:12]
             except OSError:
                 self._hash = "unreadable"
         return str(self._hash)
