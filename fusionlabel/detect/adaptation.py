@@ -57,6 +57,8 @@ class AdaptOptions:
     body_lr : with ``layers="all"``, the learning rate of the layers between the point encoder
         and the box regression, as a fraction of ``lr`` (they hold what generalises across sensors)
     threads : torch CPU threads (None: torch's default)
+    window_m : each batch is trained on a square window of this edge on a larger grid
+        (``fusionlabel.detect.pillars.train.random_window``; None: the whole grid)
     """
 
     epochs: int = 8
@@ -75,10 +77,13 @@ class AdaptOptions:
     layers: str = "all"
     body_lr: float = 0.1
     threads: int | None = None
+    window_m: float | None = 80.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.samples_per_epoch < 1 or self.batch_size < 1:
             raise ValueError("epochs, samples_per_epoch and batch_size must be >= 1")
+        if self.window_m is not None and self.window_m <= 0:
+            raise ValueError("window_m must be positive (or None: the whole grid)")
         if self.layers not in LAYERS:
             raise ValueError(f"layers must be one of {', '.join(LAYERS)}")
         if self.lr <= 0:

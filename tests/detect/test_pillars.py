@@ -30,6 +30,7 @@ from fusionlabel.detect.pillars.train import (
     TrainOptions,
     augment,
     losses,
+    random_window,
     samples_from_recording,
     train_samples,
 )
@@ -210,6 +211,68 @@ def test_training_is_deterministic(tiny_rec: Path) -> None:
     c = train_samples(samples, SMALL, TrainOptions(epochs=2, batch_size=1, seed=12, device="cpu"))[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert not all(torch.equal(a[k], c[k]) for k in a)
+
+
+def test_window_is_a_lattice_aligned_sub_grid() -> None:
+    wide = PillarsConfig(x_range=(-100.0, 100.0), y_range=(-100.0, 100.0))
+    step = wide.lattice_step
+    assert step == pytest.approx(1.6)
+    for x0, y0 in [(-30.0, 13.0), (-200.0, 95.0), (99.9, -100.0)]:
+        w = wide.window(x0, y0, 80.0)
+        (a, b), (c, d) = w.x_range, w.y_range
+        assert b - a == pytest.approx(80.0) and d - c == pytest.approx(80.0)
+        assert wide.x_range[0] <= a and b <= wide.x_range[1] and wide.y_range[0] <= c and d <= wide.y_range[1]
+        for lo, full_lo in ((a, wide.x_range[0]), (c, wide.y_range[0])):
+            k = (lo - full_lo) / step
+            assert k == pytest.approx(round(k), abs=1e-6)
+        assert w.grid_shape == (200, 200)
+    assert CFG.window(-40.0, -40.0, 80.0) is CFG and CFG.window(0.0, 0.0, 120.0) is CFG
+    # a window covering the grid draws nothing: training a +-40 m grid is what it was without windows
+    rng = np.random.default_rng(3)
+    assert random_window(CFG, 80.0, rng) is CFG and random_window(CFG, None, rng) is CFG
+    assert rng.random() == np.random.default_rng(3).random()
+    focus = np.array([[70.0, -60.0]])
+    near = [random_window(wide, 40.0, np.random.default_rng(i), focus) for i in range(40)]
+    hits = sum(w.x_range[0] <= 70.0 < w.x_range[1] and w.y_range[0] <= -60.0 < w.y_range[1] for w in near)
+    assert hits >= 15  # half the windows are drawn around a focus point, each holds it
+
+
+def test_a_window_sees_what_the_whole_grid_sees() -> None:
+    """The network is fully convolutional and a window keeps the lattice: inside a window, away
+    from its border, the outputs on the window equal those on the whole grid, so weights trained
+    on windows serve the whole grid."""
+    torch.manual_seed(0)
+    wide = PillarsConfig(x_range=(-64.0, 64.0), y_range=(-64.0, 64.0))
+    net = PillarNet(wide).eval()
+    rng = np.random.default_rng(0)
+    pts = torch.from_numpy(rng.uniform([-64, -64, -1], [64, 64, 3], (40000, 3)).astype(np.float32))
+    bidx = torch.zeros(len(pts), dtype=torch.long)
+    w = wide.window(3.0, -50.0, 48.0)
+    with torch.inference_mode():
+        hm_full, reg_full = net(pts, bidx, 1)
+        hm_w, reg_w = net(pts, bidx, 1, w)
+    cells = round(w.lattice_step / w.cell_size)
+    i0 = round((w.x_range[0] - wide.x_range[0]) / w.cell_size)
+    j0 = round((w.y_range[0] - wide.y_range[0]) / w.cell_size)
+    H, W = w.out_shape
+    m = 4 * cells  # the receptive field's reach into the window from its zero-padded border
+    full = hm_full[0, :, j0 + m : j0 + H - m, i0 + m : i0 + W - m]
+    assert torch.allclose(hm_w[0, :, m : H - m, m : W - m], full, atol=1e-4)
+    assert torch.allclose(
+        reg_w[0, :, m : H - m, m : W - m], reg_full[0, :, j0 + m : j0 + H - m, i0 + m : i0 + W - m], atol=1e-4
+    )
+    assert not torch.allclose(hm_w[0], hm_full[0, :, :H, :W], atol=1e-4)  # a different place, different output
+
+
+def test_training_on_windows_covers_the_grid_at_a_window_s_cost(tiny_rec: Path) -> None:
+    wide = PillarsConfig(x_range=(-64.0, 64.0), y_range=(-64.0, 64.0))
+    samples = samples_from_recording(tiny_rec, wide)
+    opts = TrainOptions(epochs=2, batch_size=1, seed=5, device="cpu", window_m=32.0)
+    a = train_samples(samples, wide, opts)[0].state_dict()
+    b = train_samples(samples, wide, opts)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # deterministic with windows too
+    with pytest.raises(ValueError, match="window_m"):
+        TrainOptions(window_m=0.0)
 
 
 def test_losses_are_zero_free_and_finite_without_objects() -> None:

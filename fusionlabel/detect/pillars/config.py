@@ -23,8 +23,9 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 #: the classes of the default network (canonical :data:`fusionlabel.core.labels.CATEGORIES` names)
@@ -135,6 +136,32 @@ class PillarsConfig:
     def box_code_size(self) -> int:
         """Regression channels: offset 2, z 1, log size 3, sin/cos yaw 2 (+ velocity 2)."""
         return 8 + 2 * int(self.velocity)
+
+    @property
+    def lattice_step(self) -> float:
+        """The coarsest feature map's cell edge (m): a window keeps the network's lattice when its
+        corner is moved by a multiple of it."""
+        return round(self.pillar_size * self.out_stride * 2 ** (len(self.channels) - 1), 9)
+
+    def window(self, x0: float, y0: float, size_m: float) -> PillarsConfig:
+        """The sub-grid ``[x0, x0 + size_m) x [y0, y0 + size_m)``, its corner moved onto this grid's
+        lattice (:attr:`lattice_step`) and kept inside the grid, its edge a whole number of lattice
+        cells: what a batch is trained on (the weights of a fully convolutional network serve
+        any grid; the points keep their ego coordinates). The whole grid when ``size_m`` covers it.
+
+        >>> PillarsConfig(x_range=(-100.0, 100.0), y_range=(-100.0, 100.0)).window(-30.0, 13.0, 80).x_range
+        (-29.6, 50.4)
+        """
+        step = self.lattice_step
+        ranges = []
+        for lo, hi, start in ((*self.x_range, x0), (*self.y_range, y0)):
+            edge = min(hi - lo, max(step, step * math.floor(size_m / step)))
+            k = round((min(max(start, lo), hi - edge) - lo) / step)
+            a = round(lo + k * step, 6)
+            ranges.append((a, round(a + edge, 6)))
+        if ranges[0] == self.x_range and ranges[1] == self.y_range:
+            return self
+        return replace(self, x_range=ranges[0], y_range=ranges[1])
 
     # -- JSON -------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

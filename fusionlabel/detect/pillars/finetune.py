@@ -40,7 +40,7 @@ from fusionlabel.core.atomic import file_sha256
 from fusionlabel.core.errors import DataError
 from fusionlabel.detect.adaptation import AdaptOptions, FinetuneCancelled, FinetuneResult, NoTrainingData
 from fusionlabel.detect.pillars.augment import ObjectBank, copy_paste
-from fusionlabel.detect.pillars.train import Sample, TrainOptions, augment, train_step
+from fusionlabel.detect.pillars.train import Sample, TrainOptions, augment, batch_centres, random_window, train_step
 
 
 def finetune(
@@ -125,7 +125,8 @@ def finetune(
                 if bank is not None:
                     s = copy_paste(s, bank, rng, opts.paste_objects)
                 batch.append(augment(s, rng, aug))
-            loss = train_step(net, batch, config, device, optim, sched, scaler, params)
+            window = random_window(config, opts.window_m, rng, batch_centres(batch))
+            loss = train_step(net, batch, config, device, optim, sched, scaler, params, window=window)
             step += 1
             acc += loss
             if progress is not None:

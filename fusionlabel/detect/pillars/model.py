@@ -48,7 +48,9 @@ class PillarFeatureNet(nn.Module):
         self.linear = nn.Linear(config.point_features, config.pillar_channels, bias=False)
         self.norm = nn.BatchNorm1d(config.pillar_channels, eps=1e-3, momentum=0.1)
 
-    def forward(self, points: Tensor, batch_index: Tensor, batch_size: int) -> Tensor:
+    def forward(
+        self, points: Tensor, batch_index: Tensor, batch_size: int, grid: PillarsConfig | None = None
+    ) -> Tensor:
         """Encode points into a pseudo-image.
 
         Parameters
@@ -57,12 +59,14 @@ class PillarFeatureNet(nn.Module):
             they are dropped here)
         batch_index : (N,) int64 frame of each point in the batch
         batch_size : B
+        grid : the region to encode, a :meth:`PillarsConfig.window` of the network's config
+            (training on windows); default the whole grid
 
         Returns
         -------
         (B, pillar_channels, ny, nx) tensor; empty pillars are 0.
         """
-        c = self.config
+        c = grid or self.config
         ny, nx = c.grid_shape
         x0, y0 = c.x_range[0], c.y_range[0]
         xyz = points[:, :3]
@@ -172,8 +176,10 @@ class PillarNet(nn.Module):
         self.backbone = Backbone(config)
         self.head = CenterHead(config, self.backbone.out_channels)
 
-    def forward(self, points: Tensor, batch_index: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
-        bev = self.pfn(points, batch_index, batch_size)
+    def forward(
+        self, points: Tensor, batch_index: Tensor, batch_size: int, grid: PillarsConfig | None = None
+    ) -> tuple[Tensor, Tensor]:
+        bev = self.pfn(points, batch_index, batch_size, grid)
         return self.head(self.backbone(bev))
 
 

@@ -75,7 +75,10 @@ class TrainOptions:
     epochs, batch_size, lr (peak of the one-cycle schedule), weight_decay, seed, device
     (``auto`` / ``cpu`` / ``cuda``), min_points (boxes with fewer LiDAR points are ignored),
     flip / rotation (radians) / scaling (relative) augmentation, reg_weight (L1 weight),
-    threads (torch CPU threads; None: torch's default).
+    threads (torch CPU threads; None: torch's default), window_m (each batch is trained on a
+    square window of this edge placed at random on a larger grid, :func:`random_window`: a
+    ±100 m grid trains at the cost of an 80 m one; None or a window covering the grid: the
+    whole grid).
     """
 
     epochs: int = 20
@@ -90,8 +93,11 @@ class TrainOptions:
     scaling: float = 0.05
     reg_weight: float = 0.25
     threads: int | None = None
+    window_m: float | None = 80.0
 
     def __post_init__(self) -> None:
+        if self.window_m is not None and self.window_m <= 0:
+            raise ValueError("window_m must be positive (or None: the whole grid)")
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
         if self.lr <= 0:
@@ -267,6 +273,37 @@ def focal_loss(logits: Tensor, target: Tensor) -> Tensor:
     return -(pos_loss + neg_loss) / n_pos
 
 
+def random_window(
+    config: PillarsConfig,
+    size_m: float | None,
+    rng: np.random.Generator,
+    focus: NDArray[np.float64] | None = None,
+) -> PillarsConfig:
+    """A window of ``config`` (:meth:`PillarsConfig.window`) to train one batch on.
+
+    Its centre is uniform over the grid shrunk by half the window (every part of the grid is
+    trained on, empty ones too) or, half of the time when ``focus`` (M, >=2) holds points (the
+    batch's box centres), within a quarter window of one of them (so the objects of a few seed
+    frames are seen often). ``config`` itself, with no random draw, when ``size_m`` is None or
+    covers the grid.
+    """
+    if size_m is None or config.window(config.x_range[0], config.y_range[0], size_m) is config:
+        return config
+    h = size_m / 2
+    if focus is not None and len(focus) and rng.random() < 0.5:
+        p = focus[int(rng.integers(len(focus)))]
+        cx, cy = float(p[0]) + rng.uniform(-h / 2, h / 2), float(p[1]) + rng.uniform(-h / 2, h / 2)
+    else:
+        cx = rng.uniform(config.x_range[0] + h, config.x_range[1] - h)
+        cy = rng.uniform(config.y_range[0] + h, config.y_range[1] - h)
+    return config.window(cx - h, cy - h, size_m)
+
+
+def batch_centres(batch: Sequence[Sample]) -> NDArray[np.float64]:
+    """(M, 2) the box centres of a batch (the focus of :func:`random_window`)."""
+    return np.concatenate([s.boxes[:, :2] for s in batch] + [np.zeros((0, 2))])
+
+
 def train_step(
     net: Any,
     batch: list[Sample],
@@ -277,14 +314,17 @@ def train_step(
     scaler: Any,
     params: Any,
     reg_weight: float = 0.25,
+    window: PillarsConfig | None = None,
 ) -> float:
     """One optimiser step on ``batch`` (mixed precision on CUDA, gradients clipped at 10, the
-    schedule stepped): what training and fine-tuning share. Returns the loss."""
+    schedule stepped): what training and fine-tuning share. ``window``: the sub-grid the batch
+    is trained on (:func:`random_window`; default the whole grid). Returns the loss."""
     import torch
 
-    pts, bidx, hm_t, centres, reg_t, _lab = collate(batch, config, device)
+    grid = window or config
+    pts, bidx, hm_t, centres, reg_t, _lab = collate(batch, grid, device)
     with torch.autocast("cuda", dtype=torch.float16, enabled=device.startswith("cuda")):
-        hm, reg = net(pts, bidx, len(batch))
+        hm, reg = net(pts, bidx, len(batch), None if grid is config else grid)
     loss, _h, _r = losses(hm, reg, hm_t, centres, reg_t, reg_weight)
     optim.zero_grad(set_to_none=True)
     scaler.scale(loss).backward()
@@ -354,7 +394,10 @@ def train_samples(
         acc = 0.0
         for s0 in range(0, len(order), opts.batch_size):
             batch = [augment(samples[i], rng, opts) for i in order[s0 : s0 + opts.batch_size]]
-            loss = train_step(net, batch, config, device, optim, sched, scaler, net.parameters(), opts.reg_weight)
+            window = random_window(config, opts.window_m, rng, batch_centres(batch))
+            loss = train_step(
+                net, batch, config, device, optim, sched, scaler, net.parameters(), opts.reg_weight, window
+            )
             step += 1
             acc += loss
             if progress is not None:
