@@ -16,6 +16,9 @@ def synth(
     ego_height: float = typer.Option(
         0.0, "--ego-height", help="Height (m) of the ego origin above the ground (1.84: at the LiDAR, as KITTI)."
     ),
+    vehicle_classes: bool = typer.Option(
+        False, "--vehicle-classes", help="Also draw vans, trucks and buses, moving and parked (off: the classic seeds)."
+    ),
 ) -> None:
     """Generate a synthetic camera + LiDAR + radar recording with ground-truth tracks."""
     from rich.progress import Progress
@@ -33,6 +36,7 @@ def synth(
                 overwrite=overwrite,
                 lidar=lidar,
                 ego_height=ego_height,
+                vehicle_classes=vehicle_classes,
                 progress=lambda done, total: progress.update(task, completed=done, total=total),
             )
         except ValueError as exc:

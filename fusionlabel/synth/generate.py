@@ -13,9 +13,10 @@ Every sensor sample is simulated at its own timestamp (agents and ego where they
 
 Ground truth (``labels.json``): for every LiDAR frame, every actor (moving agent or parked
 vehicle) whose centre lies within ``label_range_m`` of the ego, with a persistent track id,
-category ``Car``/``Pedestrian``/``Cyclist`` (parked trucks: ``Truck``), its box in the ego frame
-at the LiDAR timestamp (gravity centre, l w h, yaw; values rounded to 0.1 mm / 1e-4 rad) and
-attributes:
+its category as class (``Car``/``Pedestrian``/``Cyclist``, parked trucks ``Truck``; with
+``vehicle_classes`` also ``Van``, ``Truck`` and ``Bus``, moving and parked), its box in the ego
+frame at the LiDAR timestamp (gravity centre, l w h, yaw; values rounded to 0.1 mm / 1e-4 rad)
+and attributes:
 
 * ``num_lidar_points``: LiDAR points of that frame inside the box, counted exactly as a user
   would: ``points_in_boxes(T_ego_lidar.apply(cloud.xyz), boxes)`` on the stored float32 cloud
@@ -107,9 +108,10 @@ def to_seconds(t_ns: int) -> float:
     return (int(t_ns) - START_NS) / 1e9
 
 
-def scenario_of(frames: int, seed: int, rate_hz: float = 10.0) -> Scenario:
+def scenario_of(frames: int, seed: int, rate_hz: float = 10.0, *, vehicle_classes: bool = False) -> Scenario:
     """The scenario :func:`generate` draws for these arguments (road frame, exact states at any time)."""
-    return make_scenario(seed, [to_seconds(t) for t in lidar_times_ns(frames, rate_hz)], LIDAR_MOUNT)
+    times = [to_seconds(t) for t in lidar_times_ns(frames, rate_hz)]
+    return make_scenario(seed, times, LIDAR_MOUNT, vehicle_classes=vehicle_classes)
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
@@ -135,6 +137,7 @@ def generate(
     jpeg_quality: int = 90,
     label_range_m: float = 80.0,
     ego_height: float = 0.0,
+    vehicle_classes: bool = False,
     overwrite: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
@@ -159,6 +162,9 @@ def generate(
         frame does (ground at z = -1.84). The world is simulated the same; only the frame the
         rig, the labels and the ego poses are written in moves (a domain shift for detectors
         trained on the default, see :func:`shift_ego`)
+    vehicle_classes : also draw vans, buses and moving trucks, moving and parked
+        (:func:`fusionlabel.synth.scenario.make_scenario`); off (default), every seed gives the
+        same files as before the option existed. Recorded in ``synth.json`` only when on
     progress : called as ``progress(done, total)`` after each sensor sample
 
     Returns
@@ -177,7 +183,7 @@ def generate(
     rig = make_rig(tuple(cameras), image_size)
     t_lidar = lidar_times_ns(frames, rate_hz)
     t_radar = radar_times_ns(t_lidar, radar_rate_hz) if radar_rate_hz > 0 else np.zeros(0, np.int64)
-    sc = scenario_of(frames, seed, rate_hz)
+    sc = scenario_of(frames, seed, rate_hz, vehicle_classes=vehicle_classes)
     static = static_mesh(sc.structures)
     actors = sc.actors
     T_ego_lidar = rig.lidars[LIDAR_NAME].T_ego_lidar
@@ -258,6 +264,7 @@ def generate(
             "jpeg_quality": jpeg_quality,
             "label_range_m": label_range_m,
             **({"ego_height": ego_height} if ego_height else {}),
+            **({"vehicle_classes": True} if vehicle_classes else {}),
         },
         "agents": len(sc.agents),
         "parked_vehicles": len(sc.actors) - len(sc.agents),

@@ -210,6 +210,29 @@ def actor_parts(actor: Actor, t: float) -> list[tuple[float, float, float, float
         parts.append((l / 2 - cab / 2, 0.0, 0.4, cab, w, 0.5 * h - 0.4, PAINT, PAINT))
         parts.append((l / 2 - cab / 2, 0.0, 0.5 * h, cab, w, 0.28 * h, GLASS, PAINT))
         return parts
+    if cat == "Van":
+        # one-box van: wheels, a body from 0.3 m to the roof, a short bonnet and a windscreen
+        # stepped back from it (the slope), glass between the bonnet and the roof
+        wx, wy, r = l / 2 - 0.75, w / 2 - 0.12, 0.34
+        parts = [(sx * wx, sy * wy, 0.0, 2 * r, 0.24, 2 * r, TYRE, TYRE) for sx in (-1, 1) for sy in (-1, 1)]
+        hb, nose = 0.5 * h, 0.75  # bonnet height, bonnet length (m)
+        parts.append((0.0, 0.0, 0.3, l, w, hb - 0.3, PAINT, PAINT))
+        parts.append((-nose / 2, 0.0, hb, l - nose, w, h - hb, PAINT, PAINT))
+        parts.append((l / 2 - nose + 0.25, 0.0, hb, 0.5, 0.94 * w, 0.9 * (h - hb), GLASS, GLASS))
+        return parts
+    if cat == "Bus":
+        # a long box from 0.35 m to the roof: a painted skirt, a band of windows along the sides
+        # in the upper half (ending in the windscreen; a painted rear end), a painted roof strip;
+        # 4 or 6 wheels
+        r, rear = 0.5, 0.4
+        axles = [l / 2 - 2.6, -l / 2 + 3.0] + ([-l / 2 + 1.7] if l > 11.5 else [])
+        parts = [(ax, sy * (w / 2 - 0.15), 0.0, 2 * r, 0.3, 2 * r, TYRE, TYRE) for ax in axles for sy in (-1, 1)]
+        z_w0, z_w1 = 0.5 * h, 0.88 * h
+        parts.append((0.0, 0.0, 0.35, l, w, z_w0 - 0.35, PAINT, PAINT))
+        parts.append((rear / 2, 0.0, z_w0, l - rear, w, z_w1 - z_w0, GLASS, GLASS))
+        parts.append(((rear - l) / 2, 0.0, z_w0, rear, w, z_w1 - z_w0, PAINT, PAINT))
+        parts.append((0.0, 0.0, z_w1, l, w, h - z_w1, PAINT, PAINT))
+        return parts
     if cat == "Pedestrian":
         v = actor.motion.speed
         swing = math.sin(2 * math.pi * (0.7 * v + 0.4) * (t + actor.phase)) * min(1.0, v / 1.2) if v > 0 else 0.0

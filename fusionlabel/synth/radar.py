@@ -4,7 +4,7 @@ Model (2D radar, elevation not measured: detections lie in the radar's z = 0 pla
 
 * **agents**: a fan of rays (7 for vehicles, 3 for others) at the object's mid height across its
   angular extent; rays whose first hit is the object are candidate reflection points; up to
-  1-4 of them (by class) are reported, each with probability ``Pd(class) (1 - 0.4 (r / r_max)^2)``.
+  1-5 of them (by class) are reported, each with probability ``Pd(class) (1 - 0.4 (r / r_max)^2)``.
   Occluded objects give no detections.
 * **Doppler**: the range rate of the reflection point ``p``::
 
@@ -16,7 +16,7 @@ Model (2D radar, elevation not measured: detections lie in the radar's z = 0 pla
   with probability ``clutter_prob``), ``v_r = -v_radar . u``; plus Poisson(``ghost_rate``)
   ghost detections (multipath) away from every actor, with a noisy stationary Doppler.
 * **noise**: Gaussian on range (0.15 m), azimuth (0.3 deg) and ``v_r`` (0.1 m/s); RCS in dBsm by
-  class (car 10, truck 20, cyclist 0, pedestrian -5) +- 2.5 dB.
+  class (car 10, van 12, truck 20, bus 22, cyclist 0, pedestrian -5) +- 2.5 dB.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ from fusionlabel.core.transforms import Transform
 from fusionlabel.synth.geometry import BUILDING, CONCRETE, FOLIAGE, METAL, WOOD, Snapshot, cast, surface
 from fusionlabel.synth.world import Actor, Scenario, State
 
-RCS_DBSM = {"Car": 10.0, "Truck": 20.0, "Pedestrian": -5.0, "Cyclist": 0.0}
-MAX_DETECTIONS = {"Car": 3, "Truck": 4, "Pedestrian": 1, "Cyclist": 2}
-P_DETECT = {"Car": 0.95, "Truck": 0.97, "Pedestrian": 0.75, "Cyclist": 0.85}
+RCS_DBSM = {"Car": 10.0, "Van": 12.0, "Truck": 20.0, "Bus": 22.0, "Pedestrian": -5.0, "Cyclist": 0.0}
+MAX_DETECTIONS = {"Car": 3, "Van": 3, "Truck": 4, "Bus": 5, "Pedestrian": 1, "Cyclist": 2}
+P_DETECT = {"Car": 0.95, "Van": 0.95, "Truck": 0.97, "Bus": 0.98, "Pedestrian": 0.75, "Cyclist": 0.85}
+#: categories that get the wide fan of rays
+VEHICLES = ("Car", "Van", "Truck", "Bus")
 STATIC_RCS = {BUILDING: 12.0, CONCRETE: 10.0, METAL: 8.0, WOOD: 0.0, FOLIAGE: -3.0}
 
 
@@ -106,7 +108,7 @@ def simulate_scan(
         )
         cr = T_radar_road.apply(corners)
         az = np.arctan2(cr[:, 1], cr[:, 0])
-        n_rays = 7 if a.category in ("Car", "Truck") else 3
+        n_rays = 7 if a.category in VEHICLES else 3
         span = np.linspace(az.min(), az.max(), n_rays + 2)[1:-1]
         el = math.atan2(h / 2 - pos[2], rng_c)
         d_radar = np.stack(

@@ -14,6 +14,13 @@ random draws is part of a seed's output: the same seed gives byte-identical reco
    and cyclists along both kerbs; then more agents until there are ``min_agents``;
 6. the road frame's pose in the world frame and the sun.
 
+``vehicle_classes=True`` (opt-in; off, a seed draws exactly what it drew before the option
+existed) adds vans and buses and moving trucks: each moving vehicle of the car roles becomes a
+Van (15 %), Truck (7 %) or Bus (5 %), else a Car (one extra draw per try; a long Truck or Bus in
+the tight ``turning`` role becomes a Car), and the parked vehicles are Car 62 %, Van 18 %,
+Truck 13 %, Bus 7 % instead of Car 80 %, Truck 20 %. The designed truck/pedestrian occlusion
+pair is unchanged.
+
 Agents never overlap each other, the ego, or a structure (rejection sampling on their footprints
 every 0.1 s: :class:`~fusionlabel.synth.placement.Placer`). All coordinates are in the road frame
 (:mod:`fusionlabel.synth.world`).
@@ -39,6 +46,7 @@ from fusionlabel.synth.geometry import visibility_in
 from fusionlabel.synth.placement import Placer
 from fusionlabel.synth.street import StreetLayout, draw_layout, draw_structures
 from fusionlabel.synth.world import (
+    BUS_COLOURS,
     CAR_COLOURS,
     CLOTH_COLOURS,
     CROSSWALK_HALF_W,
@@ -91,12 +99,34 @@ _PER_WINDOW = (_CARS, _PEDESTRIANS, _CYCLISTS)
 #: the categories that top up the agents to ``min_agents``, in turn
 _TOP_UP = (_PEDESTRIANS, _CARS, _CYCLISTS)
 
+#: with ``vehicle_classes``: the class of a moving vehicle of the car roles and of a parked one,
+#: ``(category, probability)`` drawn with one uniform number against the cumulative sums
+_MOVING_VEHICLES = (("Van", 0.15), ("Truck", 0.07), ("Bus", 0.05), ("Car", 0.73))
+_PARKED_VEHICLES = (("Car", 0.62), ("Van", 0.18), ("Truck", 0.13), ("Bus", 0.07))
+#: vehicle categories whose paint comes from CAR_COLOURS (trucks: mostly white)
+_PAINTED = ("Car", "Truck", "Van")
+#: roles a long vehicle cannot drive (a 5.5-7 m turn radius): Truck or Bus there becomes a Car
+_SHORT_VEHICLE_ROLES = ("turning",)
+_LONG_VEHICLES = ("Truck", "Bus")
+
+
+def _pick(mix: tuple[tuple[str, float], ...], u: float) -> str:
+    """The category of ``mix`` whose cumulative probability interval holds ``u`` in [0, 1)."""
+    acc = 0.0
+    for cat, p in mix:
+        acc += p
+        if u < acc:
+            return cat
+    return mix[-1][0]
+
 
 def make_scenario(
     seed: int,
     frame_times_s: Sequence[float] | NDArray[np.float64],
     lidar_mount: tuple[float, float, float] = (1.3, 0.0, 1.84),
     min_agents: int = 12,
+    *,
+    vehicle_classes: bool = False,
 ) -> Scenario:
     """Draw a scenario for LiDAR frames at ``frame_times_s`` (seconds from the recording start).
 
@@ -107,12 +137,14 @@ def make_scenario(
         see them and to design the occlusion by a parked truck
     lidar_mount : LiDAR position in the ego frame (metres), for the occlusion design
     min_agents : lower bound on the number of moving agents
+    vehicle_classes : also draw vans, buses and moving trucks (see the module docstring); off,
+        the scenario is exactly that of earlier versions (no extra random draw)
     """
     times = np.asarray(frame_times_s, dtype=np.float64)
     if times.size == 0:
         raise ValueError("a scenario needs at least one frame time")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x5C3]))
-    builder = _ScenarioBuilder(rng, times, _draw_ego(rng), lidar_mount)
+    builder = _ScenarioBuilder(rng, times, _draw_ego(rng), lidar_mount, vehicle_classes)
     for w0, w1 in builder.layout.windows:
         builder.add_occlusion_pair(w0, w1)
     builder.add_parked_vehicles()
@@ -144,8 +176,10 @@ class _ScenarioBuilder:
         times: NDArray[np.float64],
         ego: EgoMotion,
         lidar_mount: tuple[float, float, float],
+        vehicle_classes: bool = False,
     ) -> None:
         self.rng = rng
+        self.vehicle_classes = vehicle_classes
         self.times = times
         self.t_lo, self.t_hi = float(times[0]), float(times[-1])
         self.ego = ego
@@ -169,7 +203,7 @@ class _ScenarioBuilder:
     def _put(self, cat: str, role: str, motion: Motion, size: tuple[float, float, float]) -> Actor | None:
         """Draw a colour and gait phase, and keep the actor if its footprints are free."""
         rng = self.rng
-        colours = CAR_COLOURS if cat in ("Car", "Truck") else CLOTH_COLOURS
+        colours = CAR_COLOURS if cat in _PAINTED else BUS_COLOURS if cat == "Bus" else CLOTH_COLOURS
         colour = colours[int(rng.integers(len(colours)))]
         if cat == "Truck":
             colour = (0.9, 0.9, 0.88) if rng.random() < 0.6 else colour
@@ -225,13 +259,16 @@ class _ScenarioBuilder:
     # -- 2. parked vehicles -----------------------------------------------------------------------
     def add_parked_vehicles(self) -> None:
         """Cars and trucks (20 %) along the right kerb, bumper to bumper or with gaps, none in a
-        side street or on a crosswalk."""
+        side street or on a crosswalk (with ``vehicle_classes``: cars, vans, trucks and buses)."""
         rng = self.rng
         x_min, x_max = self.layout.extent_x
         cross = self.layout.crosswalk_x
         x = x_min + float(rng.uniform(0, 5))
         while x < x_max:
-            cat = "Truck" if rng.random() < 0.2 else "Car"
+            if self.vehicle_classes:
+                cat = _pick(_PARKED_VEHICLES, float(rng.random()))
+            else:
+                cat = "Truck" if rng.random() < 0.2 else "Car"
             size = sample_size(cat, rng)
             cx = x + size[0] / 2
             on_crosswalk = any(abs(cx - c) < CROSSWALK_HALF_W + size[0] / 2 + 1 for c in cross)
@@ -270,7 +307,14 @@ class _ScenarioBuilder:
         return made
 
     def _add_agent(self, cat: str, role: str, w0: float, w1: float) -> Actor | None:
-        """Draw one agent of ``role`` anchored in the window; it is kept if its footprints are free."""
+        """Draw one agent of ``role`` anchored in the window; it is kept if its footprints are free.
+
+        With ``vehicle_classes`` a ``Car`` first becomes a Van, Truck or Bus by :data:`_MOVING_VEHICLES`
+        (a long one in a role it cannot drive stays a Car)."""
+        if cat == "Car" and self.vehicle_classes:
+            cat = _pick(_MOVING_VEHICLES, float(self.rng.random()))
+            if cat in _LONG_VEHICLES and role in _SHORT_VEHICLE_ROLES:
+                cat = "Car"
         t_a = self._anchor_time(w0, w1)
         size = sample_size(cat, self.rng)
         motions: dict[str, Callable[[float], Motion]] = {

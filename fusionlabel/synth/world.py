@@ -73,8 +73,8 @@ CROSSWALK_HALF_W = 2.0
 #: the ego vehicle's footprint in the ego frame (origin: rear axle centre on the ground)
 EGO_BOX = (1.4, 0.0, 4.8, 1.95)  # centre x, centre y, length, width
 
-#: label categories of the agents
-CATEGORIES = ("Car", "Pedestrian", "Cyclist", "Truck")
+#: label categories of the agents (Van and Bus only with ``make_scenario(..., vehicle_classes=True)``)
+CATEGORIES = ("Car", "Pedestrian", "Cyclist", "Truck", "Van", "Bus")
 
 
 class State(NamedTuple):
@@ -180,7 +180,7 @@ class Actor:
     """A labelled object: a moving agent or a parked vehicle.
 
     track_id : persistent id (>= 1) used in the labels
-    category : ``Car``, ``Pedestrian``, ``Cyclist`` or ``Truck``
+    category : ``Car``, ``Pedestrian``, ``Cyclist``, ``Truck``, ``Van`` or ``Bus``
     size : (l, w, h) metres, the tight box around the object's geometry
     motion : its trajectory (speed 0 for parked vehicles)
     role : how it was placed (``overtaking``, ``oncoming``, ``behind_truck``, ``parked`` ...)
@@ -282,6 +282,15 @@ CLOTH_COLOURS = (
     (0.3, 0.7, 0.8),
     (0.9, 0.4, 0.6),
 )
+#: bus liveries: white, city yellow, red, blue, green, silver
+BUS_COLOURS = (
+    (0.92, 0.92, 0.9),
+    (0.95, 0.75, 0.1),
+    (0.75, 0.12, 0.1),
+    (0.15, 0.3, 0.65),
+    (0.2, 0.55, 0.3),
+    (0.7, 0.72, 0.75),
+)
 BUILDING_COLOURS = ((0.72, 0.62, 0.5), (0.65, 0.4, 0.32), (0.8, 0.78, 0.72), (0.55, 0.55, 0.58), (0.85, 0.8, 0.62))
 
 
@@ -295,6 +304,10 @@ def sample_size(category: str, rng: np.random.Generator) -> tuple[float, float, 
         )
     if category == "Truck":
         return float(rng.uniform(6.5, 8.5)), float(rng.uniform(2.3, 2.5)), float(rng.uniform(2.9, 3.5))
+    if category == "Van":
+        return float(rng.uniform(4.6, 5.6)), float(rng.uniform(1.85, 2.05)), float(rng.uniform(1.9, 2.5))
+    if category == "Bus":
+        return float(rng.uniform(10.5, 12.5)), float(rng.uniform(2.45, 2.6)), float(rng.uniform(3.0, 3.4))
     if category == "Pedestrian":
         return (
             float(rng.uniform(0.5, 0.8)),

@@ -31,6 +31,18 @@ def test_cli_writes_a_recording_and_refuses_to_overwrite(tmp_path: Path) -> None
     assert r.returncode == 0, r.stderr
 
 
+def test_cli_vehicle_classes_flag_is_used_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "rec"
+    r = _cli("synth", str(out), "--frames", "2", "--seed", "13", "--vehicle-classes")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "synth.json").read_text())["arguments"]["vehicle_classes"] is True
+    frames = json.loads((out / "labels.json").read_text())["frames"]
+    assert "Bus" in {o["category"] for f in frames for o in f["objects"]}  # seed 13: a bus overtakes
+    r = _cli("synth", str(tmp_path / "plain"), "--frames", "1", "--seed", "13")
+    assert r.returncode == 0, r.stderr
+    assert "vehicle_classes" not in json.loads((tmp_path / "plain" / "synth.json").read_text())["arguments"]
+
+
 def test_committed_sample_is_reproduced_by_generate(tmp_path: Path) -> None:
     """The sample in sample_data/ is what `generate(..., frames=20, seed=0)` writes.
 
