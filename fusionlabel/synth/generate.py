@@ -150,7 +150,7 @@ def generate(
     frames : number of LiDAR frames (>= 1)
     seed : scenario and noise seed; the same arguments give byte-identical files
     rate_hz : LiDAR (reference) rate
-    lidar : beam pattern, ``"hdl32e"`` (32 beams) or ``"vlp16"``
+    lidar : beam pattern, ``"hdl32e"`` (32 beams), ``"vlp16"`` or ``"hdl64e"``
     azimuth_steps : rays per revolution per beam
     cameras : camera names from :data:`fusionlabel.synth.camera.CAMERA_PRESETS`
     image_size : (width, height) pixels

@@ -31,6 +31,9 @@ LIDAR_MODELS: dict[str, tuple[float, ...]] = {
     "hdl32e": tuple(float(v) for v in np.linspace(-30.67, 10.67, 32)),
     # Velodyne VLP-16: 16 beams, -15 .. +15 deg, 2 deg apart
     "vlp16": tuple(float(v) for v in np.linspace(-15.0, 15.0, 16)),
+    # Velodyne HDL-64E (KITTI's): a lower block of 32 beams -24.33 .. -8.83 deg (1/2 deg apart),
+    # an upper one -8.33 .. +2.0 deg (1/3 deg apart)
+    "hdl64e": tuple(float(v) for v in np.concatenate([np.linspace(-24.33, -8.83, 32), np.linspace(-8.33, 2.0, 32)])),
 }
 
 

@@ -33,9 +33,10 @@ def test_cli_writes_a_recording_and_refuses_to_overwrite(tmp_path: Path) -> None
 
 def test_cli_vehicle_classes_flag_is_used_and_recorded(tmp_path: Path) -> None:
     out = tmp_path / "rec"
-    r = _cli("synth", str(out), "--frames", "2", "--seed", "13", "--vehicle-classes")
+    r = _cli("synth", str(out), "--frames", "2", "--seed", "13", "--vehicle-classes", "--label-range", "100")
     assert r.returncode == 0, r.stderr
-    assert json.loads((out / "synth.json").read_text())["arguments"]["vehicle_classes"] is True
+    args = json.loads((out / "synth.json").read_text())["arguments"]
+    assert args["vehicle_classes"] is True and args["label_range_m"] == 100.0
     frames = json.loads((out / "labels.json").read_text())["frames"]
     assert "Bus" in {o["category"] for f in frames for o in f["objects"]}  # seed 13: a bus overtakes
     r = _cli("synth", str(tmp_path / "plain"), "--frames", "1", "--seed", "13")
@@ -66,3 +67,23 @@ def test_committed_sample_is_reproduced_by_generate(tmp_path: Path) -> None:
             assert np.mean(np.abs(ia - ib)) < 0.5, rel
         else:
             assert a == b, f"{rel} differs from a fresh generate()"
+
+
+def test_cli_beam_pattern_and_azimuth_steps_set_how_far_objects_are_seen(tmp_path: Path) -> None:
+    """The same scenario through 32 beams at 512 steps and 64 beams at 2048 steps: the dense
+    pattern puts more points on the same objects, most of all beyond 50 m (what a 100 m detector
+    is trained on)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for name, extra in (("sparse", []), ("dense", ["--lidar", "hdl64e", "--azimuth-steps", "2048"])):
+        out = tmp_path / name
+        r = _cli("synth", str(out), "--frames", "2", "--seed", "5", "--label-range", "100", *extra)
+        assert r.returncode == 0, r.stderr
+        objs = [o for f in json.loads((out / "labels.json").read_text())["frames"] for o in f["objects"]]
+        far = [o for o in objs if (o["box"][0] ** 2 + o["box"][1] ** 2) ** 0.5 >= 50]
+        n = [int(o["attributes"]["num_lidar_points"] or 0) for o in far]
+        counts[name] = (sum(n), sum(k >= 5 for k in n))
+        args = json.loads((out / "synth.json").read_text())["arguments"]
+        assert args["lidar"] == ("hdl64e" if extra else "hdl32e")
+    assert counts["dense"][0] > 4 * counts["sparse"][0] and counts["dense"][1] > counts["sparse"][1]
+    r = _cli("synth", str(tmp_path / "bad"), "--frames", "1", "--lidar", "hdl128")
+    assert r.returncode != 0 and "hdl64e" in r.stderr and "Traceback" not in r.stderr
