@@ -2,8 +2,10 @@
 
 Example (the shipped weights; see ``fusionlabel/detect/pillars/README.md``)::
 
-    for s in $(seq 100 115); do fusionlabel synth /tmp/synth/train_$s --frames 40 --seed $s; done
-    fusionlabel train --recordings /tmp/synth/train_* --out synth_v1.pt --epochs 10 --device cpu --threads 2
+    for s in $(seq 100 123); do
+        fusionlabel synth /tmp/synth/train_$s --frames 40 --seed $s --vehicle-classes --label-range 100
+    done
+    fusionlabel train --recordings /tmp/synth/train_* --out synth_v2.pt --epochs 10 --device cpu --threads 2
 
 Trains a PointPillars / CenterPoint network (:mod:`fusionlabel.detect.pillars`) on any labelled
 recordings and writes a checkpoint that ``create(weights=...)`` of the ``pillars`` detector loads
@@ -18,6 +20,8 @@ import sys
 from pathlib import Path
 
 import typer
+
+from fusionlabel.detect.pillars.config import DEFAULT_CLASSES
 
 
 def train(
@@ -35,6 +39,15 @@ def train(
     seed: int = typer.Option(0, "--seed", help="Seed of initialisation, order and augmentation."),
     min_points: int = typer.Option(5, "--min-points", min=0, help="Ignore boxes with fewer LiDAR points."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's)."),
+    reach: float = typer.Option(
+        100.0, "--range", min=8.0, help="Half-extent (m) of the square grid around the ego the network sees."
+    ),
+    classes: str = typer.Option(
+        ",".join(DEFAULT_CLASSES), "--classes", help="Comma-separated classes, one heatmap each (label names)."
+    ),
+    window: float = typer.Option(
+        80.0, "--window", min=0.0, help="Train each batch on a random window of this edge (m); 0: the whole grid."
+    ),
 ) -> None:
     """Train the built-in `pillars` detector (PointPillars + CenterPoint head) on labelled recordings."""
     from rich.progress import (
@@ -54,8 +67,20 @@ def train(
     if device != "auto" and device != "cpu" and not device.startswith("cuda"):
         raise typer.BadParameter(f"unknown device {device!r}; use auto, cpu or cuda[:N]", param_hint="--device")
     opts = TrainOptions(
-        epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device, min_points=min_points, threads=threads
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        device=device,
+        min_points=min_points,
+        threads=threads,
+        window_m=window or None,
     )
+    names = tuple(c.strip() for c in classes.split(",") if c.strip())
+    try:
+        config = PillarsConfig(classes=names, x_range=(-reach, reach), y_range=(-reach, reach))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     command = "fusionlabel train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
     with Progress(
         TextColumn("{task.description}"),
@@ -74,7 +99,7 @@ def train(
             progress.update(tasks[phase], completed=done, total=total, loss="" if loss is None else f"loss {loss:.3f}")
 
         result = run_train(
-            [Path(r) for r in [*recordings, *(more or [])]], out, opts, PillarsConfig(), on_progress, command
+            [Path(r) for r in [*recordings, *(more or [])]], out, opts, config, on_progress, command
         )
     losses = ", ".join(f"{x:.3f}" for x in result.epoch_losses)
     print(

@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +38,10 @@ from fusionlabel.detect.pillars.train import (
 from fusionlabel.detect.registry import check_detector
 from fusionlabel.detect.runner import DetectorRunner
 
-CFG = PillarsConfig()
+#: the +-40 m, 3-class grid these tests were written for (the default grid is +-100 m, 6 classes)
+CFG = PillarsConfig(classes=("Car", "Pedestrian", "Cyclist"), x_range=(-40.0, 40.0), y_range=(-40.0, 40.0))
 #: a 48 m x 48 m grid: a third of the default's cost, for the training tests
-SMALL = PillarsConfig(x_range=(-24.0, 24.0), y_range=(-24.0, 24.0))
+SMALL = replace(CFG, x_range=(-24.0, 24.0), y_range=(-24.0, 24.0))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -90,7 +92,7 @@ def test_forward_shapes_and_empty_frames() -> None:
     assert hm.shape == (3, 3, H, W) and reg.shape == (3, 8, H, W)
     assert bev.shape == (3, CFG.pillar_channels, *CFG.grid_shape)
     assert torch.count_nonzero(bev[1]) == 0 and torch.count_nonzero(bev[0]) > 0
-    vel = PillarsConfig(velocity=True)
+    vel = replace(CFG, velocity=True)
     with torch.inference_mode():
         _hm, reg_v = PillarNet(vel).eval()(pts, bidx, 3)
     assert reg_v.shape[1] == 10 == vel.box_code_size
@@ -103,6 +105,9 @@ def test_config_json_round_trip_and_validation() -> None:
         PillarsConfig.from_dict({**c.to_dict(), "bogus": 1})
     with pytest.raises(ValueError, match="divisible"):
         PillarsConfig(x_range=(-40.0, 40.4))
+    default = PillarsConfig()
+    assert default.classes == ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist")
+    assert default.x_range == default.y_range == (-100.0, 100.0)  # 360 degrees out to 100 m
 
 
 # -- targets and decoding -------------------------------------------------------------------------
@@ -338,7 +343,7 @@ def test_checkpoint_meta_must_be_json(tmp_path: Path) -> None:
 # -- the detector API -----------------------------------------------------------------------------
 def test_create_is_light_and_passes_api_validation(tmp_path: Path, tiny_rec: Path) -> None:
     path = tmp_path / "m.pt"
-    _save_random(path)
+    _save_random(path)  # CFG's classes
     code = (
         "import sys; from fusionlabel.detect.pillars import create; d = create(sys.argv[1]); i = d.info; "
         "assert 'torch' not in sys.modules, 'torch imported'; print(i.device, ','.join(i.classes))"
@@ -482,8 +487,20 @@ def test_train_command_writes_a_loadable_checkpoint(
     header = read_header(out)
     assert header.meta["synthetic_only"] is True
     assert header.meta["training"]["seed"] == 3 and header.meta["training"]["frames"] == 4
+    assert header.meta["training"]["window_m"] == 80.0
+    assert header.config == PillarsConfig()  # +-100 m, Car Van Truck Bus Pedestrian Cyclist
     det = create(out, device="cpu")
     assert det.info.version.startswith("model.pt")
+    # the grid and the classes are the user's choice
+    small = tmp_path / "small.pt"
+    args = ["train", "--recordings", str(tiny_rec), "--out", str(small), "--epochs", "1", "--device", "cpu"]
+    rc = main([*args, "--range", "24", "--classes", "Car, Pedestrian", "--window", "0"])
+    assert rc == 0, capsys.readouterr().err
+    h = read_header(small)
+    assert h.config.classes == ("Car", "Pedestrian") and h.config.x_range == (-24.0, 24.0)
+    assert h.meta["training"]["window_m"] is None
+    assert main([*args, "--range", "25"]) != 0
+    assert "divisible" in capsys.readouterr().err
 
 
 def test_train_command_fails_with_the_file_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

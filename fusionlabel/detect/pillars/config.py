@@ -16,7 +16,7 @@ Example
 -------
 >>> c = PillarsConfig()
 >>> c.grid_shape, c.out_shape, c.cell_size
-((200, 200), (100, 100), 0.8)
+((500, 500), (250, 250), 0.8)
 >>> PillarsConfig.from_dict(c.to_dict()) == c
 True
 """
@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 #: the classes of the default network (canonical :data:`fusionlabel.core.labels.CATEGORIES` names)
-DEFAULT_CLASSES = ("Car", "Pedestrian", "Cyclist")
+DEFAULT_CLASSES = ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist")
 #: bump when the architecture or the meaning of a config field changes
 CONFIG_VERSION = 1
 
@@ -56,8 +56,8 @@ class PillarsConfig:
     """
 
     classes: tuple[str, ...] = DEFAULT_CLASSES
-    x_range: tuple[float, float] = (-40.0, 40.0)
-    y_range: tuple[float, float] = (-40.0, 40.0)
+    x_range: tuple[float, float] = (-100.0, 100.0)
+    y_range: tuple[float, float] = (-100.0, 100.0)
     z_range: tuple[float, float] = (-3.0, 4.0)
     pillar_size: float = 0.4
     out_stride: int = 2

@@ -4,7 +4,7 @@ Example
 -------
 >>> import numpy as np
 >>> from fusionlabel.detect.pillars.config import PillarsConfig
->>> crop_points(np.array([[1.0, 2.0, 0.5], [90.0, 0.0, 0.0]], np.float32), None, PillarsConfig()).shape
+>>> crop_points(np.array([[1.0, 2.0, 0.5], [120.0, 0.0, 0.0]], np.float32), None, PillarsConfig()).shape
 (1, 3)
 """
 

@@ -10,11 +10,11 @@ Data flow for a batch of B frames (shapes for the default :class:`PillarsConfig`
       -> per-point features (N, 8|9): x y z [intensity], x-x̄ y-ȳ z-z̄ (pillar mean), x-x_c y-y_c
          (pillar centre)
       -> PointNet: Linear + BatchNorm + ReLU (N, C), max over the points of each pillar (P, C)
-      -> scatter to the BEV pseudo-image (B, C, ny, nx) = (B, 16, 200, 200)
-      -> backbone: blocks of 3x3 convolutions at strides 2, 4 (B, 32, 100, 100), (B, 64, 50, 50),
-         each upsampled to stride 2 and concatenated (B, 64, 100, 100)
-      -> head: shared 3x3 conv, then heatmap logits (B, K, 100, 100) and box regression
-         (B, 8|10, 100, 100): offset dx dy (cells), z (m), log l w h (m), sin yaw, cos yaw[, vx vy]
+      -> scatter to the BEV pseudo-image (B, C, ny, nx) = (B, 16, 500, 500)
+      -> backbone: blocks of 3x3 convolutions at strides 2, 4 (B, 32, 250, 250), (B, 64, 125, 125),
+         each upsampled to stride 2 and concatenated (B, 64, 250, 250)
+      -> head: shared 3x3 conv, then heatmap logits (B, K, 250, 250) and box regression
+         (B, 8|10, 250, 250): offset dx dy (cells), z (m), log l w h (m), sin yaw, cos yaw[, vx vy]
 
 This is PointPillars' encoder (Lang et al. 2019) with dynamic voxelisation (Zhou et al. 2019,
 MVF) and a CenterPoint head (Yin et al. 2021) on an SECOND-style multi-scale backbone.
@@ -166,7 +166,7 @@ class PillarNet(nn.Module):
     >>> pts = torch.tensor([[10.0, 2.0, 0.5], [10.1, 2.1, 1.0]])
     >>> hm, reg = net(pts, torch.zeros(2, dtype=torch.long), 1)
     >>> tuple(hm.shape), tuple(reg.shape)
-    ((1, 3, 100, 100), (1, 8, 100, 100))
+    ((1, 6, 250, 250), (1, 8, 250, 250))
     """
 
     def __init__(self, config: PillarsConfig) -> None:

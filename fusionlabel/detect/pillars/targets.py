@@ -20,7 +20,7 @@ Example
 >>> cfg = PillarsConfig()
 >>> t = encode_targets(np.array([[10.0, -5.0, 0.8, 4.2, 1.8, 1.5, 0.3]]), np.array([0]), cfg)
 >>> k, j, i = np.unravel_index(np.argmax(t.heatmap), t.heatmap.shape)
->>> (int(k), int(j), int(i)) == (0, int((-5.0 + 40.0) // 0.8), int((10.0 + 40.0) // 0.8))
+>>> (int(k), int(j), int(i)) == (0, int((-5.0 + 100.0) // 0.8), int((10.0 + 100.0) // 0.8))
 True
 """
 
