@@ -98,9 +98,7 @@ def train(
                 tasks[phase] = progress.add_task(phase, total=total, loss="")
             progress.update(tasks[phase], completed=done, total=total, loss="" if loss is None else f"loss {loss:.3f}")
 
-        result = run_train(
-            [Path(r) for r in [*recordings, *(more or [])]], out, opts, config, on_progress, command
-        )
+        result = run_train([Path(r) for r in [*recordings, *(more or [])]], out, opts, config, on_progress, command)
     losses = ", ".join(f"{x:.3f}" for x in result.epoch_losses)
     print(
         f"wrote {result.path} ({result.path.stat().st_size / 1e6:.2f} MB): {result.samples} frames, "
