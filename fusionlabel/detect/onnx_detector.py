@@ -261,7 +261,7 @@ def create(
     """Entry-point factory of the ``onnx`` detector.
 
     ``weights`` is the model file (default: the shipped pillars network exported to ONNX,
-    ``fusionlabel/detect/pillars/weights/synth_v1.onnx``, trained on synthetic data only).
+    ``fusionlabel/detect/pillars/weights/synth_v2.onnx``, trained on synthetic data only).
 
     Raises
     ------
@@ -273,4 +273,4 @@ def create(
 
 
 #: the model :func:`create` loads when no ``weights`` are given
-DEFAULT_MODEL = Path(__file__).resolve().parent / "pillars" / "weights" / "synth_v1.onnx"
+DEFAULT_MODEL = Path(__file__).resolve().parent / "pillars" / "weights" / "synth_v2.onnx"

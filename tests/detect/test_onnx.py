@@ -47,14 +47,27 @@ def synth_rec(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _same(torch_det, onnx_det: OnnxDetector, xyz: np.ndarray) -> int:
-    """Assert both detectors give the same boxes, scores and classes; returns how many."""
+    """Assert both detectors give the same boxes, scores and classes; returns how many.
+
+    Rows pair up one to one: each ONNX detection with the unused torch one of the same class and a
+    score within ``TOL`` whose box is closest (two peaks whose scores differ by ~1e-7 may come out
+    in either order)."""
     d = torch_det.predict([xyz.astype(np.float32)])[0]
     o = onnx_det.run(xyz)
     assert len(o) == len(d.boxes)
-    order = np.argsort(-d.scores, kind="stable")
-    assert np.abs(o.scores - d.scores[order]).max(initial=0.0) <= TOL
-    assert np.abs(o.boxes.to_array() - d.boxes[order]).max(initial=0.0) <= TOL
-    assert list(o.classes) == [torch_det.config.classes[i] for i in d.labels[order]]
+    classes = [torch_det.config.classes[i] for i in d.labels]
+    used = np.zeros(len(d.boxes), bool)
+    ob = o.boxes.to_array()
+    for i in range(len(o)):
+        cand = np.flatnonzero(
+            ~used & (np.abs(d.scores - o.scores[i]) <= TOL) & np.array([c == o.classes[i] for c in classes], bool)
+        )
+        assert len(cand), f"ONNX detection {i} ({o.classes[i]}, score {o.scores[i]:.6f}) has no torch twin"
+        err = np.abs(d.boxes[cand] - ob[i]).max(axis=1)
+        j = cand[int(np.argmin(err))]
+        assert err.min() <= TOL, (i, err.min())
+        used[j] = True
+    assert np.all(np.diff(o.scores) <= TOL)  # the ONNX model's outputs come best first
     return len(o)
 
 
@@ -82,7 +95,7 @@ def test_onnx_detections_match_torch_on_real_and_synthetic_frames(exported: Path
 
 
 def test_the_shipped_onnx_model_is_the_shipped_weights(synth_rec: Path) -> None:
-    """weights/synth_v1.onnx is synth_v1.pt exported: regenerate it with `fusionlabel export-model`."""
+    """weights/synth_v2.onnx is synth_v2.pt exported: regenerate it with `fusionlabel export-model`."""
     meta = json.loads(
         next(p.value for p in onnx.load(str(DEFAULT_MODEL)).metadata_props if p.key == "fusionlabel.source")
     )
@@ -93,7 +106,7 @@ def test_the_shipped_onnx_model_is_the_shipped_weights(synth_rec: Path) -> None:
 
 def test_registered_with_its_weights_hash(exported: Path) -> None:
     det = create_detector("onnx", {"weights": str(exported), "device": "cpu"})
-    assert det.info.classes == ("Car", "Pedestrian", "Cyclist") and det.info.device == "cpu"
+    assert det.info.classes == ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist") and det.info.device == "cpu"
     assert det.info.version == f"{exported.name} sha256:{file_sha256(exported)[:12]}"
     assert len(det.run(np.zeros((0, 3)))) == 0
 

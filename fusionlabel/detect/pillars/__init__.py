@@ -10,7 +10,7 @@ train       data loading from labelled recordings, augmentation, the training lo
 infer       :class:`PillarsDetector`, the detector protocol implementation
 evaluate    BEV / 3D average precision (KITTI-style 40-point interpolation)
 
-The shipped weights (``weights/synth_v1.pt``, loaded by default) were trained on **synthetic
+The shipped weights (``weights/synth_v2.pt``, loaded by default) were trained on **synthetic
 recordings only** (:func:`fusionlabel.synth.generate`); see this package's README for the exact
 command that reproduces them and for their measured accuracy. On real LiDAR data train your own:
 ``fusionlabel train --recordings REC... --out model.pt`` then ``create(weights="model.pt")``.
@@ -23,7 +23,7 @@ Example
 >>> from fusionlabel.detect.pillars import create
 >>> det = create()                                     # doctest: +SKIP
 >>> det.info.classes, det.info.device                  # doctest: +SKIP
-(('Car', 'Pedestrian', 'Cyclist'), 'auto')
+(('Car', 'Van', 'Truck', 'Bus', 'Pedestrian', 'Cyclist'), 'auto')
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from fusionlabel.detect.pillars.config import DEFAULT_CLASSES, PillarsConfig
 from fusionlabel.detect.pillars.infer import PillarsDetector
 
 #: the checkpoint :func:`create` loads when no ``weights`` are given (synthetic training data only)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "synth_v1.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "synth_v2.pt"
 
 
 def create(

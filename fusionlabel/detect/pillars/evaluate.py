@@ -42,8 +42,15 @@ from fusionlabel.core.boxes import Boxes, bev_iou, iou_3d, points_in_boxes
 from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.detect.api import Detections
 
-#: IoU thresholds of the loose KITTI setting (BEV / 3D): Car 0.5, Pedestrian and Cyclist 0.25
-DEFAULT_THRESHOLDS: Mapping[str, float] = {"Car": 0.5, "Pedestrian": 0.25, "Cyclist": 0.25}
+#: IoU thresholds of the loose KITTI setting (BEV / 3D): vehicles 0.5, Pedestrian and Cyclist 0.25
+DEFAULT_THRESHOLDS: Mapping[str, float] = {
+    "Car": 0.5,
+    "Van": 0.5,
+    "Truck": 0.5,
+    "Bus": 0.5,
+    "Pedestrian": 0.25,
+    "Cyclist": 0.25,
+}
 #: ground-truth classes that are "don't care" for a detected class (KITTI's neighbouring classes)
 DEFAULT_NEIGHBOURS: Mapping[str, tuple[str, ...]] = {"Car": ("Van",), "Pedestrian": ("Person_sitting",)}
 #: recall sample points of KITTI's R40 AP
