@@ -280,6 +280,26 @@ def test_training_on_windows_covers_the_grid_at_a_window_s_cost(tiny_rec: Path) 
         TrainOptions(window_m=0.0)
 
 
+def test_a_window_on_empty_ground_trains_on_the_whole_grid() -> None:
+    """A window holding one point (a sparse sensor's far corner) cannot go through the point
+    encoder's batch norm in training: the step falls back to the whole grid instead of failing."""
+    from fusionlabel.detect.pillars.train import Sample, train_step
+
+    wide = PillarsConfig(x_range=(-64.0, 64.0), y_range=(-64.0, 64.0))
+    rng = np.random.default_rng(0)
+    pts = np.vstack([rng.uniform([-10, -10, 0], [10, 10, 2], (500, 3)), [[60.0, 60.0, 1.0]]]).astype(np.float32)
+    s = Sample(pts, np.array([[2.0, 1.0, 0.8, 4.0, 1.8, 1.5, 0.0]]), np.array([0]), np.zeros((1, 2)), "x#0")
+    corner = wide.window(32.0, 32.0, 32.0)
+    assert int(corner.inside(pts).sum()) == 1
+    torch.manual_seed(0)
+    net = PillarNet(wide).train()
+    optim = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda _: 1.0)
+    scaler = torch.amp.GradScaler("cuda", enabled=False)
+    loss = train_step(net, [s], wide, "cpu", optim, sched, scaler, net.parameters(), window=corner)
+    assert math.isfinite(loss) and loss > 0
+
+
 def test_losses_are_zero_free_and_finite_without_objects() -> None:
     net = PillarNet(CFG)
     hm, reg = net(torch.zeros(0, 3), torch.zeros(0, dtype=torch.long), 1)
