@@ -3,12 +3,11 @@
 the frames ``fusionlabel rank`` picks against uniform keyframes and random frames.
 
 Synthetic shift: ``fusionlabel.synth.generate(..., lidar="vlp16", azimuth_steps=1024,
-ego_height=1.84, label_range_m=40)``: a 16-beam LiDAR of twice the horizontal resolution (the
-shipped weights saw only the 32-beam, 512-step one) and the ego origin at the LiDAR instead of on
-the ground (KITTI's convention: every point 1.84 m lower), 50 frames, seed 9301 (never used
-elsewhere); objects labelled within 40 m, the reach of the learned detector's 80 m x 80 m grid
-(beyond it no box can be proposed: with the generator's default 80 m, 101 of the 233 keyframe
-operations lie outside the grid). The seed frames are the recording's ground truth on those frames (the classes of the
+ego_height=1.84, label_range_m=R)``: a 16-beam LiDAR (the shipped weights saw 32 and 64 beams)
+and the ego origin at the LiDAR instead of on the ground (KITTI's convention: every point 1.84 m
+lower), 50 frames, seed 9301 (never used elsewhere); objects labelled within R, the reach of the
+shipped detector's grid (100 m for ``synth_v2``; 40 m before, with ``synth_v1``'s 80 m grid:
+beyond its grid no box can be proposed). The seed frames are the recording's ground truth on those frames (the classes of the
 detector, boxes with a LiDAR point), as an annotator would have labelled them.
 
 Figures (``docs/evaluation.md``'s definitions; class-agnostic matching at 3D IoU 0.25, ground
@@ -59,6 +58,18 @@ CLASSES = ("Car", "Pedestrian", "Cyclist")
 VEHICLES = ("Car", "Van", "Truck", "Bus")
 IOU = 0.25
 SEEDS = (1, 2, 5)
+
+
+def _reach() -> float:
+    """How far (m) the shipped pillars weights' grid reaches: the synthetic shift is labelled so far."""
+    from fusionlabel.detect.pillars import DEFAULT_WEIGHTS
+    from fusionlabel.detect.pillars.checkpoint import read_header
+
+    c = read_header(DEFAULT_WEIGHTS).config
+    return float(min(abs(v) for v in (*c.x_range, *c.y_range)))
+
+
+REACH = _reach()
 
 
 def _as_detector_classes(labels: Any) -> Any:
@@ -187,7 +198,7 @@ def synthetic(tmp: Path, opts: Any, frames: int, do_rank: bool) -> None:
     path = _shifted(tmp, 9301, frames)
     case = Case(path, "synthetic shift")
     print(
-        f"\nsynthetic shift: {frames} frames, 16 beams x 1024 steps, ego origin at the LiDAR, labels within 40 m "
+        f"\nsynthetic shift: {frames} frames, 16 beams x 1024 steps, ego origin at the LiDAR, labels within {REACH:.0f} m "
         "(seed 9301)"
     )
     print(HEAD)
@@ -234,7 +245,7 @@ def _shifted(tmp: Path, seed: int, frames: int) -> Path:
         lidar="vlp16",
         azimuth_steps=1024,
         ego_height=1.84,
-        label_range_m=40.0,
+        label_range_m=REACH,
     )
 
 
