@@ -100,10 +100,19 @@ def train(
 
         result = run_train([Path(r) for r in [*recordings, *(more or [])]], out, opts, config, on_progress, command)
     losses = ", ".join(f"{x:.3f}" for x in result.epoch_losses)
+    per_class = result.meta["training"]["boxes_per_class"]
     print(
         f"wrote {result.path} ({result.path.stat().st_size / 1e6:.2f} MB): {result.samples} frames, "
         f"{result.steps} steps on {result.device} in {result.seconds:.0f} s; epoch losses {losses}"
     )
+    print("boxes trained on: " + ", ".join(f"{c} {n}" for c, n in per_class.items()))
+    empty = [c for c, n in per_class.items() if n == 0]
+    if empty:
+        print(
+            f"warning: no box of {', '.join(empty)} with >= {min_points} LiDAR points in these recordings: "
+            "the network will not detect them (check --classes against the label names)",
+            file=sys.stderr,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -514,10 +514,14 @@ def test_train_command_writes_a_loadable_checkpoint(
     # the grid and the classes are the user's choice
     small = tmp_path / "small.pt"
     args = ["train", "--recordings", str(tiny_rec), "--out", str(small), "--epochs", "1", "--device", "cpu"]
-    rc = main([*args, "--range", "24", "--classes", "Car, Pedestrian", "--window", "0"])
-    assert rc == 0, capsys.readouterr().err
+    rc = main([*args, "--range", "24", "--classes", "Car, Pedestrian, car", "--window", "0"])
+    out_err = capsys.readouterr()
+    assert rc == 0, out_err.err
     h = read_header(small)
-    assert h.config.classes == ("Car", "Pedestrian") and h.config.x_range == (-24.0, 24.0)
+    counts = h.meta["training"]["boxes_per_class"]
+    assert counts["Car"] > 0 and counts["Pedestrian"] > 0 and counts["car"] == 0
+    assert "Car " in out_err.out and "no box of car" in out_err.err  # a typo is named
+    assert h.config.classes == ("Car", "Pedestrian", "car") and h.config.x_range == (-24.0, 24.0)
     assert h.meta["training"]["window_m"] is None
     assert main([*args, "--range", "25"]) != 0
     assert "divisible" in capsys.readouterr().err

@@ -191,6 +191,15 @@ def samples_from_labels(
     return out
 
 
+def class_counts(samples: Sequence[Sample], config: PillarsConfig) -> dict[str, int]:
+    """Boxes trained on per class of ``config`` (a class with none has a heatmap that only learns
+    "nothing here": a typo in ``--classes``, or a class the recordings lack)."""
+    n = np.zeros(len(config.classes), np.int64)
+    for s in samples:
+        n += np.bincount(s.labels, minlength=len(config.classes))[: len(config.classes)]
+    return {c: int(k) for c, k in zip(config.classes, n)}
+
+
 def is_synthetic(path: str | Path) -> bool:
     """Whether ``path`` is a recording written by :func:`fusionlabel.synth.generate`."""
     from fusionlabel.io.native import SYNTH_INFO
@@ -472,6 +481,7 @@ def train(
             "recordings": [Path(r).name for r in recordings],
             "frames": len(samples),
             "boxes": int(sum(len(s.boxes) for s in samples)),
+            "boxes_per_class": class_counts(samples, config),
             "steps": steps,
             "device": device,
             "seconds_loading": round(t_load, 1),
