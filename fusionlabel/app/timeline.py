@@ -116,7 +116,7 @@ class Timeline(QtWidgets.QWidget):
         pos = ev.position()
         f = self.frame_at(pos.x())
         row = int((pos.y() - STRIP) // LANE)
-        tip = f"frame {f}"
+        tip = f"frame {f + 1}"  # counted from 1, as the frame label and the CLI tables
         if pos.y() >= STRIP and 0 <= row < len(self.lanes):
             tip += f", track {self.lanes[row][0]}"
         it = self.doc.item(f)

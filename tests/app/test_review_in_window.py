@@ -62,6 +62,19 @@ def test_prelabel_output_opens_with_its_queue_on_the_timeline(qtbot, make_window
         assert _strip_colour(win, f) == OPEN_RED, f
     free = next(f for f in range(20) if f not in flagged and f + 1 not in flagged and f - 1 not in flagged)
     assert _strip_colour(win, free) != OPEN_RED
+    # hovering a flagged frame names it as the frame label does (from 1) and says it is flagged
+    from PySide6 import QtCore, QtGui, QtWidgets
+
+    from fusionlabel.app.timeline import STRIP
+
+    tl = win.timeline
+    at = QtCore.QPointF(tl._x(flagged[0]) + 1, STRIP // 2)
+    none = QtCore.Qt.MouseButton.NoButton
+    move = QtGui.QMouseEvent(
+        QtCore.QEvent.Type.MouseMove, at, tl.mapToGlobal(at), none, none, QtCore.Qt.KeyboardModifier.NoModifier
+    )
+    QtWidgets.QApplication.sendEvent(tl, move)
+    assert tl.toolTip().startswith(f"frame {flagged[0] + 1},") and f"frame {flagged[0] + 1}/" in win.frame_label.text()
     # N: the next flagged frame; R: resolved (green on the timeline)
     if len(flagged) > 1:
         assert win.next_flagged() == flagged[1] and win.index == flagged[1]
