@@ -1,11 +1,12 @@
 """``fusionlabel train --recordings REC [REC ...] --out model.pt``: train the ``pillars`` detector.
 
-Example (the shipped weights; see ``fusionlabel/detect/pillars/README.md``)::
+Example (a network on synthetic recordings of one sensor; the shipped weights' exact recipe, three
+sensors, is in ``fusionlabel/detect/pillars/README.md``)::
 
-    for s in $(seq 100 123); do
+    for s in $(seq 100 115); do
         fusionlabel synth /tmp/synth/train_$s --frames 40 --seed $s --vehicle-classes --label-range 100
     done
-    fusionlabel train --recordings /tmp/synth/train_* --out synth_v2.pt --epochs 10 --device cpu --threads 2
+    fusionlabel train --recordings /tmp/synth/train_* --out model.pt --epochs 10 --device cpu --threads 2
 
 Trains a PointPillars / CenterPoint network (:mod:`fusionlabel.detect.pillars`) on any labelled
 recordings and writes a checkpoint that ``create(weights=...)`` of the ``pillars`` detector loads

@@ -269,8 +269,14 @@ def test_a_window_sees_what_the_whole_grid_sees() -> None:
     assert not torch.allclose(hm_w[0], hm_full[0, :, :H, :W], atol=1e-4)  # a different place, different output
 
 
-def test_training_on_windows_covers_the_grid_at_a_window_s_cost(tiny_rec: Path) -> None:
+def test_training_on_windows_is_deterministic_and_windows_span_the_grid(tiny_rec: Path) -> None:
     wide = PillarsConfig(x_range=(-64.0, 64.0), y_range=(-64.0, 64.0))
+    for size in (4.8, 9.6, 36.8, 80.0):  # multiples of the 1.6 m lattice that divide a hair low in floats
+        assert wide.window(0.0, 0.0, size).x_range[1] - wide.window(0.0, 0.0, size).x_range[0] == pytest.approx(size)
+    rng = np.random.default_rng(0)
+    drawn = [random_window(wide, 32.0, rng) for _ in range(300)]
+    assert min(w.x_range[0] for w in drawn) == wide.x_range[0] and max(w.x_range[1] for w in drawn) == wide.x_range[1]
+    assert min(w.y_range[0] for w in drawn) == wide.y_range[0] and max(w.y_range[1] for w in drawn) == wide.y_range[1]
     samples = samples_from_recording(tiny_rec, wide)
     opts = TrainOptions(epochs=2, batch_size=1, seed=5, device="cpu", window_m=32.0)
     a = train_samples(samples, wide, opts)[0].state_dict()

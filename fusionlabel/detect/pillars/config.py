@@ -28,8 +28,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
-#: the classes of the default network (canonical :data:`fusionlabel.core.labels.CATEGORIES` names)
-DEFAULT_CLASSES = ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist")
+from fusionlabel.core.size_priors import DEFAULT_CLASSES as _SIZE_CLASSES
+
+#: the classes of the default network: those with a size prior (:mod:`fusionlabel.core.size_priors`),
+#: Car, Van, Truck, Bus, Pedestrian, Cyclist
+DEFAULT_CLASSES: tuple[str, ...] = tuple(c.name for c in _SIZE_CLASSES)
 #: bump when the architecture or the meaning of a config field changes
 CONFIG_VERSION = 1
 
@@ -155,7 +158,7 @@ class PillarsConfig:
         step = self.lattice_step
         ranges = []
         for lo, hi, start in ((*self.x_range, x0), (*self.y_range, y0)):
-            edge = min(hi - lo, max(step, step * math.floor(size_m / step)))
+            edge = min(hi - lo, max(step, step * math.floor(size_m / step + 1e-9)))
             k = round((min(max(start, lo), hi - edge) - lo) / step)
             a = round(lo + k * step, 6)
             ranges.append((a, round(a + edge, 6)))

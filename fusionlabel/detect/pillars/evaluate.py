@@ -186,7 +186,7 @@ def average_precision(
 def evaluate_ap(
     gt: Sequence[EvalFrame],
     det: Sequence[Detections],
-    classes: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
+    classes: Sequence[str] = tuple(DEFAULT_THRESHOLDS),
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
     metric: Literal["bev", "3d"] = "bev",
     neighbours: Mapping[str, Sequence[str]] = DEFAULT_NEIGHBOURS,
@@ -239,7 +239,7 @@ def evaluation_frame(
 def evaluate_recordings(
     detector: Any,
     recordings: Sequence[str | Path],
-    classes: Sequence[str] = ("Car", "Pedestrian", "Cyclist"),
+    classes: Sequence[str] = tuple(DEFAULT_THRESHOLDS),
     thresholds: Mapping[str, float] = DEFAULT_THRESHOLDS,
     min_points: int = 5,
     region: tuple[float, float, float, float] | None = None,
