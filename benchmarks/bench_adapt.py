@@ -11,7 +11,8 @@ beyond its grid no box can be proposed). The seed frames are the recording's gro
 detector, boxes with a LiDAR point), as an annotator would have labelled them.
 
 Figures (``docs/evaluation.md``'s definitions; class-agnostic matching at 3D IoU 0.25, ground
-truth without a LiDAR point ignored, the detector's classes Car, Pedestrian, Cyclist):
+truth without a LiDAR point ignored, the shipped detector's classes; a vehicle class it lacks
+counts as Car):
 
 * ``AP car`` / ``AP ped`` / ``AP cyc``: BEV AP (R40; Car at IoU 0.5, the others 0.25) of the
   pre-labels on the frames that are not seed frames;
@@ -24,7 +25,7 @@ Real data: the two TRI DGP scenes share one sensor (3 frames each, 1 Hz): adapt 
 frame 0 (1 seed) or frames 0-1 (2 seeds) and pre-label scene_01 and scene_02 with the adapted
 weights; 5 seeds = all of scene_01, then adapted again (``--weights``) on scene_02's frames 0-1,
 scored on scene_02 (frame 2 unseen). Argoverse 2: adapt on sweep 0, score sweep 1 (0.1 s later:
-nearly the same scene). Vehicles (Van, Truck, Bus) count as Car.
+nearly the same scene).
 
 Rank: the same synthetic recording; seeds chosen by ``fusionlabel rank`` (uncertainty), uniform
 keyframes and random frames; the AP after adapting on 1, 2 and 5 of them and the seed frames each
@@ -60,26 +61,27 @@ IOU = 0.25
 SEEDS = (1, 2, 5)
 
 
-def _reach() -> float:
-    """How far (m) the shipped pillars weights' grid reaches: the synthetic shift is labelled so far."""
+def _shipped() -> tuple[float, tuple[str, ...]]:
+    """How far (m) the shipped pillars weights' grid reaches (the synthetic shift is labelled so
+    far) and their classes."""
     from fusionlabel.detect.pillars import DEFAULT_WEIGHTS
     from fusionlabel.detect.pillars.checkpoint import read_header
 
     c = read_header(DEFAULT_WEIGHTS).config
-    return float(min(abs(v) for v in (*c.x_range, *c.y_range)))
+    return float(min(abs(v) for v in (*c.x_range, *c.y_range))), c.classes
 
 
-REACH = _reach()
+REACH, DETECTOR_CLASSES = _shipped()
 
 
 def _as_detector_classes(labels: Any) -> Any:
-    """Vehicles as Car, other classes than the detector's dropped."""
+    """Vehicle classes the detector lacks as Car; other classes than the detector's dropped."""
     from fusionlabel.core.labels import FrameLabels, LabelSet
 
     out = {}
     for k, fl in labels.frames.items():
-        cats = tuple("Car" if c in VEHICLES else c for c in fl.categories)
-        keep = np.array([c in CLASSES for c in cats], dtype=bool)
+        cats = tuple("Car" if c in VEHICLES and c not in DETECTOR_CLASSES else c for c in fl.categories)
+        keep = np.array([c in DETECTOR_CLASSES for c in cats], dtype=bool)
         f2 = FrameLabels(fl.track_ids, cats, fl.boxes, fl.scores, fl.attributes)
         out[k] = f2.select(keep)
     return LabelSet(out)
