@@ -365,13 +365,13 @@ def _prelabel(
     t0 = time.perf_counter()
     for k in range(n):
         if cancel is not None and cancel():
-            raise Cancelled(f"pre-labeling of {recording.path} cancelled at frame {k} of {n}")
+            raise Cancelled(f"pre-labeling of {recording.path} cancelled at frame {k + 1} of {n} (index {k})")
         if runner.disabled is not None:  # it hung: the rest would only fail, and look done
             raise runner.disabled
         try:
             frame = recording.frame(k)
         except FusionLabelError as exc:
-            failed.append(f"frame {k}: {exc}")
+            failed.append(f"frame {k + 1} (index {k}): {exc}")
             per_frame.append(FrameDetections(Boxes.empty(), np.zeros(0), ()))
             if progress:
                 progress(k + 1, n + 1)
@@ -381,7 +381,7 @@ def _prelabel(
             raise _no_calibration(recording, gaps)
         res = runner.detect_many([frame], recording.rig)[0]
         if res.error is not None:
-            failed.append(f"frame {k}: {res.error}")
+            failed.append(f"frame {k + 1} (index {k}): {res.error}")
             dets = None
         else:
             dets = res.detections

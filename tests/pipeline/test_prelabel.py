@@ -85,7 +85,7 @@ def test_failing_frames_are_reported_and_skipped(sample) -> None:
     res = prelabel(sample, OracleDetector(sample.labels, fail_on=(3, 4)))
     assert len(res.report.failed_frames) == 2
     assert all("simulated plugin failure" in f for f in res.report.failed_frames)
-    assert res.report.failed_frames[0].startswith("frame 3")
+    assert res.report.failed_frames[0].startswith("frame 4 (index 3): ")  # counted from 1, as the window
     assert res.labels.num_boxes > 0
 
 
@@ -96,7 +96,7 @@ def test_cancel_stops(sample) -> None:
         calls["n"] += 1
         return calls["n"] > 3
 
-    with pytest.raises(Cancelled, match="cancelled at frame 3"):
+    with pytest.raises(Cancelled, match=r"cancelled at frame 4 of \d+ \(index 3\)"):
         prelabel(sample, OracleDetector(sample.labels), cancel=cancel)
 
 
