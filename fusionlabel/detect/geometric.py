@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from fusionlabel.core.boxes import bev_iou
+from fusionlabel.core.boxes import nms_bev
 from fusionlabel.core.calibration import Rig
 from fusionlabel.core.frames import Frame
 from fusionlabel.core.points import lidar_points_ego
@@ -661,20 +661,11 @@ def _sensor_xy(frame: Frame, rig: Rig) -> NDArray[np.float64]:
 
 
 def _nms(det: Detections, iou: float) -> Detections:
-    """Greedy BEV non-maximum suppression: keep the best-scored box of any group overlapping > iou."""
+    """Greedy BEV non-maximum suppression (:func:`~fusionlabel.core.boxes.nms_bev`): keep the
+    best-scored box of any group overlapping > iou."""
     if len(det) < 2:
         return det
-    order = np.argsort(-det.scores, kind="stable")
-    ious = bev_iou(det.boxes, det.boxes)
-    alive = np.ones(len(det), dtype=bool)
-    keep: list[int] = []
-    for i in order:
-        if not alive[i]:
-            continue
-        keep.append(int(i))
-        alive &= ious[i] <= iou
-        alive[i] = False
-    return det.select(np.asarray(sorted(keep), dtype=np.int64))
+    return det.select(np.flatnonzero(nms_bev(det.boxes, det.scores, iou)))
 
 
 def create(**options: Any) -> GeometricDetector:
