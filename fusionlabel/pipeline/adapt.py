@@ -227,10 +227,10 @@ def adapt(
         NoTrainingData,
     )
     from fusionlabel.detect.registry import create_detector, factory_accepts
-    from fusionlabel.io.native_labels import write_labels
+    from fusionlabel.io.native_labels import OUTPUT_LABELS, write_labels
     from fusionlabel.io.open import open_recording
     from fusionlabel.io.review_file import write_review
-    from fusionlabel.pipeline.batch import LABELS, REVIEW, backup_outputs, output_status, plan_jobs, write_report
+    from fusionlabel.pipeline.batch import REVIEW, backup_outputs, output_status, plan_jobs, write_report
     from fusionlabel.pipeline.prelabel import Cancelled, config_fingerprint, prelabel
 
     opts = options or AdaptOptions()
@@ -256,7 +256,7 @@ def adapt(
     job = plan_jobs([rec_path], Path(out))[0]
     st = output_status(job, None, overwrite)
     if st.action == "refuse" or (st.action == "skip" and not overwrite):
-        raise FusionLabelError(st.reason or f"{job.out_dir / LABELS}: exists; pass --overwrite to redo it")
+        raise FusionLabelError(st.reason or f"{job.out_dir / OUTPUT_LABELS}: exists; pass --overwrite to redo it")
     job.out_dir.mkdir(parents=True, exist_ok=True)
     ckpt = job.out_dir / CHECKPOINT
     base = getattr(base_det, "weights", None)
@@ -306,7 +306,7 @@ def adapt(
     config = dict(res.report.config)
     config["detector"] = {"name": detector, "version": f"{CHECKPOINT} sha256:{ft.sha256[:12]}"}
     stamps = {int(k): int(rec.timestamps_ns[k]) for k in labels.frames if k < len(rec.timestamps_ns)}
-    labels_path = job.out_dir / LABELS
+    labels_path = job.out_dir / OUTPUT_LABELS
     backup = None
     with locked(labels_path):
         if st.backup:

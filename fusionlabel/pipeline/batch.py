@@ -53,7 +53,6 @@ from fusionlabel.detect.runner import DEFAULT_TIMEOUT_S
 from fusionlabel.io.native_labels import OUTPUT_LABELS
 
 REPORT = "report.json"
-LABELS = OUTPUT_LABELS
 REVIEW = "labels.review.json"
 BACKUPS = "backups"
 
@@ -121,7 +120,7 @@ def touched(out_dir: Path) -> str | None:
     from fusionlabel.io.review_file import find_review, read_review
     from fusionlabel.io.session import autosave_path, journal_path
 
-    lp = out_dir / LABELS
+    lp = out_dir / OUTPUT_LABELS
     for unsaved in (journal_path(lp), autosave_path(lp)):
         if unsaved.exists():
             return f"an editing session left unsaved work in {unsaved.name}"
@@ -181,7 +180,7 @@ def output_status(job: Job, config: dict[str, Any] | None, overwrite: bool = Fal
     """Decide what a run with ``config`` may do with ``job``'s existing output (module docstring)."""
     from fusionlabel.pipeline.prelabel import config_fingerprint
 
-    lp = job.out_dir / LABELS
+    lp = job.out_dir / OUTPUT_LABELS
     rep = _read_report(job.out_dir)
     if rep is not None and rep.get("recording"):
         try:
@@ -235,7 +234,7 @@ def backup_outputs(out_dir: Path) -> Path:
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
     dest = out_dir / BACKUPS / stamp
     dest.mkdir(parents=True, exist_ok=False)
-    lp = out_dir / LABELS
+    lp = out_dir / OUTPUT_LABELS
     for p in (lp, find_review(lp), autosave_path(lp), journal_path(lp), out_dir / REPORT):
         if p is not None and p.exists():
             shutil.copy2(p, dest / p.name)
@@ -246,7 +245,7 @@ def _snapshot(out_dir: Path) -> tuple[str | None, ...]:
     from fusionlabel.io.review_file import find_review
     from fusionlabel.io.session import autosave_path, journal_path
 
-    lp = out_dir / LABELS
+    lp = out_dir / OUTPUT_LABELS
     return (
         _sha256(lp),
         _sha256(find_review(lp) or lp.with_name(REVIEW)),
@@ -293,7 +292,7 @@ def prelabel_one(
     t0 = time.perf_counter()
     name = detector if isinstance(detector, str) else getattr(detector, "name", str(detector))
     base: dict[str, Any] = {"recording": str(Path(recording).resolve()), "detector": name, "view": view}
-    clean_stale(out / LABELS)
+    clean_stale(out / OUTPUT_LABELS)
     clean_stale_tmp(out / REPORT)
     before = _snapshot(out)
     try:
@@ -315,7 +314,7 @@ def prelabel_one(
             return {"status": "refused", **base, "error": status.reason, "seconds": round(time.perf_counter() - t0, 3)}
         out.mkdir(parents=True, exist_ok=True)
         stamps = {int(k): int(rec.timestamps_ns[k]) for k in res.labels.frames if k < len(rec.timestamps_ns)}
-        labels_path = out / LABELS
+        labels_path = out / OUTPUT_LABELS
         backup = None
         with locked(labels_path):
             if _snapshot(out) != before:
@@ -379,7 +378,12 @@ def write_report(out: Path, report: dict[str, Any]) -> None:
     that are there (it goes to ``last_failure.json`` beside it)."""
     out.mkdir(parents=True, exist_ok=True)
     prev = _read_report(out)
-    if report.get("status") != "ok" and prev is not None and prev.get("status") == "ok" and (out / LABELS).exists():
+    if (
+        report.get("status") != "ok"
+        and prev is not None
+        and prev.get("status") == "ok"
+        and (out / OUTPUT_LABELS).exists()
+    ):
         atomic_write_text(out / "last_failure.json", json.dumps(report, indent=1))
     else:
         atomic_write_text(out / REPORT, json.dumps(report, indent=1))
