@@ -66,7 +66,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, file_sha256, locked, write_error
-from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
+from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, DataError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import Resolution, Review, ReviewQueue, SignOff
@@ -342,6 +342,44 @@ def _autosave_review(d: dict[str, Any], p: Path) -> tuple[ReviewQueue | None, di
     return queue, res, prov
 
 
+def _split_version(v: str | None) -> tuple[str, str]:
+    lh, _, rh = (v or "-:-").partition(":")
+    return lh, rh or "-"
+
+
+def rebase_own_save(state: SessionState, label_path: Path) -> SessionState:
+    """``state`` with ``base`` moved to what is on disk when what changed there since ``base``
+    is this session's own save, cut off by a kill before it removed the journal or autosave.
+
+    :func:`save` writes the label file, then the review file, then removes the unsaved work: a
+    ``kill -9`` in between leaves a journal (or autosave) whose ``base`` names the files before
+    that save, and the restored session could never save in place again. Each file that differs
+    from ``base`` must hold exactly this session's labels (or queue and resolutions); anything
+    else (another writer's work, an unreadable file) keeps ``base``, and :func:`save` refuses.
+    """
+    label_path = Path(label_path)
+    now = disk_version(label_path)
+    if now == state.base:
+        return state
+    (bl, br), (nl, nr) = _split_version(state.base), _split_version(now)
+    try:
+        if nl != bl:
+            if nl == "-" or labels_to_dict(read_labels(label_path)) != labels_to_dict(state.labels):
+                return state
+        if nr != br:
+            rp = review_file.find_review(label_path)
+            if rp is None or state.review is None:
+                return state
+            disk = review_file.read_review(rp)
+            if review_file.review_to_dict(Review(disk.queue, dict(disk.resolutions))) != review_file.review_to_dict(
+                Review(state.review, dict(state.resolutions))
+            ):
+                return state
+    except (DataError, OSError):
+        return state
+    return replace(state, base=now)
+
+
 def read_autosave(label_path: Path) -> AutosaveInfo | None:
     """The autosave left by a crashed or killed session, or None when there is none.
 
@@ -354,7 +392,7 @@ def read_autosave(label_path: Path) -> AutosaveInfo | None:
     if not p.exists():
         return None
     raw = read_versioned(p, AUTOSAVE)
-    st = _state_from_dict(raw, p, label_path)
+    st = rebase_own_save(_state_from_dict(raw, p, label_path), label_path)
     return AutosaveInfo(p, str(raw.get("saved_at", "?")), str(raw.get("user", "?")), st.labels.num_boxes, st)
 
 
@@ -626,7 +664,7 @@ def read_journal(label_path: Path) -> JournalInfo | None:
     return JournalInfo(
         p,
         start,
-        state,
+        rebase_own_save(state, label_path),
         tuple(tuple(st) for st in steps),
         index,
         closed,
@@ -689,11 +727,25 @@ class Journal:
         """Go on appending to the journal ``info`` was read from (a restored session); a torn last
         line is cut off first."""
         self.stop()
-        self._open()
-        assert self._fd is not None
-        if os.fstat(self._fd).st_size > info.good_bytes:
-            os.ftruncate(self._fd, info.good_bytes)
+        if info.state.base != info.start.base:  # its own save was cut off (rebase_own_save): keep that
+            self._rebase(info)
+        else:
+            self._open()
+            assert self._fd is not None
+            if os.fstat(self._fd).st_size > info.good_bytes:
+                os.ftruncate(self._fd, info.good_bytes)
         self._next_id = max(self._next_id, info.next_id)
+
+    def _rebase(self, info: JournalInfo) -> None:
+        """Rewrite the journal (atomically) with ``info.state.base`` in its first line and without
+        a torn last line, so that a later restore still knows what the files on disk hold."""
+        data = self.path.read_bytes()[: info.good_bytes]
+        first, _, rest = data.partition(b"\n")
+        head = json.loads(first)
+        head["base"] = info.state.base
+        text = json.dumps(head, separators=(",", ":"), allow_nan=False) + "\n" + rest.decode("utf-8")
+        atomic_write_text(self.path, text)
+        self._open()
 
     def _open(self) -> None:
         try:

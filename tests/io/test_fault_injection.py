@@ -141,15 +141,25 @@ def test_kill_9_while_editing_loses_at_most_the_edit_in_flight(tmp_path: Path) -
             assert info.crashed and info.journal is not None and info.journal.index == len(info.journal.steps)
 
 
+def _qt_app() -> None:
+    """The Qt application the document needs: a widgets one, so that the GUI tests run after
+    these find the kind they need (offscreen without a display, as tests/app/conftest.py does)."""
+    pytest.importorskip("PySide6")
+    from PySide6 import QtWidgets
+
+    if QtWidgets.QApplication.instance() is None:
+        shown = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+        QtWidgets.QApplication(["fusionlabel-tests"] + ([] if shown else ["-platform", "offscreen"]))
+
+
 def test_the_journal_restores_the_undo_history(tmp_path: Path) -> None:
     pytest.importorskip("PySide6")
-    from PySide6 import QtCore
 
     from fusionlabel.app.document import LabelDocument
     from fusionlabel.core.edits import move_box, set_attribute
     from fusionlabel.core.review import ReviewItem, ReviewQueue
 
-    QtCore.QCoreApplication.instance() or QtCore.QCoreApplication([])
+    _qt_app()
     lp = tmp_path / "labels.json"
     S.save(S.SessionState(_labels(0, frames=5)), lp)
     doc = LabelDocument(S.load(lp), 5, lp)
@@ -200,6 +210,106 @@ def test_a_torn_last_journal_line_is_the_only_loss(tmp_path: Path) -> None:
     jp.write_bytes(whole.replace(b'"op":"do"', b'"op":"??"', 1))  # a bad line that is not the last
     with pytest.raises(DataError, match=r"journal line 2"):
         S.read_journal(lp)
+
+
+class _Killed(BaseException):
+    """Stands for a ``kill -9`` at one point of :func:`S.save` (nothing after it runs)."""
+
+
+def _kill_save_at(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    """Make the next save die at ``where``: "review" (label file written, review file not) or
+    "discard" (both written, journal and autosave not yet removed)."""
+
+    def die(*a: object, **k: object) -> None:
+        raise _Killed(where)
+
+    if where == "review":
+        monkeypatch.setattr(S.review_file, "write_review", die)
+    else:
+        monkeypatch.setattr(S, "discard_autosave", die)
+
+
+def _document(state: S.SessionState, lp: Path, frames: int):  # type: ignore[no-untyped-def]
+    _qt_app()
+    from fusionlabel.app.document import LabelDocument
+
+    return LabelDocument(state, frames, lp)
+
+
+@pytest.mark.parametrize("where", ["review", "discard"])
+def test_a_save_killed_half_way_can_be_saved_in_place_after_the_restore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from fusionlabel.core.edits import set_attribute
+    from fusionlabel.core.review import ReviewItem, ReviewQueue
+
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
+    doc = _document(S.load(lp), lp, 5)
+    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
+    doc.resolve(2)
+    _kill_save_at(monkeypatch, where)
+    with pytest.raises(_Killed):
+        doc.save()
+    monkeypatch.undo()
+    doc.journal.stop()  # the process is gone
+    assert _count(read_labels(lp)) == 1  # the label file was written before the kill
+    info = S.read_autosave(lp)
+    assert info is not None and info.journal is not None and _count(info.state.labels) == 1
+    assert info.state.base == S.disk_version(lp)  # what changed on disk is its own save
+    again = _document(info.state, lp, 5)
+    again.edit("count 2", set_attribute, 0, 1, "n", 2)
+    again.journal.stop()  # killed again, before any save: the journal must still know the base
+    info = S.read_autosave(lp)
+    assert info is not None and _count(info.state.labels) == 2 and info.journal is not None
+    assert [e.text for step in info.journal.steps for e in step] == ["count 1", "resolve frame 2", "count 2"]
+    third = _document(info.state, lp, 5)
+    third.save()  # in place, no ConcurrentEditError
+    st = S.load(lp)
+    assert _count(st.labels) == 2 and set(st.resolutions) == {2} and S.read_autosave(lp) is None
+
+
+def test_a_save_killed_half_way_then_another_writer_is_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fusionlabel.core.edits import set_attribute
+
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0, frames=5)), lp)
+    doc = _document(S.load(lp), lp, 5)
+    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
+    _kill_save_at(monkeypatch, "discard")
+    with pytest.raises(_Killed):
+        doc.save()
+    monkeypatch.undo()
+    doc.journal.stop()
+    from fusionlabel.io.native_labels import write_labels
+
+    write_labels(replace_count(S.load(lp), 9).labels, lp)  # another writer (a pre-label run) writes on top
+    info = S.read_autosave(lp)
+    assert info is not None and _count(info.state.labels) == 1 and info.state.base != S.disk_version(lp)
+    with pytest.raises(ConcurrentEditError):
+        _document(info.state, lp, 5).save()
+    assert _count(read_labels(lp)) == 9 and S.read_autosave(lp) is not None  # both kept
+
+
+def test_an_autosave_left_by_a_save_cut_off_is_rebased(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0, frames=4)), lp)
+    st = replace_count(S.load(lp), 5)
+    S.write_autosave(st, lp)
+    _kill_save_at(monkeypatch, "discard")
+    with pytest.raises(_Killed):
+        S.save(st, lp)
+    monkeypatch.undo()
+    info = S.read_autosave(lp)
+    assert info is not None and info.state.base == S.disk_version(lp) != st.base
+    S.save(replace_count(info.state, 6), lp)
+    assert _count(read_labels(lp)) == 6
+    # an autosave whose work is not what is on disk keeps its base (the save is refused)
+    S.write_autosave(replace_count(st, 8), lp)
+    info = S.read_autosave(lp)
+    assert info is not None and info.state.base == st.base != S.disk_version(lp)
 
 
 def replace_count(st: S.SessionState, n: int) -> S.SessionState:
