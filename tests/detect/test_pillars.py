@@ -19,11 +19,10 @@ torch = pytest.importorskip("torch")
 
 from fusionlabel.core.boxes import Boxes, bev_iou
 from fusionlabel.core.errors import DataError
-from fusionlabel.detect.api import Detections, validate_detections
+from fusionlabel.detect.api import validate_detections
 from fusionlabel.detect.pillars import DEFAULT_WEIGHTS, create
 from fusionlabel.detect.pillars.checkpoint import build_network, load_checkpoint, read_header, save_checkpoint
 from fusionlabel.detect.pillars.config import PillarsConfig
-from fusionlabel.detect.pillars.evaluate import EvalFrame, average_precision, evaluate_ap
 from fusionlabel.detect.pillars.infer import PillarsDetector
 from fusionlabel.detect.pillars.model import PillarNet
 from fusionlabel.detect.pillars.targets import decode, encode_targets, gaussian_radius
@@ -435,52 +434,6 @@ def test_shipped_weights_on_a_real_kitti_frame(real_data: Path) -> None:
     det = create(device="cpu")
     d = det.predict([xyz[:, :3]], [xyz[:, 3]])[0]
     validate_detections("pillars", det.to_detections(d), det.info.classes)
-
-
-# -- AP -------------------------------------------------------------------------------------------
-def _b(rows: list[list[float]]) -> Boxes:
-    return Boxes.from_array(np.asarray(rows, float).reshape(-1, 7))
-
-
-def test_average_precision_hand_computed() -> None:
-    car = [10, 0, 1, 4, 2, 1.5, 0]
-    car2 = [20, 5, 1, 4, 2, 1.5, 0]
-    gt = [EvalFrame(_b([car, car2]), np.array(["Car", "Car"])), EvalFrame(_b([car]), np.array(["Car"]))]
-    perfect = [
-        Detections.from_arrays(_b([car, car2]), [0.9, 0.8], ["Car", "Car"]),
-        Detections.from_arrays(_b([car]), [0.7], ["Car"]),
-    ]
-    assert average_precision(gt, perfect, "Car", 0.5).ap == pytest.approx(1.0)
-    # a false positive scored above every true positive: precision 1/2, 2/3, 3/4 at recall 1/3, 2/3, 1
-    fp = [Detections.from_arrays(_b([car, car2, [40, 0, 1, 4, 2, 1.5, 0]]), [0.9, 0.8, 0.95], ["Car"] * 3), perfect[1]]
-    r = average_precision(gt, fp, "Car", 0.5)
-    expected = (13 * 0.75 + 14 * 0.75 + 13 * 0.75) / 40  # envelope: max precision at recall >= r is 3/4 everywhere
-    assert r.ap == pytest.approx(expected) and (r.tp, r.fp, r.num_gt) == (3, 1, 3)
-    # a shifted box: IoU 1/3 fails 0.5, passes 0.25; a duplicate is a false positive
-    shifted = [Detections.from_arrays(_b([[11, 0, 1, 4, 2, 1.5, 0]]), [0.9], ["Car"]), Detections.empty()]
-    gt1 = [EvalFrame(_b([car]), np.array(["Car"])), EvalFrame(Boxes.empty(), np.zeros(0, str))]
-    assert average_precision(gt1, shifted, "Car", 0.7).ap == 0.0
-    assert average_precision(gt1, shifted, "Car", 0.5).ap == pytest.approx(1.0)
-    dup = [Detections.from_arrays(_b([car, car]), [0.9, 0.8], ["Car", "Car"]), Detections.empty()]
-    assert average_precision(gt1, dup, "Car", 0.5).fp == 1
-
-
-def test_average_precision_dont_care_and_missing_classes() -> None:
-    car = [10, 0, 1, 4, 2, 1.5, 0]
-    van = [30, 0, 1, 5, 2, 2, 0]
-    gt = [
-        EvalFrame(_b([car, van]), np.array(["Car", "Van"])),
-        EvalFrame(_b([car]), np.array(["Car"]), np.array([False])),
-    ]
-    det = [
-        Detections.from_arrays(_b([car, van]), [0.9, 0.95], ["Car", "Car"]),
-        Detections.from_arrays(_b([car]), [0.99], ["Car"]),
-    ]
-    res = evaluate_ap(gt, det, ("Car", "Cyclist"))
-    assert res["Car"].ap == pytest.approx(1.0) and res["Car"].num_gt == 1 and res["Car"].fp == 0
-    assert math.isnan(res["Cyclist"].ap) and res["Cyclist"].num_gt == 0
-    no_neighbour = average_precision(gt, det, "Car", 0.5, neighbours=())
-    assert no_neighbour.fp == 1 and no_neighbour.ap < 1.0
 
 
 # -- the command ----------------------------------------------------------------------------------
