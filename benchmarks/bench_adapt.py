@@ -55,8 +55,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import shared_dir
 
+from fusionlabel.core.labels import VEHICLES
+
 CLASSES = ("Car", "Pedestrian", "Cyclist")
-VEHICLES = ("Car", "Van", "Truck", "Bus")
 IOU = 0.25
 SEEDS = (1, 2, 5)
 

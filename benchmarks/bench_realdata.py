@@ -37,9 +37,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import shared_dir
 
+from fusionlabel.core.labels import VEHICLES
+
 #: the classes the detectors target; the rest of the ground truth (cones, barriers, ...) is left out
 TARGET = ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist")
-VEHICLES = ("Car", "Van", "Truck", "Bus")
 IOU = 0.25
 
 

@@ -30,6 +30,8 @@ DATAFRAME_COLUMNS = ("frame", "track_id", "category", "x", "y", "z", "l", "w", "
 
 #: canonical category names; readers map dataset names onto these (unknown names pass through)
 CATEGORIES = ("Car", "Van", "Truck", "Bus", "Pedestrian", "Cyclist", "Motorcycle", "Tram", "Misc")
+#: the road vehicles among them (four wheels or more, not on rails): "car-like" in AP and size priors
+VEHICLES = ("Car", "Van", "Truck", "Bus")
 
 
 @dataclass(frozen=True, init=False)

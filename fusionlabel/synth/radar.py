@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.frames import RadarDetections
+from fusionlabel.core.labels import VEHICLES
 from fusionlabel.core.transforms import Transform
 from fusionlabel.synth.geometry import BUILDING, CONCRETE, FOLIAGE, METAL, WOOD, Snapshot, cast, surface
 from fusionlabel.synth.world import Actor, Scenario, State
@@ -37,7 +38,6 @@ RCS_DBSM = {"Car": 10.0, "Van": 12.0, "Truck": 20.0, "Bus": 22.0, "Pedestrian": 
 MAX_DETECTIONS = {"Car": 3, "Van": 3, "Truck": 4, "Bus": 5, "Pedestrian": 1, "Cyclist": 2}
 P_DETECT = {"Car": 0.95, "Van": 0.95, "Truck": 0.97, "Bus": 0.98, "Pedestrian": 0.75, "Cyclist": 0.85}
 #: categories that get the wide fan of rays
-VEHICLES = ("Car", "Van", "Truck", "Bus")
 STATIC_RCS = {BUILDING: 12.0, CONCRETE: 10.0, METAL: 8.0, WOOD: 0.0, FOLIAGE: -3.0}
 
 

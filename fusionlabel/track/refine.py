@@ -59,7 +59,7 @@ from numpy.typing import NDArray
 from fusionlabel.core.boxes import Boxes, bev_iou, points_in_boxes, wrap_angle
 from fusionlabel.core.calibration import Camera
 from fusionlabel.core.errors import FusionLabelError
-from fusionlabel.core.labels import FrameLabels, LabelSet
+from fusionlabel.core.labels import VEHICLES, FrameLabels, LabelSet
 from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.core.projection import visible_fraction
 from fusionlabel.core.recording import Recording
@@ -93,7 +93,7 @@ class RefineConfig:
     extend_min_points: int = 8
     min_points: int = 3
     dt: float = 0.1
-    rigid_classes: tuple[str, ...] = ("Car", "Van", "Truck", "Bus", "Tram")
+    rigid_classes: tuple[str, ...] = (*VEHICLES, "Tram")
     stitch_iou: float | None = 0.3
 
 
