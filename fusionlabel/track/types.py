@@ -149,6 +149,14 @@ class TrackerConfig:
     review_min_score: float = 0.0
     output_threshold: float = -np.inf
 
+    def for_interval(self, dt: float | None) -> TrackerConfig:
+        """This config for frames ``dt`` seconds apart (the Kalman step, the ego-rotation filter,
+        the scene-motion hypothesis and the ambiguity model all take ``motion.dt``); None or a
+        non-positive ``dt`` keeps the config's own (0.1 s, KITTI's 10 Hz)."""
+        if dt is None or not np.isfinite(dt) or dt <= 0 or dt == self.motion.dt:
+            return self
+        return replace(self, motion=replace(self.motion, dt=float(dt)))
+
     def for_length(self, num_frames: int) -> TrackerConfig:
         """This config for a recording of ``num_frames`` frames: ``min_hits`` is capped at the
         length, so a 1- or 2-frame recording still gets pre-labels (every other setting as is)."""

@@ -200,3 +200,27 @@ def test_one_object_seen_as_two_classes_becomes_one_track(sample) -> None:
     assert doubled(raw) > 10 and doubled(kept) == 0
     assert prelabel(sample, OracleDetector(gt), refine=False).labels.num_boxes == kept.num_boxes
     assert prelabel(sample, EchoDetector(gt)).report.config["nms_iou"] == 0.3
+
+
+def test_prelabel_tracks_at_the_recording_s_frame_rate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 15 Hz recording is tracked with a 1/15 s step (the tracker's default is KITTI's 0.1 s)."""
+    import importlib
+
+    from fusionlabel.pipeline import prelabel
+    from fusionlabel.synth import generate
+
+    mod = importlib.import_module("fusionlabel.pipeline.prelabel")
+    rec = open_native(generate(tmp_path / "r15", frames=4, seed=3, rate_hz=15.0, cameras=(), radar_rate_hz=0))
+    assert mod.frame_interval_s(rec) == pytest.approx(1 / 15, rel=1e-6)
+    seen: list[float] = []
+    real = mod.Tracker
+
+    def spy(cfg, *a, **k):  # type: ignore[no-untyped-def]
+        seen.append(cfg.motion.dt)
+        return real(cfg, *a, **k)
+
+    monkeypatch.setattr(mod, "Tracker", spy)
+    prelabel(rec, "geometric")
+    assert seen and all(dt == pytest.approx(1 / 15, rel=1e-6) for dt in seen)
+    one = open_native(generate(tmp_path / "r1", frames=1, seed=3, cameras=(), radar_rate_hz=0))
+    assert mod.frame_interval_s(one) is None

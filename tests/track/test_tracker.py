@@ -245,3 +245,20 @@ def test_operating_point_selects_the_prelabels_and_is_declared(kitti_tracking_de
     np.testing.assert_array_equal(a.track_id, b.track_id)
     for f in ("bbox", "hwl", "xyz", "rotation_y", "alpha", "score"):
         np.testing.assert_allclose(getattr(a, f), getattr(b, f), atol=1e-9)
+
+
+def test_the_frame_interval_sets_the_velocity_units() -> None:
+    """A car at 12 m/s seen at 5 Hz: with the recording's interval the filter's velocity is in
+    m/s (what radar range rates are in); with the 10 Hz default it is twice that."""
+
+    def speed(cfg: TrackerConfig) -> float:
+        trk = Tracker(cfg)
+        for k in range(15):
+            trk.step(_fd([_car(10.0 + 12.0 * 0.2 * k, 0.0)]))
+        return float(trk.kf.x[0, 7])
+
+    assert abs(speed(TrackerConfig().for_interval(0.2)) - 12.0) < 0.5
+    assert abs(speed(TrackerConfig()) - 24.0) < 1.0  # the per-step displacement read as 0.1 s
+    cfg = TrackerConfig()
+    assert cfg.for_interval(None) is cfg and cfg.for_interval(0.0) is cfg and cfg.for_interval(float("nan")) is cfg
+    assert cfg.for_interval(1 / 15).motion.dt == 1 / 15 and cfg.for_interval(1 / 15).metric == cfg.metric
