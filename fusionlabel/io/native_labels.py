@@ -190,12 +190,16 @@ def write_labels(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, in
     path = Path(path)
     if path.exists():
         read_labels(path)  # raises on a corrupt or newer file
+    atomic_write_text(path, labels_text(labels, path, timestamps_ns))
+
+
+def labels_text(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, int] | None = None) -> str:
+    """The text :func:`write_labels` writes to ``path`` (named by the error on a NaN or infinity)."""
     d = labels_to_dict(labels, timestamps_ns)
     try:
-        text = json.dumps(d, indent=1, allow_nan=False)
+        return json.dumps(d, indent=1, allow_nan=False)
     except ValueError:
-        raise CorruptFileError(path, f"not written: {_first_non_finite(d)} is not a finite number") from None
-    atomic_write_text(path, text)
+        raise CorruptFileError(Path(path), f"not written: {_first_non_finite(d)} is not a finite number") from None
 
 
 def _first_non_finite(d: dict[str, Any]) -> str:

@@ -56,7 +56,7 @@ from typing import Any
 from fusionlabel.core.errors import CorruptFileError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.review import Resolution, Review, ReviewItem, ReviewQueue, SignOff, frame_level, frame_state
-from fusionlabel.io.versioned import VersionedFormat, migrate_document, read_versioned, write_versioned
+from fusionlabel.io.versioned import VersionedFormat, dump_versioned, migrate_document, read_versioned, write_versioned
 
 SUFFIX = ".review.json"
 #: the name ``fusionlabel prelabel`` gave the review queue before version 2 (beside ``labels.json``)
@@ -256,6 +256,11 @@ def read_queue(path: str | Path) -> ReviewQueue:
 def write_review(path: str | Path, review: Review, labels: LabelSet | None = None) -> None:
     """Write a review file (current version), atomically; see :func:`review_to_dict`."""
     write_versioned(path, FORMAT, review_to_dict(review, labels))
+
+
+def review_text(review: Review, labels: LabelSet | None = None) -> str:
+    """The text :func:`write_review` writes."""
+    return dump_versioned(FORMAT, review_to_dict(review, labels))
 
 
 def check_writable(path: str | Path) -> None:

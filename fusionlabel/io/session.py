@@ -66,7 +66,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, file_sha256, locked, write_error
-from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, DataError
+from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import Resolution, Review, ReviewQueue, SignOff
@@ -74,10 +74,10 @@ from fusionlabel.io import review_file
 from fusionlabel.io.native_labels import (
     align_to_timestamps,
     labels_from_dict,
+    labels_text,
     labels_to_dict,
     read_labels,
     read_native_labels,
-    write_labels,
 )
 from fusionlabel.io.versioned import VersionedFormat, dump_versioned, migrate_document, read_versioned
 
@@ -190,7 +190,13 @@ def clean_stale(label_path: Path) -> list[Path]:
     """Remove temp files that killed writers left beside the label, review, autosave and journal files."""
     label_path = Path(label_path)
     out: list[Path] = []
-    for p in (label_path, review_path(label_path), autosave_path(label_path), journal_path(label_path)):
+    for p in (
+        label_path,
+        review_path(label_path),
+        autosave_path(label_path),
+        journal_path(label_path),
+        saving_path(label_path),
+    ):
         out += clean_stale_tmp(p)
     return out
 
@@ -248,15 +254,55 @@ def save(
                     "nothing was written: your work is kept in the session (and its autosave). Reopen the file "
                     "to see the other changes, or save under another name",
                 )
-        write_labels(state.labels, label_path, dict(timestamps_ns) if timestamps_ns else None)
+        ltext = labels_text(state.labels, label_path, dict(timestamps_ns) if timestamps_ns else None)
+        rtext = None
         if state.review is not None:
             review = state.to_review()
             if not review.signoffs and rp.exists():  # a state that did not carry the level log keeps the file's
                 review = replace(review, signoffs=review_file.read_review(rp).signoffs)
-            review_file.write_review(rp, review, state.labels)
+            rtext = review_file.review_text(review, state.labels)
+        # what this save is about to write, first (see rebase_own_save): a kill between the two
+        # writes or before the journal is removed leaves the restored session able to save in
+        # place. Without it (a full disk, a read-only folder) the writes below fail and say so.
+        marker = {
+            "from": state.base,
+            "labels": _text_hash(ltext),
+            "review": _text_hash(rtext),
+            "work": work_digest(state),
+        }
+        try:
+            atomic_write_text(saving_path(label_path), json.dumps(marker))
+        except OSError:
+            pass
+        atomic_write_text(label_path, ltext)
+        if rtext is not None:
+            atomic_write_text(rp, rtext)
         new_base = disk_version(label_path)
     discard_autosave(label_path)
     return new_base
+
+
+def saving_path(label_path: Path) -> Path:
+    """The marker a save writes before the files (what it writes, from which version)."""
+    label_path = Path(label_path)
+    return label_path.with_name(f".{label_path.name}.saving")
+
+
+def _text_hash(text: str | None) -> str | None:
+    """:func:`disk_version`'s hash of a file holding ``text``."""
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def work_digest(state: SessionState) -> str:
+    """A hash of a session's work: its labels, review queue and resolutions (not where or when)."""
+    work = {
+        "labels": labels_to_dict(state.labels)["frames"],
+        "review": review_file.review_to_dict(Review(state.review, dict(state.resolutions)))
+        if state.review is not None
+        else None,
+        "resolutions": _resolutions_to_list(state.resolutions),
+    }
+    return hashlib.sha256(json.dumps(work, sort_keys=True, allow_nan=True).encode("utf-8")).hexdigest()
 
 
 def write_autosave(state: SessionState, label_path: Path) -> Path:
@@ -351,31 +397,27 @@ def rebase_own_save(state: SessionState, label_path: Path) -> SessionState:
     """``state`` with ``base`` moved to what is on disk when what changed there since ``base``
     is this session's own save, cut off by a kill before it removed the journal or autosave.
 
-    :func:`save` writes the label file, then the review file, then removes the unsaved work: a
-    ``kill -9`` in between leaves a journal (or autosave) whose ``base`` names the files before
-    that save, and the restored session could never save in place again. Each file that differs
-    from ``base`` must hold exactly this session's labels (or queue and resolutions); anything
-    else (another writer's work, an unreadable file) keeps ``base``, and :func:`save` refuses.
+    :func:`save` writes a marker (:func:`saving_path`: the version it saves over, the hashes of
+    the two files it is about to write, a digest of the work), then the label file, then the
+    review file, then removes the journal, the autosave and the marker: a ``kill -9`` in between
+    leaves a journal (or autosave) whose ``base`` names the files before that save, and the
+    restored session could never save in place again. The base moves only when the marker was
+    written over this ``base`` for exactly this work and each file on disk is byte for byte
+    either the one ``base`` names or the one the save wrote; anything else (another writer's
+    change, however small) keeps ``base``, and :func:`save` refuses.
     """
     label_path = Path(label_path)
     now = disk_version(label_path)
     if now == state.base:
         return state
-    (bl, br), (nl, nr) = _split_version(state.base), _split_version(now)
     try:
-        if nl != bl:
-            if nl == "-" or labels_to_dict(read_labels(label_path)) != labels_to_dict(state.labels):
-                return state
-        if nr != br:
-            rp = review_file.find_review(label_path)
-            if rp is None or state.review is None:
-                return state
-            disk = review_file.read_review(rp)
-            if review_file.review_to_dict(Review(disk.queue, dict(disk.resolutions))) != review_file.review_to_dict(
-                Review(state.review, dict(state.resolutions))
-            ):
-                return state
-    except (DataError, OSError):
+        m = json.loads(saving_path(label_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return state
+    if not isinstance(m, dict) or m.get("from") != state.base or m.get("work") != work_digest(state):
+        return state
+    (bl, br), (nl, nr) = _split_version(state.base), _split_version(now)
+    if nl not in (bl, m.get("labels")) or nr not in (br, m.get("review")):
         return state
     return replace(state, base=now)
 
@@ -397,8 +439,9 @@ def read_autosave(label_path: Path) -> AutosaveInfo | None:
 
 
 def discard_autosave(label_path: Path) -> None:
-    """Remove the unsaved work of a session: its journal and its autosave (a save or a "discard")."""
-    for p in (journal_path(label_path), autosave_path(label_path)):
+    """Remove the unsaved work of a session: its journal, its autosave and the marker of a save
+    in progress (a save or a "discard")."""
+    for p in (journal_path(label_path), autosave_path(label_path), saving_path(label_path)):
         try:
             p.unlink()
         except FileNotFoundError:
@@ -739,7 +782,13 @@ class Journal:
     def _rebase(self, info: JournalInfo) -> None:
         """Rewrite the journal (atomically) with ``info.state.base`` in its first line and without
         a torn last line, so that a later restore still knows what the files on disk hold."""
-        data = self.path.read_bytes()[: info.good_bytes]
+        whole = self.path.read_bytes()
+        if len(whole) < info.good_bytes or b"\n" in whole[info.good_bytes :]:
+            # changed since it was read (another session on this label file appended to it):
+            # keep it as it is; the base is right in this session's memory, not in the file
+            self._open()
+            return
+        data = whole[: info.good_bytes]
         first, _, rest = data.partition(b"\n")
         head = json.loads(first)
         head["base"] = info.state.base

@@ -144,6 +144,26 @@ def test_target_peak_at_centre_cell() -> None:
     assert gaussian_radius(4.2 / s, 1.8 / s) > gaussian_radius(0.7 / s, 0.6 / s) > 0
 
 
+def test_a_box_cut_by_the_grid_border_draws_its_tail_but_no_peak() -> None:
+    """An object whose centre lies just outside the grid (or a training window) still covers
+    cells inside: they get its Gaussian's tail (below 1), not a background target; no peak, no
+    regression. A box far outside draws nothing."""
+    s = CFG.cell_size
+    x_edge = CFG.x_range[1]
+    just_out = np.array([[x_edge + 0.5 * s, 0.3, 0.8, 4.2, 1.8, 1.5, 0.0]])
+    t = encode_targets(just_out, np.array([0]), CFG)
+    assert len(t.index) == 0 and t.reg.shape[0] == 0
+    j = math.floor((0.3 - CFG.y_range[0]) / s)
+    edge = t.heatmap[0, j, -1]
+    assert 0.0 < edge < 1.0 and t.heatmap.max() == edge  # the tail, strongest at the border cell
+    assert t.heatmap[0, j, -2] < edge
+    far = np.array([[x_edge + 30.0, 0.3, 0.8, 4.2, 1.8, 1.5, 0.0]])
+    assert encode_targets(far, np.array([0]), CFG).heatmap.max() == 0.0
+    # the same object inside the grid: a peak of 1 where the cut one has its tail
+    inside = encode_targets(np.array([[x_edge - 0.5 * s, 0.3, 0.8, 4.2, 1.8, 1.5, 0.0]]), np.array([0]), CFG)
+    assert inside.heatmap[0, j, -1] == 1.0 and len(inside.index) == 1
+
+
 def test_decode_of_perfect_targets_recovers_boxes() -> None:
     rng = np.random.default_rng(3)
     n = 12

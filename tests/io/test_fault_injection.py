@@ -217,16 +217,25 @@ class _Killed(BaseException):
 
 
 def _kill_save_at(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
-    """Make the next save die at ``where``: "review" (label file written, review file not) or
-    "discard" (both written, journal and autosave not yet removed)."""
+    """Make the next save die at ``where``: "labels" (its marker written, no file yet),
+    "review" (label file written, review file not) or "discard" (both written, journal,
+    autosave and marker not yet removed)."""
+    real = S.atomic_write_text
+
+    def write(path: Path, text: str) -> None:
+        if (where == "labels" and path.name == "labels.json") or (
+            where == "review" and path.name.endswith(".review.json")
+        ):
+            raise _Killed(where)
+        real(path, text)
 
     def die(*a: object, **k: object) -> None:
         raise _Killed(where)
 
-    if where == "review":
-        monkeypatch.setattr(S.review_file, "write_review", die)
-    else:
+    if where == "discard":
         monkeypatch.setattr(S, "discard_autosave", die)
+    else:
+        monkeypatch.setattr(S, "atomic_write_text", write)
 
 
 def _document(state: S.SessionState, lp: Path, frames: int):  # type: ignore[no-untyped-def]
@@ -236,7 +245,7 @@ def _document(state: S.SessionState, lp: Path, frames: int):  # type: ignore[no-
     return LabelDocument(state, frames, lp)
 
 
-@pytest.mark.parametrize("where", ["review", "discard"])
+@pytest.mark.parametrize("where", ["labels", "review", "discard"])
 def test_a_save_killed_half_way_can_be_saved_in_place_after_the_restore(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
@@ -253,7 +262,7 @@ def test_a_save_killed_half_way_can_be_saved_in_place_after_the_restore(
         doc.save()
     monkeypatch.undo()
     doc.journal.stop()  # the process is gone
-    assert _count(read_labels(lp)) == 1  # the label file was written before the kill
+    assert _count(read_labels(lp)) == (0 if where == "labels" else 1)  # written before the kill, or not
     info = S.read_autosave(lp)
     assert info is not None and info.journal is not None and _count(info.state.labels) == 1
     assert info.state.base == S.disk_version(lp)  # what changed on disk is its own save
@@ -269,13 +278,19 @@ def test_a_save_killed_half_way_can_be_saved_in_place_after_the_restore(
     assert _count(st.labels) == 2 and set(st.resolutions) == {2} and S.read_autosave(lp) is None
 
 
+@pytest.mark.parametrize("other", ["labels", "label timestamps", "review provenance"])
 def test_a_save_killed_half_way_then_another_writer_is_still_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, other: str
 ) -> None:
+    """After a save cut off by a kill, anyone else's write, however small, keeps the restored
+    session's save refused (nothing of theirs is overwritten)."""
     from fusionlabel.core.edits import set_attribute
+    from fusionlabel.core.review import ReviewItem, ReviewQueue
+    from fusionlabel.io import review_file
+    from fusionlabel.io.native_labels import write_labels
 
     lp = tmp_path / "labels.json"
-    S.save(S.SessionState(_labels(0, frames=5)), lp)
+    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
     doc = _document(S.load(lp), lp, 5)
     doc.edit("count 1", set_attribute, 0, 1, "n", 1)
     _kill_save_at(monkeypatch, "discard")
@@ -283,14 +298,50 @@ def test_a_save_killed_half_way_then_another_writer_is_still_refused(
         doc.save()
     monkeypatch.undo()
     doc.journal.stop()
-    from fusionlabel.io.native_labels import write_labels
+    mine = S.read_autosave(lp)
+    assert mine is not None and mine.state.base == S.disk_version(lp)  # alone: its own save
+    on_disk = S.load(lp)
+    if other == "labels":  # a pre-label run, say
+        write_labels(replace_count(on_disk, 9).labels, lp)
+    elif other == "label timestamps":  # the same boxes, other frame times
+        write_labels(on_disk.labels, lp, {k: 10**9 * (k + 1) for k in range(5)})
+    else:
+        rp = S.review_path(lp)
+        r = review_file.read_review(rp)
+        review_file.write_review(
+            rp, review_file.Review(r.queue, r.resolutions, {"detector": "someone else"}, r.signoffs)
+        )
+    info = S.read_autosave(lp)
+    assert info is not None and _count(info.state.labels) == 1 and info.state.base != S.disk_version(lp)
+    before = (lp.read_bytes(), S.review_path(lp).read_bytes())
+    with pytest.raises(ConcurrentEditError):
+        _document(info.state, lp, 5).save()
+    assert (lp.read_bytes(), S.review_path(lp).read_bytes()) == before  # theirs kept, byte for byte
 
-    write_labels(replace_count(S.load(lp), 9).labels, lp)  # another writer (a pre-label run) writes on top
+
+def test_another_session_s_save_cut_off_over_the_same_version_is_not_taken_for_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sessions opened the same version; this one was killed with unsaved work, the other
+    was killed in its own save of other work: the marker is the other's, so no rebase."""
+    from fusionlabel.core.edits import set_attribute
+
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0, frames=5)), lp)
+    doc = _document(S.load(lp), lp, 5)
+    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
+    doc.journal.stop()  # killed before saving
+    theirs = replace_count(S.load(lp), 7)  # the same base, other work
+    _kill_save_at(monkeypatch, "discard")
+    with pytest.raises(_Killed):
+        S.save(theirs, lp)
+    monkeypatch.undo()
+    assert S.saving_path(lp).exists() and _count(read_labels(lp)) == 7
     info = S.read_autosave(lp)
     assert info is not None and _count(info.state.labels) == 1 and info.state.base != S.disk_version(lp)
     with pytest.raises(ConcurrentEditError):
         _document(info.state, lp, 5).save()
-    assert _count(read_labels(lp)) == 9 and S.read_autosave(lp) is not None  # both kept
+    assert _count(read_labels(lp)) == 7
 
 
 def test_an_autosave_left_by_a_save_cut_off_is_rebased(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

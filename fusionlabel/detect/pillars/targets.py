@@ -108,8 +108,10 @@ def encode_targets(
     config : the grid
     velocity : (N, 2) float64 m/s in the ego frame; required when ``config.velocity``
 
-    Boxes whose centre lies outside the grid are skipped. When two centres fall in one cell the
-    later box's regression wins (both heatmap peaks stay).
+    A box whose centre lies outside the grid has no peak and no regression target, but the part
+    of its Gaussian that reaches into the grid is drawn: an object cut by the grid's (or a
+    training window's) border is not taught as background where its points are. When two
+    centres fall in one cell the later box's regression wins (both heatmap peaks stay).
     """
     K = len(config.classes)
     H, W = config.out_shape
@@ -128,9 +130,11 @@ def encode_targets(
         u = (x - config.x_range[0]) / s
         v = (y - config.y_range[0]) / s
         i, j = math.floor(u), math.floor(v)
-        if not (0 <= i < W and 0 <= j < H):
-            continue
         r = max(config.min_radius, int(gaussian_radius(l / s, w / s, config.gaussian_overlap)))
+        if not (0 <= i < W and 0 <= j < H):
+            if -r <= i < W + r and -r <= j < H + r:  # its tail reaches in: below 1, never a peak
+                draw_gaussian(heatmap[lab[n]], i, j, r)
+            continue
         draw_gaussian(heatmap[lab[n]], i, j, r)
         code = [u - i, v - j, z, math.log(l), math.log(w), math.log(h), math.sin(yaw), math.cos(yaw)]
         if config.velocity:
