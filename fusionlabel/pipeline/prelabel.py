@@ -93,6 +93,8 @@ class PrelabelReport:
     failed_classes: tuple[str, ...] = ()
     config: Mapping[str, Any] = field(default_factory=dict)
     refine: Mapping[str, Any] | None = None
+    #: the tracker's time step used, seconds (the recording's frame interval; None: its config's)
+    frame_interval_s: float | None = None
 
     @property
     def fingerprint(self) -> str:
@@ -117,6 +119,7 @@ class PrelabelReport:
             "refine": None if self.refine is None else dict(self.refine),
             "config": dict(self.config),
             "fingerprint": self.fingerprint,
+            "frame_interval_s": self.frame_interval_s,
             "seconds_detect": round(self.seconds_detect, 3),
             "seconds_track": round(self.seconds_track, 3),
             "fps": round(self.fps, 2),
@@ -239,7 +242,10 @@ def prelabel_config(
     """Everything that decides the pre-labels, as JSON data: the detector (name, version: for
     learned detectors the weights' hash), the classes, the labelled view, the tracker settings
     of each class, the refinement (None: off) and the sensor options. Two runs with equal
-    configs give the same labels."""
+    configs give the same labels. ``tracker_step`` says the tracker's ``motion.dt`` is the
+    recording's frame interval (the report's ``frame_interval_s``), not the value in
+    ``tracker``: outputs of versions that tracked every recording at 0.1 s have another
+    fingerprint, so a re-run does not take them for done."""
     trk = {c: _jsonable(replace(cfg, view=None)) for c, cfg in configs.items()}
     return {
         "detector": {"name": str(detector.get("name", "")), "version": str(detector.get("version", ""))},
@@ -250,6 +256,7 @@ def prelabel_config(
         "nms_iou": nms_iou,
         "use_ego_poses": bool(use_ego_poses),
         "use_radar": bool(use_radar),
+        "tracker_step": "recording frame interval",
     }
 
 
@@ -282,7 +289,8 @@ def prelabel(
     detector : a registered detector name (``"geometric"``, ``"pillars"``, a plugin), a detector
         object, or a :class:`~fusionlabel.detect.runner.DetectorRunner`
     tracker_config : one config for every class, or a mapping class -> config; default
-        ``TrackerConfig.for_class(c)``
+        ``TrackerConfig.for_class(c)``. Its ``motion.dt`` is replaced by the recording's frame
+        interval (:func:`frame_interval_s`; kept for a recording of one frame)
     classes : classes to track (default: the detector's ``info.classes``)
     progress : called as ``progress(done, total)`` after each frame (total = frames + 1 tracking step)
     cancel : polled between frames; returning True raises :class:`Cancelled`
@@ -485,6 +493,7 @@ def _prelabel(
         failed_classes=tuple(failed_classes),
         config=config,
         refine=None if refine_report is None else refine_report.to_dict(),
+        frame_interval_s=dt,
     )
     return PrelabelResult(labels, review, report, ambiguity)
 

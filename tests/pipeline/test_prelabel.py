@@ -220,7 +220,10 @@ def test_prelabel_tracks_at_the_recording_s_frame_rate(tmp_path: Path, monkeypat
         return real(cfg, *a, **k)
 
     monkeypatch.setattr(mod, "Tracker", spy)
-    prelabel(rec, "geometric")
+    report = prelabel(rec, "geometric").report.to_dict()
     assert seen and all(dt == pytest.approx(1 / 15, rel=1e-6) for dt in seen)
+    # the report says which step was used; the fingerprint differs from outputs tracked at 0.1 s
+    assert report["frame_interval_s"] == pytest.approx(1 / 15, rel=1e-6)
+    assert report["config"]["tracker_step"] == "recording frame interval"
     one = open_native(generate(tmp_path / "r1", frames=1, seed=3, cameras=(), radar_rate_hz=0))
     assert mod.frame_interval_s(one) is None
