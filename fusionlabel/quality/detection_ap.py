@@ -5,12 +5,14 @@ Definition (KITTI R40 style)
 For one class and one IoU threshold ``t``:
 
 1. Per frame, detections are sorted by score and matched greedily to the not yet matched
-   ground-truth box of the same class with the highest IoU; a match needs ``IoU >= t``.
-2. Ground truth flagged *ignored* (too few LiDAR points, beyond range) is "don't care": a
-   detection matching it is neither a true nor a false positive, and it is not counted in the
-   number of positives. So is a box of a *neighbouring* class (``neighbours``, e.g. ``Van`` for
-   ``Car`` as KITTI does): a detection left unmatched that overlaps one by ``IoU >= t`` is
-   neither true nor false.
+   valid ground-truth box of the same class with the highest IoU; a match needs ``IoU >= t``.
+2. Ground truth flagged *ignored* (too few LiDAR points, beyond range) is "don't care", and so
+   is a box of a *neighbouring* class (``neighbours``, e.g. ``Van`` for ``Car`` as KITTI does):
+   a detection that matched no valid box takes the not yet matched don't-care box it overlaps
+   most (``IoU >= t``) and is neither a true nor a false positive; don't-care boxes are not
+   counted in the number of positives. A valid box is preferred to a don't-care one even when
+   the latter overlaps more (KITTI's order), and each box takes one detection (a duplicate on
+   it is false).
 3. All detections of all frames are ranked by score; precision ``P(r)`` and recall ``r`` follow
    along the ranking; precision is made monotone (``P(r) = max_{r' >= r} P(r')``).
 4. ``AP = 1/40 * sum_{r in {1/40, 2/40, ..., 1}} P(r)`` (0 where the recall is not reached).
@@ -102,20 +104,29 @@ def average_precision(
         if len(di) == 0:
             continue
         order = di[np.argsort(-np.asarray(dscores)[di], kind="stable")]
-        gi = np.flatnonzero(gm)
-        iou = iou_fn(dboxes[order], gboxes[gi]) if len(gi) else np.zeros((len(order), 0))
-        ni = np.flatnonzero([c in neighbours for c in gcls]) if neighbours else np.zeros(0, int)
-        near = iou_fn(dboxes[order], gboxes[ni]).max(axis=1) if len(ni) else np.zeros(len(order))
-        taken = np.zeros(len(gi), dtype=bool)
+        # the boxes a detection may match: valid ones of its class first, then the "don't care"
+        # ones (ignored boxes of its class, boxes of a neighbouring class); each box takes one
+        valid = np.flatnonzero(gm & ~gign)
+        dont = np.flatnonzero((gm & gign) | np.array([c in neighbours for c in gcls], dtype=bool))
+        iou_v = iou_fn(dboxes[order], gboxes[valid]) if len(valid) else np.zeros((len(order), 0))
+        iou_d = iou_fn(dboxes[order], gboxes[dont]) if len(dont) else np.zeros((len(order), 0))
+        taken_v = np.zeros(len(valid), dtype=bool)
+        taken_d = np.zeros(len(dont), dtype=bool)
         for r, d in enumerate(order):
             scores.append(float(dscores[d]))
-            cand = np.where(taken, -1.0, iou[r])
-            j = int(np.argmax(cand)) if len(gi) else -1
+            cand = np.where(taken_v, -1.0, iou_v[r])
+            j = int(np.argmax(cand)) if len(valid) else -1
             if j >= 0 and cand[j] >= iou_threshold:
-                taken[j] = True
-                outcome.append(-1 if gign[gi[j]] else 1)
+                taken_v[j] = True
+                outcome.append(1)
+                continue
+            cand = np.where(taken_d, -1.0, iou_d[r])
+            j = int(np.argmax(cand)) if len(dont) else -1
+            if j >= 0 and cand[j] >= iou_threshold:
+                taken_d[j] = True
+                outcome.append(-1)
             else:
-                outcome.append(-1 if near[r] >= iou_threshold else 0)
+                outcome.append(0)
     s = np.asarray(scores)
     o = np.asarray(outcome)
     keep = o >= 0

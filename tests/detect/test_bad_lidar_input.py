@@ -89,7 +89,7 @@ def test_a_remounted_lidar_described_by_its_calibration_sees_the_same_objects(
 
 @pytest.mark.parametrize("detector", DETECTORS)
 def test_points_left_in_the_sensor_frame_give_valid_boxes(scene, detectors, detector: str) -> None:  # type: ignore[no-untyped-def]
-    """No calibration (identity): the cloud sits 1.84 m too high and 1.3 m back. The geometric
+    """No calibration (identity): the cloud sits 1.84 m too low and 1.3 m back (the mount is 1.84 m up and 1.3 m forward). The geometric
     detector finds its ground in the points and the same objects, offset by the mount; the
     learned one, trained with the ground at z = 0, returns valid boxes (fewer of them)."""
     frame, rig, name = scene
@@ -121,7 +121,9 @@ def test_frames_with_almost_nothing_or_broken_points_give_valid_boxes(scene, det
     pc = frame.lidar[name]
     for n in (0, 1, 3):
         assert len(_valid(detector, det, det.detect(_with_points(frame, name, pc.select(np.arange(n))), rig))) == 0
-    sky = np.c_[pc.xyz[:, :2], np.full(len(pc.xyz), 30.0)].astype(np.float32)  # one flat layer, 28 m up
+    sky = np.c_[pc.xyz[:, :2], np.full(len(pc.xyz), 30.0)].astype(
+        np.float32
+    )  # one flat layer, ~32 m up in the ego frame
     flat = dataclasses.replace(pc, xyz=sky, fields={})
     assert len(_valid(detector, det, det.detect(_with_points(frame, name, flat), rig))) == 0
     broken = pc.xyz.copy()

@@ -118,3 +118,18 @@ def test_evaluate_recordings_on_a_synthetic_recording(tmp_path: Path) -> None:
     assert table["Car"]["AP_3D"] == pytest.approx(1.0) and table["Bus"]["AP_BEV"] is None
     few = evaluate_recordings(Oracle(), [root], classes=("Car",), min_points=10**6)
     assert few.bev["Car"].positives == 0 and not math.isnan(few.bev["Car"].ap)
+
+
+def test_a_valid_box_is_preferred_to_a_dont_care_one_and_each_takes_one_detection() -> None:
+    # a detection between a valid car and an ignored one that it overlaps more: it matches the valid one
+    valid, ignored = [0, 0, 0, 4, 2, 1.5, 0], [0.8, 0, 0, 4, 2, 1.5, 0]
+    det_box = [0.6, 0, 0, 4, 2, 1.5, 0]  # BEV IoU 0.74 with the valid car, 0.90 with the ignored one
+    gt = [(_b(valid, ignored), ["Car", "Car"], np.array([False, True]))]
+    r = average_precision([(_b(det_box), np.ones(1), ["Car"])], gt, "Car", 0.5)
+    assert (r.positives, r.true_positives) == (1, 1) and r.ap == pytest.approx(1.0)
+    # a neighbouring class's box takes one detection; a second one on it is false
+    van = [20, 0, 0, 5, 2, 2, 0]
+    gt2 = [(_b(CAR_A, van), ["Car", "Van"], np.zeros(2, bool))]
+    dets = [(_b(CAR_A, van, van), np.array([0.9, 0.8, 0.7]), ["Car"] * 3)]
+    r2 = average_precision(dets, gt2, "Car", 0.5, neighbours=("Van",))
+    assert (r2.true_positives, r2.false_positives) == (1, 1)
