@@ -405,16 +405,13 @@ def _prelabel(
         pose = recording.ego_pose_at(frame.timestamp_ns) if use_ego_poses else None
         radar = None
         if use_radar and frame.radar:
-            xyz, vr, origins = [], [], []
-            for rname, rd in frame.radar.items():
-                if rname not in recording.rig.radars or len(rd) == 0:
-                    continue
-                rm = RadarMeasurements.from_detections(rd, recording.rig.T_ego_sensor(rname))
-                xyz.append(rm.xyz)
-                vr.append(rm.radial_velocity)
-                origins.append(rm.sensor_xyz)
-            if xyz:  # one radar origin per frame: the tracker's measurement model takes one sensor
-                radar = RadarMeasurements(np.vstack(xyz), np.concatenate(vr), origins[0])
+            parts = [
+                RadarMeasurements.from_detections(rd, recording.rig.T_ego_sensor(rname))
+                for rname, rd in frame.radar.items()
+                if rname in recording.rig.radars and len(rd)
+            ]
+            if parts:  # each point keeps its own radar's origin (several radars per frame)
+                radar = RadarMeasurements.merge(parts)
         if dets is None or len(dets) == 0:
             per_frame.append(FrameDetections(Boxes.empty(), np.zeros(0), (), radar, pose))
         else:

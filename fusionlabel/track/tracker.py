@@ -15,7 +15,8 @@ Method (per frame ``k``)
    (:mod:`~fusionlabel.track.birth_prior`).
 4. Matched tracks are updated with their detection (heading flips resolved by
    :func:`~fusionlabel.track.kalman.align_yaw`); radar range rates inside a track's box are
-   fused by an EKF update (:meth:`BatchKalman.update_radial_velocity`).
+   fused by an EKF update (:meth:`BatchKalman.update_radial_velocity`), along the ray from the
+   radar that measured them (with several radars, those of the one with most points there).
 5. Unmatched detections with a score at least ``birth_score`` start tracks; tracks unmatched
    for more than ``max_age`` frames die.
 
@@ -198,16 +199,17 @@ class Tracker:
         in the ego frame the sensor is at rest and all velocities are relative to the ego.
         """
         pts = np.asarray(radar.xyz, dtype=np.float64).reshape(-1, 3)
-        s_pos = np.asarray(radar.sensor_xyz, dtype=np.float64).reshape(3)
-        s_vel = np.zeros(3)
+        origins = np.array(radar.origins(), dtype=np.float64)  # (M, 3) ego frame
+        s_pos = origins
+        s_vel = np.zeros_like(origins)
         if T_world_ego is not None:
             pts = T_world_ego.apply(pts)
-            s_pos = T_world_ego.apply(s_pos[None])[0]
-            prev = self._prev_sensor.get("pos")
-            if prev is not None:
+            s_pos = T_world_ego.apply(origins) if len(origins) else origins
+            prev = self._prev_sensor.get("pose")
+            if prev is not None and len(origins):
                 dt = self.config.motion.dt * (self.frame - self._prev_sensor["frame"])
-                s_vel = (s_pos - prev) / dt
-            self._prev_sensor = {"pos": s_pos, "frame": self.frame}
+                s_vel = (s_pos - prev.apply(origins)) / dt
+            self._prev_sensor = {"pose": T_world_ego, "frame": self.frame}
         return pts, np.asarray(radar.radial_velocity, dtype=np.float64).reshape(-1), s_pos, s_vel
 
     def step_arrays(
@@ -226,8 +228,8 @@ class Tracker:
         scores : (N,) float64
         cat_codes : (N,) int64 category codes
         extras : optional (N, K) float64 carried to the output
-        radar : optional ``(points (M, 3), range rates (M,), sensor position (3,), sensor velocity (3,))``,
-            tracking frame
+        radar : optional ``(points (M, 3), range rates (M,), radar positions, radar velocities)``,
+            tracking frame; positions and velocities (3,) for one radar or (M, 3) per point
 
         Returns
         -------
@@ -397,9 +399,13 @@ class Tracker:
         s_pos: NDArray[np.float64],
         s_vel: NDArray[np.float64],
     ) -> None:
-        """Fuse the median range rate of the radar points inside each track's (grown) box (EKF)."""
+        """Fuse the median range rate of the radar points inside each track's (grown) box (EKF);
+        ``s_pos`` and ``s_vel`` (M, 3) are each point's radar position and velocity. Where the
+        points of several radars fall in one box, those of the radar with the most points there."""
         cfg = self.config
         x = self.kf.x
+        s_pos = np.broadcast_to(np.asarray(s_pos, np.float64).reshape(-1, 3), pts.shape)
+        s_vel = np.broadcast_to(np.asarray(s_vel, np.float64).reshape(-1, 3), pts.shape)
         # points in boxes: p_box = R(-yaw)(p - c), |p_box| <= size/2 + margin
         d = pts[None, :, :] - x[:, None, :3]  # (T, M, 3)
         c, s = np.cos(x[:, YAW])[:, None], np.sin(x[:, YAW])[:, None]
@@ -410,10 +416,15 @@ class Tracker:
         rows = np.flatnonzero(inside.any(axis=1))
         if not len(rows):
             return
-        vr = np.array([np.median(vr_all[inside[r]]) for r in rows])
-        self.kf.update_radial_velocity(
-            rows, vr, np.broadcast_to(s_pos, (len(rows), 3)), np.broadcast_to(s_vel, (len(rows), 3)), cfg.radar_sigma
-        )
+        vr, pos, vel = np.zeros(len(rows)), np.zeros((len(rows), 3)), np.zeros((len(rows), 3))
+        for k, r in enumerate(rows):
+            idx = np.flatnonzero(inside[r])
+            # one radar per update (a range rate is along its own ray): the one with most points here
+            _, first, counts = np.unique(s_pos[idx], axis=0, return_index=True, return_counts=True)
+            one = idx[np.all(s_pos[idx] == s_pos[idx[first[int(np.argmax(counts))]]], axis=1)]
+            vr[k] = np.median(vr_all[one])
+            pos[k], vel[k] = s_pos[one[0]], s_vel[one[0]]
+        self.kf.update_radial_velocity(rows, vr, pos, vel, cfg.radar_sigma)
 
     # -- the offline result -----------------------------------------------------------------------
     def _rows(self) -> TrackRows:

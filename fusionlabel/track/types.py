@@ -49,12 +49,28 @@ class RadarMeasurements:
     ----------
     xyz : (M, 3) float64, metres, ego frame
     radial_velocity : (M,) float64, m/s, range rate relative to the sensor (positive = away)
-    sensor_xyz : (3,) float64, metres, radar origin in the ego frame
+    sensor_xyz : (3,) float64, metres, radar origin in the ego frame; or (M, 3), each point's
+        own radar origin (the detections of several radars in one frame: a range rate is along
+        the ray from the radar that measured it)
     """
 
     xyz: NDArray[np.float64]
     radial_velocity: NDArray[np.float64]
     sensor_xyz: NDArray[np.float64]
+
+    def origins(self) -> NDArray[np.float64]:
+        """(M, 3) each point's radar origin, ego frame."""
+        s = np.asarray(self.sensor_xyz, dtype=np.float64)
+        return np.broadcast_to(s.reshape(-1, 3), (len(self.xyz), 3)) if s.size == 3 else s.reshape(-1, 3)
+
+    @classmethod
+    def merge(cls, parts: Sequence[RadarMeasurements]) -> RadarMeasurements:
+        """The detections of several radars as one, each point keeping its radar's origin."""
+        return cls(
+            np.vstack([p.xyz for p in parts]),
+            np.concatenate([p.radial_velocity for p in parts]),
+            np.vstack([p.origins() for p in parts]),
+        )
 
     @classmethod
     def from_detections(cls, radar: RadarDetections, T_ego_radar: Transform) -> RadarMeasurements:
@@ -380,9 +396,11 @@ class TrackingResult:
 def radar_from_arrays(
     xyz: ArrayLike, radial_velocity: ArrayLike, sensor_xyz: ArrayLike = (0.0, 0.0, 0.0)
 ) -> RadarMeasurements:
-    """Build :class:`RadarMeasurements` from ego-frame arrays ((M, 3) m, (M,) m/s, (3,) m)."""
+    """Build :class:`RadarMeasurements` from ego-frame arrays ((M, 3) m, (M,) m/s, (3,) m or
+    (M, 3) m, one origin per point)."""
+    s = np.asarray(sensor_xyz, dtype=np.float64)
     return RadarMeasurements(
         np.asarray(xyz, dtype=np.float64).reshape(-1, 3),
         np.asarray(radial_velocity, dtype=np.float64).reshape(-1),
-        np.asarray(sensor_xyz, dtype=np.float64).reshape(3),
+        s.reshape(3) if s.size == 3 else s.reshape(-1, 3),
     )

@@ -262,3 +262,33 @@ def test_the_frame_interval_sets_the_velocity_units() -> None:
     cfg = TrackerConfig()
     assert cfg.for_interval(None) is cfg and cfg.for_interval(0.0) is cfg and cfg.for_interval(float("nan")) is cfg
     assert cfg.for_interval(1 / 15).motion.dt == 1 / 15 and cfg.for_interval(1 / 15).metric == cfg.metric
+
+
+def test_two_radars_each_point_along_its_own_ray() -> None:
+    """A car crossing beside the ego brakes from 12 to 4 m/s during a detection gap; a front and a
+    rear radar see it. Each range rate is along the ray from the radar that measured it: with
+    each point's own origin the filter follows the braking; with one origin for all (what
+    prelabel did with two radars) it is misled."""
+    front, rear = np.array([3.5, 0.0, 0.5]), np.array([-1.0, 0.0, 0.5])
+
+    def run(per_point_origin: bool) -> float:
+        trk = Tracker(TrackerConfig(min_hits=2, max_age=20))
+        y, v = -10.0, 12.0
+        for k in range(30):
+            if k >= 15:
+                v = 4.0
+            y += v * 0.1
+            in_gap = 15 <= k < 25
+            pts = np.array([[4.0, y, 0.8], [4.5, y - 0.5, 0.6], [3.8, y + 0.6, 0.7]])
+            origins = np.array([rear, rear, front])  # two points from the rear radar, one from the front
+            ray = pts - origins
+            vr = (ray @ np.array([0.0, v, 0.0])) / np.linalg.norm(ray, axis=1)
+            radar = radar_from_arrays(pts, vr, origins if per_point_origin else front)
+            trk.step(_fd([] if in_gap else [[4.0, y, 0.8, 4.0, 1.8, 1.5, np.pi / 2]], radar=radar))
+            if k == 24:
+                return abs(float(np.hypot(trk.kf.x[0, 7], trk.kf.x[0, 8])) - v)
+        raise AssertionError
+
+    right, wrong = run(True), run(False)
+    assert right < 1.0
+    assert wrong > 2.0 * right + 0.5
