@@ -292,3 +292,18 @@ def test_two_radars_each_point_along_its_own_ray() -> None:
     right, wrong = run(True), run(False)
     assert right < 1.0
     assert wrong > 2.0 * right + 0.5
+
+
+def test_radar_measurements_of_several_radars_keep_their_origins() -> None:
+    from fusionlabel.core.frames import RadarDetections
+    from fusionlabel.track.types import RadarMeasurements
+
+    front = Transform.from_rt(np.eye(3), [3.5, 0.0, 0.5])
+    rear = Transform.from_yaw(np.pi, [-1.0, 0.0, 0.5])  # looking backwards
+    a = RadarMeasurements.from_detections(RadarDetections([[10.0, 0.0, 0.0]], [1.0]), front)
+    b = RadarMeasurements.from_detections(RadarDetections([[5.0, 1.0, 0.0], [6.0, 0.0, 0.0]], [2.0, 3.0]), rear)
+    m = RadarMeasurements.merge([a, b])
+    assert np.allclose(m.xyz, [[13.5, 0, 0.5], [-6.0, -1.0, 0.5], [-7.0, 0.0, 0.5]])
+    assert np.allclose(m.origins(), [[3.5, 0, 0.5], [-1.0, 0, 0.5], [-1.0, 0, 0.5]])
+    assert m.radial_velocity.tolist() == [1.0, 2.0, 3.0]
+    assert np.allclose(a.origins(), [[3.5, 0, 0.5]])  # one radar: its origin for every point
