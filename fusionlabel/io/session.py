@@ -247,7 +247,8 @@ def save(
             read_labels(label_path)
         if check:
             now = disk_version(label_path)
-            if now != state.base:
+            # what changed may be this session's own save, cut off (a kill, a full disk)
+            if now != state.base and rebase_own_save(state, label_path).base != now:
                 raise ConcurrentEditError(
                     label_path,
                     "changed on disk since this session read it (another session or a pre-label run wrote it); "
@@ -264,21 +265,29 @@ def save(
         # what this save is about to write, first (see rebase_own_save): a kill between the two
         # writes or before the journal is removed leaves the restored session able to save in
         # place. Without it (a full disk, a read-only folder) the writes below fail and say so.
-        marker = {
-            "from": state.base,
-            "labels": _text_hash(ltext),
-            "review": _text_hash(rtext),
-            "work": work_digest(state),
-        }
+        marker = json.dumps(
+            {
+                "from": state.base,
+                "labels": _text_hash(ltext),
+                "review": _text_hash(rtext),
+                "work": work_digest(state),
+            }
+        )
         try:
-            atomic_write_text(saving_path(label_path), json.dumps(marker))
+            atomic_write_text(saving_path(label_path), marker)
         except OSError:
             pass
         atomic_write_text(label_path, ltext)
         if rtext is not None:
             atomic_write_text(rp, rtext)
         new_base = disk_version(label_path)
-    discard_autosave(label_path)
+        # the unsaved work goes, then the marker (this save's only: advisory, never an error)
+        _discard_unsaved(label_path)
+        try:
+            if saving_path(label_path).read_text("utf-8") == marker:
+                saving_path(label_path).unlink()
+        except OSError:
+            pass
     return new_base
 
 
@@ -416,8 +425,9 @@ def rebase_own_save(state: SessionState, label_path: Path) -> SessionState:
         return state
     if not isinstance(m, dict) or m.get("from") != state.base or m.get("work") != work_digest(state):
         return state
-    (bl, br), (nl, nr) = _split_version(state.base), _split_version(now)
-    if nl not in (bl, m.get("labels")) or nr not in (br, m.get("review")):
+    (_, br), (nl, nr) = _split_version(state.base), _split_version(now)
+    # the states the save passes through, in its order: label file new, then review file new
+    if nl != m.get("labels") or nr not in (br, m.get("review") or br):
         return state
     return replace(state, base=now)
 
@@ -438,14 +448,22 @@ def read_autosave(label_path: Path) -> AutosaveInfo | None:
     return AutosaveInfo(p, str(raw.get("saved_at", "?")), str(raw.get("user", "?")), st.labels.num_boxes, st)
 
 
-def discard_autosave(label_path: Path) -> None:
-    """Remove the unsaved work of a session: its journal, its autosave and the marker of a save
-    in progress (a save or a "discard")."""
-    for p in (journal_path(label_path), autosave_path(label_path), saving_path(label_path)):
+def _discard_unsaved(label_path: Path) -> None:
+    for p in (journal_path(label_path), autosave_path(label_path)):
         try:
             p.unlink()
         except FileNotFoundError:
             pass
+
+
+def discard_autosave(label_path: Path) -> None:
+    """Remove the unsaved work of a session (the annotator's "discard"): its journal and its
+    autosave; and a cut-off save's marker, best effort (it is advisory)."""
+    _discard_unsaved(label_path)
+    try:
+        saving_path(label_path).unlink()
+    except OSError:
+        pass
 
 
 class Autosaver:

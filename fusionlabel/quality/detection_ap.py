@@ -11,8 +11,10 @@ For one class and one IoU threshold ``t``:
    a detection that matched no valid box takes the not yet matched don't-care box it overlaps
    most (``IoU >= t``) and is neither a true nor a false positive; don't-care boxes are not
    counted in the number of positives. A valid box is preferred to a don't-care one even when
-   the latter overlaps more (KITTI's order), and each box takes one detection (a duplicate on
-   it is false).
+   the latter overlaps more (as COCO's ignore handling does; KITTI's devkit instead walks the
+   ground-truth boxes in file order and gives each the detection it overlaps most, with a strict
+   ``IoU > t``: figures can differ from its slightly), and each box takes one detection (a
+   duplicate on it is false).
 3. All detections of all frames are ranked by score; precision ``P(r)`` and recall ``r`` follow
    along the ranking; precision is made monotone (``P(r) = max_{r' >= r} P(r')``).
 4. ``AP = 1/40 * sum_{r in {1/40, 2/40, ..., 1}} P(r)`` (0 where the recall is not reached).

@@ -61,7 +61,11 @@ class RadarMeasurements:
     def origins(self) -> NDArray[np.float64]:
         """(M, 3) each point's radar origin, ego frame."""
         s = np.asarray(self.sensor_xyz, dtype=np.float64)
-        return np.broadcast_to(s.reshape(-1, 3), (len(self.xyz), 3)) if s.size == 3 else s.reshape(-1, 3)
+        if s.size == 3:
+            return np.broadcast_to(s.reshape(-1, 3), (len(self.xyz), 3))
+        if s.shape != (len(self.xyz), 3):
+            raise ValueError(f"radar origins: {s.shape} for {len(self.xyz)} points (want (3,) or (M, 3))")
+        return s
 
     @classmethod
     def merge(cls, parts: Sequence[RadarMeasurements]) -> RadarMeasurements:

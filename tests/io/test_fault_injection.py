@@ -233,7 +233,7 @@ def _kill_save_at(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
         raise _Killed(where)
 
     if where == "discard":
-        monkeypatch.setattr(S, "discard_autosave", die)
+        monkeypatch.setattr(S, "_discard_unsaved", die)
     else:
         monkeypatch.setattr(S, "atomic_write_text", write)
 
@@ -342,6 +342,57 @@ def test_another_session_s_save_cut_off_over_the_same_version_is_not_taken_for_o
     with pytest.raises(ConcurrentEditError):
         _document(info.state, lp, 5).save()
     assert _count(read_labels(lp)) == 7
+
+
+def test_a_save_that_failed_half_way_can_be_retried_by_the_same_session(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The review file's write fails (a full disk) after the label file was written: the same
+    session's next save goes through (its own half-written save is not "another writer")."""
+    from fusionlabel.core.edits import set_attribute
+    from fusionlabel.core.review import ReviewItem, ReviewQueue
+
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
+    doc = _document(S.load(lp), lp, 5)
+    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
+    doc.resolve(2)
+    _kill_save_at(monkeypatch, "review")
+    with pytest.raises(_Killed):
+        doc.save()
+    monkeypatch.undo()
+    assert _count(read_labels(lp)) == 1 and S.disk_version(lp) != doc.base
+    doc.save()  # the disk has space again
+    st = S.load(lp)
+    assert _count(st.labels) == 1 and set(st.resolutions) == {2} and S.read_autosave(lp) is None
+    assert not S.saving_path(lp).exists()
+
+
+def test_old_labels_with_the_new_review_file_are_not_a_state_of_our_save(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save writes the label file, then the review file: old labels beside the new review file
+    mean someone put the old label file back after it; that is not rebased."""
+    from fusionlabel.core.edits import set_attribute
+    from fusionlabel.core.review import ReviewItem, ReviewQueue
+
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
+    old_labels = lp.read_bytes()
+    doc = _document(S.load(lp), lp, 5)
+    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
+    doc.resolve(2)
+    _kill_save_at(monkeypatch, "discard")
+    with pytest.raises(_Killed):
+        doc.save()
+    monkeypatch.undo()
+    doc.journal.stop()
+    lp.write_bytes(old_labels)  # a backup restored by hand
+    info = S.read_autosave(lp)
+    assert info is not None and info.state.base != S.disk_version(lp)
+    with pytest.raises(ConcurrentEditError):
+        _document(info.state, lp, 5).save()
+    assert lp.read_bytes() == old_labels
 
 
 def test_an_autosave_left_by_a_save_cut_off_is_rebased(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
