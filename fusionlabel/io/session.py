@@ -166,11 +166,15 @@ def review_path(label_path: Path) -> Path:
     return review_file.review_path(label_path)
 
 
+#: hex digits of a file's SHA-256 that :func:`disk_version` keeps
+_HASH_CHARS = 20
+
+
 def _file_hash(path: Path | None) -> str:
     if path is None:
         return "-"
     try:
-        return file_sha256(path)[:20]
+        return file_sha256(path)[:_HASH_CHARS]
     except FileNotFoundError:
         return "-"
 
@@ -248,7 +252,7 @@ def save(
         if check:
             now = disk_version(label_path)
             # what changed may be this session's own save, cut off (a kill, a full disk)
-            if now != state.base and rebase_own_save(state, label_path).base != now:
+            if now != state.base and rebase_own_save(state, label_path, now).base != now:
                 raise ConcurrentEditError(
                     label_path,
                     "changed on disk since this session read it (another session or a pre-label run wrote it); "
@@ -299,7 +303,7 @@ def saving_path(label_path: Path) -> Path:
 
 def _text_hash(text: str | None) -> str | None:
     """:func:`disk_version`'s hash of a file holding ``text``."""
-    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()[:_HASH_CHARS]
 
 
 def work_digest(state: SessionState) -> str:
@@ -402,7 +406,7 @@ def _split_version(v: str | None) -> tuple[str, str]:
     return lh, rh or "-"
 
 
-def rebase_own_save(state: SessionState, label_path: Path) -> SessionState:
+def rebase_own_save(state: SessionState, label_path: Path, now: str | None = None) -> SessionState:
     """``state`` with ``base`` moved to what is on disk when what changed there since ``base``
     is this session's own save, cut off by a kill before it removed the journal or autosave.
 
@@ -413,10 +417,11 @@ def rebase_own_save(state: SessionState, label_path: Path) -> SessionState:
     restored session could never save in place again. The base moves only when the marker was
     written over this ``base`` for exactly this work and each file on disk is byte for byte
     either the one ``base`` names or the one the save wrote; anything else (another writer's
-    change, however small) keeps ``base``, and :func:`save` refuses.
+    change, however small) keeps ``base``, and :func:`save` refuses. ``now``: the
+    :func:`disk_version` the caller just read (default: read here).
     """
     label_path = Path(label_path)
-    now = disk_version(label_path)
+    now = disk_version(label_path) if now is None else now
     if now == state.base:
         return state
     try:
