@@ -79,6 +79,19 @@ class APResult:
         return self.detections - self.true_positives
 
 
+def _take(iou: NDArray[np.float64], taken: NDArray[np.bool_], threshold: float) -> bool:
+    """Mark taken the not yet taken box that ``iou`` (one detection against the boxes) is highest
+    with, when it reaches ``threshold``; whether one was."""
+    if not len(iou):
+        return False
+    cand = np.where(taken, -1.0, iou)
+    j = int(np.argmax(cand))
+    if cand[j] < threshold:
+        return False
+    taken[j] = True
+    return True
+
+
 def average_precision(
     detections: Sequence[FrameDet],
     ground_truth: Sequence[FrameGT],
@@ -116,16 +129,9 @@ def average_precision(
         taken_d = np.zeros(len(dont), dtype=bool)
         for r, d in enumerate(order):
             scores.append(float(dscores[d]))
-            cand = np.where(taken_v, -1.0, iou_v[r])
-            j = int(np.argmax(cand)) if len(valid) else -1
-            if j >= 0 and cand[j] >= iou_threshold:
-                taken_v[j] = True
+            if _take(iou_v[r], taken_v, iou_threshold):
                 outcome.append(1)
-                continue
-            cand = np.where(taken_d, -1.0, iou_d[r])
-            j = int(np.argmax(cand)) if len(dont) else -1
-            if j >= 0 and cand[j] >= iou_threshold:
-                taken_d[j] = True
+            elif _take(iou_d[r], taken_d, iou_threshold):
                 outcome.append(-1)
             else:
                 outcome.append(0)
