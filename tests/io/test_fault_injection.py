@@ -245,22 +245,34 @@ def _document(state: S.SessionState, lp: Path, frames: int):  # type: ignore[no-
     return LabelDocument(state, frames, lp)
 
 
-@pytest.mark.parametrize("where", ["labels", "review", "discard"])
-def test_a_save_killed_half_way_can_be_saved_in_place_after_the_restore(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
-) -> None:
+def _cut_off_save(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str, resolve: bool = True):  # type: ignore[no-untyped-def]
+    """A label file with a review queue, a document that edited it (count 1, and resolved frame
+    2 when ``resolve``) and whose save died at ``where`` (:func:`_kill_save_at`). Returns the
+    label path, the document (its journal still open) and the label file's bytes before."""
     from fusionlabel.core.edits import set_attribute
     from fusionlabel.core.review import ReviewItem, ReviewQueue
 
     lp = tmp_path / "labels.json"
     S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
+    before = lp.read_bytes()
     doc = _document(S.load(lp), lp, 5)
     doc.edit("count 1", set_attribute, 0, 1, "n", 1)
-    doc.resolve(2)
+    if resolve:
+        doc.resolve(2)
     _kill_save_at(monkeypatch, where)
     with pytest.raises(_Killed):
         doc.save()
     monkeypatch.undo()
+    return lp, doc, before
+
+
+@pytest.mark.parametrize("where", ["labels", "review", "discard"])
+def test_a_save_killed_half_way_can_be_saved_in_place_after_the_restore(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    from fusionlabel.core.edits import set_attribute
+
+    lp, doc, _ = _cut_off_save(tmp_path, monkeypatch, where)
     doc.journal.stop()  # the process is gone
     assert _count(read_labels(lp)) == (0 if where == "labels" else 1)  # written before the kill, or not
     info = S.read_autosave(lp)
@@ -284,19 +296,10 @@ def test_a_save_killed_half_way_then_another_writer_is_still_refused(
 ) -> None:
     """After a save cut off by a kill, anyone else's write, however small, keeps the restored
     session's save refused (nothing of theirs is overwritten)."""
-    from fusionlabel.core.edits import set_attribute
-    from fusionlabel.core.review import ReviewItem, ReviewQueue
     from fusionlabel.io import review_file
     from fusionlabel.io.native_labels import write_labels
 
-    lp = tmp_path / "labels.json"
-    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
-    doc = _document(S.load(lp), lp, 5)
-    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
-    _kill_save_at(monkeypatch, "discard")
-    with pytest.raises(_Killed):
-        doc.save()
-    monkeypatch.undo()
+    lp, doc, _ = _cut_off_save(tmp_path, monkeypatch, "discard", resolve=False)
     doc.journal.stop()
     mine = S.read_autosave(lp)
     assert mine is not None and mine.state.base == S.disk_version(lp)  # alone: its own save
@@ -349,18 +352,7 @@ def test_a_save_that_failed_half_way_can_be_retried_by_the_same_session(
 ) -> None:
     """The review file's write fails (a full disk) after the label file was written: the same
     session's next save goes through (its own half-written save is not "another writer")."""
-    from fusionlabel.core.edits import set_attribute
-    from fusionlabel.core.review import ReviewItem, ReviewQueue
-
-    lp = tmp_path / "labels.json"
-    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
-    doc = _document(S.load(lp), lp, 5)
-    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
-    doc.resolve(2)
-    _kill_save_at(monkeypatch, "review")
-    with pytest.raises(_Killed):
-        doc.save()
-    monkeypatch.undo()
+    lp, doc, _ = _cut_off_save(tmp_path, monkeypatch, "review")
     assert _count(read_labels(lp)) == 1 and S.disk_version(lp) != doc.base
     doc.save()  # the disk has space again
     st = S.load(lp)
@@ -373,19 +365,7 @@ def test_old_labels_with_the_new_review_file_are_not_a_state_of_our_save(
 ) -> None:
     """A save writes the label file, then the review file: old labels beside the new review file
     mean someone put the old label file back after it; that is not rebased."""
-    from fusionlabel.core.edits import set_attribute
-    from fusionlabel.core.review import ReviewItem, ReviewQueue
-
-    lp = tmp_path / "labels.json"
-    S.save(S.SessionState(_labels(0, frames=5), ReviewQueue((ReviewItem(2, 0.9, ()),), 5, 0.2)), lp)
-    old_labels = lp.read_bytes()
-    doc = _document(S.load(lp), lp, 5)
-    doc.edit("count 1", set_attribute, 0, 1, "n", 1)
-    doc.resolve(2)
-    _kill_save_at(monkeypatch, "discard")
-    with pytest.raises(_Killed):
-        doc.save()
-    monkeypatch.undo()
+    lp, doc, old_labels = _cut_off_save(tmp_path, monkeypatch, "discard")
     doc.journal.stop()
     lp.write_bytes(old_labels)  # a backup restored by hand
     info = S.read_autosave(lp)
