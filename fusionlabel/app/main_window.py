@@ -48,7 +48,7 @@ from fusionlabel.app.schema_panel import SchemaEditor, SchemaModel
 from fusionlabel.app.shortcuts import SHORTCUTS, HelpOverlay
 from fusionlabel.app.timeline import Timeline
 from fusionlabel.core.boxes import Boxes, points_in_boxes
-from fusionlabel.core.errors import CorruptFileError, DataError
+from fusionlabel.core.errors import CorruptFileError, DataError, EditingElsewhereError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.io import session as S
@@ -56,11 +56,15 @@ from fusionlabel.io import session as S
 
 def open_session(
     rec: Recording, label_path: Path | None = None, restore: Callable[[S.AutosaveInfo], bool] | bool = True
-) -> tuple[S.SessionState, Path | None, list[str], bool]:
+) -> tuple[S.SessionState, Path | None, list[str], bool, S.EditClaim | None]:
     """Decide what the window starts with.
 
-    Returns ``(state, label_path or None when saving must be refused, messages, restored)``:
+    Returns ``(state, label_path or None when saving must be refused, messages, restored, claim)``
+    (``claim``: this window's :class:`~fusionlabel.io.session.EditClaim` on the label file, to
+    release when it closes; None when saving is refused):
 
+    * a label file another window has open for editing opens **read-only** here (its saved
+      labels; that window's journal and unsaved work are left alone), saying who holds it;
     * a corrupt label or review file, or one from a newer version, is **refused**: the window
       opens the recording with its own labels (if any), saving disabled, and says why; the file
       is never touched;
@@ -71,13 +75,22 @@ def open_session(
     path = Path(label_path) if label_path is not None else S.label_path_for(rec)
     msgs: list[str] = []
     try:
+        claim: S.EditClaim | None = S.EditClaim.take(path)
+    except EditingElsewhereError as exc:
+        msgs.append(read_only_message(exc))
+        claim = None
+    try:
         state = S.load(path, rec.timestamps_ns)
     except CorruptFileError as exc:
+        if claim is not None:
+            claim.release()
         msgs.append(
             f"refusing to use the label file: {exc}. It is left untouched and saving is disabled; "
             "move it away to label this recording."
         )
-        return S.SessionState(_own_labels(rec, msgs)), None, msgs, False
+        return S.SessionState(_own_labels(rec, msgs)), None, msgs, False, None
+    if claim is None:  # read-only: the other window's journal is its own
+        return (state if path.exists() else S.SessionState(_own_labels(rec, msgs))), None, msgs, False, None
     if not path.exists():
         state = S.SessionState(_own_labels(rec, msgs))
     try:
@@ -89,10 +102,17 @@ def open_session(
         ok = restore(info) if callable(restore) else bool(restore)
         if ok:
             msgs.append(f"restored unsaved work autosaved at {info.saved_at} ({info.num_boxes} boxes); save to keep it")
-            return info.state, path, msgs, True
+            return info.state, path, msgs, True, claim
         S.discard_autosave(path)
         msgs.append("discarded the autosave of a previous session")
-    return state, path, msgs, False
+    return state, path, msgs, False, claim
+
+
+def read_only_message(exc: EditingElsewhereError) -> str:
+    return (
+        f"read-only: {exc}. Saving is disabled here and that window's unsaved work is left alone; "
+        "close it to edit the labels in this one."
+    )
 
 
 def _own_labels(rec: Recording, msgs: list[str]) -> LabelSet:
@@ -142,11 +162,19 @@ class MainWindow(EditActions, BackgroundJobs, QtWidgets.QMainWindow):
         self.job: PrelabelJob | None = None
         self.prelabel_running = False
         self.last_result: Any = None
+        #: this window's claim on its label file (one editing window per file), released on close
+        self.claim: S.EditClaim | None = None
         if labels is not None:
             msgs: list[str] = []
             state, path, restored = S.SessionState(labels), label_path, False
+            if path is not None:
+                try:
+                    self.claim = S.EditClaim.take(path)
+                except EditingElsewhereError as exc:
+                    msgs.append(read_only_message(exc))
+                    path = None
         else:
-            state, path, msgs, restored = open_session(
+            state, path, msgs, restored, self.claim = open_session(
                 recording, label_path, self._ask_restore if interactive else True
             )
         self.doc = LabelDocument(state, len(recording), path, autosave_every, self)
@@ -185,10 +213,12 @@ class MainWindow(EditActions, BackgroundJobs, QtWidgets.QMainWindow):
             self.message("this recording has no frames")
         for m in msgs:
             self.message(m, 30000)
-        if any(m.startswith("refusing") for m in msgs):
-            self.last_error = msgs[0]
+        refused = [m for m in msgs if m.startswith(("refusing", "read-only"))]
+        if refused:
+            self.last_error = refused[0]
+            title = "Label file refused" if refused[0].startswith("refusing") else "Opened read-only"
             if interactive:
-                QtCore.QTimer.singleShot(0, lambda: QtWidgets.QMessageBox.warning(self, "Label file refused", msgs[0]))
+                QtCore.QTimer.singleShot(0, lambda: QtWidgets.QMessageBox.warning(self, title, refused[0]))
         self._title()
 
     # -- layout ---------------------------------------------------------------------------------
@@ -805,6 +835,9 @@ class MainWindow(EditActions, BackgroundJobs, QtWidgets.QMainWindow):
             else:
                 self._timed_autosave()  # unsaved work stays in the autosave
         self.doc.close_journal()  # a normal exit: no crash notice next time
+        if self.claim is not None:
+            self.claim.release()
+            self.claim = None
         self.autosave_timer.stop()
         self.cache.close()
         super().closeEvent(ev)

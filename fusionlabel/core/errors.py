@@ -65,3 +65,8 @@ class WriteError(DataError, OSError):
 class ConcurrentEditError(DataError):
     """A file changed on disk since it was read (another session or a pre-label run wrote it):
     writing now would silently drop that writer's work, so nothing is written."""
+
+
+class EditingElsewhereError(DataError):
+    """The label file is open for editing in another FusionLabel window (one at a time: two
+    sessions on one file would each journal over the other's unsaved work)."""

@@ -30,6 +30,9 @@ written by ``fusionlabel prelabel``):
     :func:`write_autosave` still can): read at the next open when there is no journal.
 ``"." + L.name + ".lock"`` beside it
     an empty lock file: writers of ``L`` (sessions, ``prelabel``) take it while they check and write.
+``"." + L.name + ".editing"`` beside it
+    the claim of the one window that edits ``L`` (:class:`EditClaim`, an ``flock`` held while the
+    window is open, with who holds it): a second window on ``L`` opens it read-only.
 
 Two writers: :func:`load` records the version of ``L`` and its review file on disk
 (:func:`disk_version`, a content hash) in :attr:`SessionState.base`; :func:`save` writes only
@@ -53,10 +56,12 @@ True
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import getpass
 import hashlib
 import json
 import os
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -65,8 +70,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, file_sha256, locked, write_error
-from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError
+from fusionlabel.core.atomic import (
+    atomic_write_text,
+    clean_stale_tmp,
+    current_umask,
+    file_sha256,
+    locked,
+    write_error,
+)
+from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, EditingElsewhereError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import Resolution, Review, ReviewQueue, SignOff
@@ -872,3 +884,79 @@ class Journal:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+
+def editing_path(label_path: Path) -> Path:
+    """The claim of the one window that edits ``label_path`` (:class:`EditClaim`)."""
+    label_path = Path(label_path)
+    return label_path.with_name(f".{label_path.name}.editing")
+
+
+class EditClaim:
+    """One editing session per label file at a time: an exclusive ``flock`` on
+    ``"." + L.name + ".editing"``, held while the window is open.
+
+    Two windows on one label file would both journal to ``"." + L.name + ".journal"``: the second
+    one's first edit replaces the first one's journal, and a save by either removes the other's,
+    so a crash of the other then loses its unsaved work. :meth:`take` therefore refuses a second
+    claim with :class:`~fusionlabel.core.errors.EditingElsewhereError` naming the holder (pid,
+    user, host, since when); the app then opens the labels read-only. The operating system drops
+    the lock when the holder's process ends, ``kill -9`` included, so a crashed session never
+    blocks the next one (which then finds its journal). Where there is no ``fcntl`` or the lock
+    file cannot be created (a read-only folder: nothing can be saved there anyway), the claim is
+    empty and always granted.
+    """
+
+    def __init__(self, label_path: Path, fd: int | None) -> None:
+        self.label_path = Path(label_path)
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    @classmethod
+    def take(cls, label_path: Path) -> EditClaim:
+        """Claim ``label_path`` for this session (raises ``EditingElsewhereError`` when another holds it)."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no claim; the on-disk version checks of save still apply
+            return cls(label_path, None)
+        p = editing_path(label_path)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
+        except OSError:
+            return cls(label_path, None)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return cls(label_path, None)  # a file system without locks (some network mounts)
+            raise EditingElsewhereError(label_path, f"open for editing in another window ({_holder(p)})") from None
+        holder = {"pid": os.getpid(), "user": current_user(), "host": socket.gethostname(), "since": now_utc()}
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+        except OSError:
+            pass  # who holds it is only for the message
+        return cls(label_path, fd)
+
+    def release(self) -> None:
+        """Give the claim back (the window closes); the lock file stays (removing it would race)."""
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            os.close(fd)  # closing drops the flock
+
+
+def _holder(p: Path) -> str:
+    try:
+        h = json.loads(p.read_text("utf-8"))
+        return f"pid {h['pid']}, user {h['user']} on {h['host']}, since {h['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "holder unknown"

@@ -195,3 +195,35 @@ def test_newer_or_corrupt_label_file_is_refused_never_overwritten(qtbot, make_wi
     win.doc.select(int(win.doc.labels.get(0).track_ids[0]) if len(win.doc.labels.get(0)) else None)
     assert not win.save()
     assert label_file.read_bytes() == content
+
+
+def test_a_second_window_on_the_label_file_opens_read_only_and_leaves_the_first_ones_work(
+    qtbot, make_window, tiny_recording
+) -> None:
+    """Two windows on one label file would journal over each other's unsaved work: the second
+    opens read-only, naming the first; the first's journal, save and labels are untouched."""
+    from fusionlabel.io import session as S
+    from fusionlabel.io.native import open_native
+
+    label_file = tiny_recording / "labels.json"
+    first = make_window(open_native(tiny_recording))
+    assert first.doc.label_path == label_file
+    first.doc.select(5)
+    for _ in range(3):
+        first.move_left()
+    journal = S.journal_path(label_file).read_bytes()  # the first window's unsaved work
+    second = make_window(open_native(tiny_recording))
+    assert second.doc.label_path is None and second.last_error.startswith("read-only")
+    assert str(label_file) in second.last_error and f"pid {os.getpid()}" in second.last_error
+    assert "read-only" in second.windowTitle()
+    second.doc.select(5)
+    second.move_left()
+    assert not second.save()
+    assert S.journal_path(label_file).read_bytes() == journal  # its edits did not touch the first's journal
+    assert first.save()
+    assert S.load(label_file).labels.num_boxes == first.doc.labels.num_boxes
+    y_saved = float(S.load(label_file).labels.get(0).boxes.center[0, 1])
+    assert y_saved == pytest.approx(float(first.doc.labels.get(0).boxes.center[0, 1]))
+    first.close()  # gives the claim back
+    third = make_window(open_native(tiny_recording))
+    assert third.doc.label_path == label_file and not third.last_error
