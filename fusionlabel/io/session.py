@@ -960,3 +960,14 @@ def _holder(p: Path) -> str:
         return f"pid {h['pid']}, user {h['user']} on {h['host']}, since {h['since']}"
     except (OSError, ValueError, KeyError, TypeError):
         return "holder unknown"
+
+
+def editing_elsewhere(label_path: Path) -> str | None:
+    """Who has ``label_path`` open for editing (``"pid ..., user ... on ..., since ..."``), or
+    None when no window does. Tries the claim and gives it straight back (a window opening at
+    that instant opens read-only and says so)."""
+    try:
+        EditClaim.take(label_path).release()
+    except EditingElsewhereError:
+        return _holder(editing_path(label_path))
+    return None

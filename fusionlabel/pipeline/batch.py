@@ -25,6 +25,8 @@ What happens to an existing output (:func:`output_status`):
   ``OUT/<name>/backups/<UTC time>/``;
 * the labels of another recording (``report.json`` names another path): refused, even with
   ``overwrite`` (choose another ``--out``);
+* a label file a FusionLabel window has open for editing
+  (:class:`fusionlabel.io.session.EditClaim`): refused, even with ``overwrite``, naming the window;
 * an untouched output of an interrupted run: redone.
 
 The write itself happens under the label file's lock (:func:`fusionlabel.core.atomic.locked`)
@@ -178,9 +180,17 @@ def _describe_change(old: dict[str, Any], new: dict[str, Any]) -> str:
 
 def output_status(job: Job, config: dict[str, Any] | None, overwrite: bool = False) -> OutputStatus:
     """Decide what a run with ``config`` may do with ``job``'s existing output (module docstring)."""
+    from fusionlabel.io.session import editing_elsewhere
     from fusionlabel.pipeline.prelabel import config_fingerprint
 
     lp = job.out_dir / OUTPUT_LABELS
+    holder = editing_elsewhere(lp) if lp.parent.is_dir() else None
+    if holder is not None:
+        return OutputStatus(
+            "refuse",
+            f"{lp}: open for editing in a FusionLabel window ({holder}); nothing overwritten, even with "
+            "--overwrite: close that window (saving or not) and run again",
+        )
     rep = _read_report(job.out_dir)
     if rep is not None and rep.get("recording"):
         try:

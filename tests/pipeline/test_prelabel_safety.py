@@ -5,6 +5,7 @@ and any failing class is survived; the review budget per class is honoured."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -194,3 +195,24 @@ def test_the_review_budget_of_each_class_is_used() -> None:
     # every queued frame carries the digest of its proposed boxes
     assert all(it.digest is not None for it in wide.review.items)
     assert {box_state(a) for fl in wide.labels.frames.values() for a in fl.attributes} == {"proposed"}
+
+
+def test_labels_open_in_a_window_are_refused_even_with_overwrite(done: Path, tmp_path: Path) -> None:
+    from fusionlabel.io import session as S
+
+    out = _copy(done, tmp_path)
+    lp = out / "labels.json"
+    before = lp.read_bytes()
+    claim = S.EditClaim.take(lp)  # a window has the label file open
+    try:
+        for overwrite in (False, True):
+            rep = prelabel_one(str(SAMPLE), str(out), "geometric", overwrite=overwrite)
+            assert rep["status"] == "refused", rep
+            assert (
+                str(lp) in rep["error"] and "open for editing" in rep["error"] and f"pid {os.getpid()}" in rep["error"]
+            )
+            assert lp.read_bytes() == before and not (out / "backups").exists()
+    finally:
+        claim.release()
+    rep = prelabel_one(str(SAMPLE), str(out), "geometric", overwrite=True)  # the window closed
+    assert rep["status"] == "ok", rep
