@@ -39,16 +39,11 @@ VERSION = CURRENT
 def labels_to_dict(labels: LabelSet, timestamps_ns: dict[int, int] | None = None) -> dict[str, Any]:
     frames = []
     for k, f in labels.frames.items():
-        arr = f.boxes.to_array()
         objs = [
-            {
-                "track_id": int(f.track_ids[i]),
-                "category": f.categories[i],
-                "box": [float(v) for v in arr[i]],
-                "score": float(f.scores[i]),
-                "attributes": dict(f.attributes[i]),
-            }
-            for i in range(len(f))
+            {"track_id": t, "category": c, "box": box, "score": s, "attributes": dict(a)}
+            for t, c, box, s, a in zip(
+                f.track_ids.tolist(), f.categories, f.boxes.to_array().tolist(), f.scores.tolist(), f.attributes
+            )
         ]
         entry: dict[str, Any] = {"index": int(k), "objects": objs}
         if timestamps_ns and k in timestamps_ns:

@@ -259,10 +259,11 @@ def save(
     with locked(label_path):
         # refuse what cannot be read first: that is the real problem, whoever wrote it
         review_file.check_writable(rp)
-        if label_path.exists():
+        now = disk_version(label_path)
+        # the file this session read (and parsed at load) needs no second parse
+        if label_path.exists() and not (check and state.base is not None and now == state.base):
             read_labels(label_path)
         if check:
-            now = disk_version(label_path)
             # what changed may be this session's own save, cut off (a kill, a full disk)
             if now != state.base and rebase_own_save(state, label_path, now).base != now:
                 raise ConcurrentEditError(
