@@ -2,7 +2,7 @@
 
 ::
 
-    fusionlabel compare A B [--format F] [--recording R] [--consensus OUT.json] [--json]
+    fusionlabel compare A B [--format F] [--recording R] [--consensus OUT.json [--force]] [--json]
                             [--match-iou 0.3] [--agree-iou 0.7] [--top N]
 
 Matches boxes per frame by 3D IoU and tracks by identity
@@ -27,6 +27,7 @@ def compare(
     fmt: str | None = typer.Option(None, "--format", help="Label format of both (default: sniffed)."),
     recording: Path | None = typer.Option(None, "--recording", help="Recording (for formats that need it)."),
     consensus: Path | None = typer.Option(None, "--consensus", help="Write the consensus as a native label file."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --consensus file."),
     match_iou: float = typer.Option(0.3, "--match-iou", min=0.0, max=1.0, help="3D IoU to match two boxes."),
     agree_iou: float = typer.Option(0.7, "--agree-iou", min=0.0, max=1.0, help="3D IoU to agree on a box."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -36,6 +37,10 @@ def compare(
     from fusionlabel.io.label_formats import load_labels
     from fusionlabel.quality.compare import compare_labels
 
+    if consensus is not None:
+        from fusionlabel.io.session import check_replaceable
+
+        check_replaceable(consensus, force)  # before the work: an annotator's file is never replaced
     la, ctx = load_labels(a, fmt, recording)
     lb, _ = load_labels(b, fmt, recording)
     r = compare_labels(la.labels, lb.labels, match_iou, agree_iou)

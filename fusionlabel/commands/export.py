@@ -27,7 +27,7 @@ from pathlib import Path
 
 import typer
 
-from fusionlabel.core.errors import DataError, UnsupportedFormatError
+from fusionlabel.core.errors import UnsupportedFormatError
 from fusionlabel.io.label_formats import load_labels
 
 
@@ -97,6 +97,10 @@ def export(
         ctx = replace(ctx, dont_care=imported.dont_care)
     from fusionlabel.io.label_schema import find_schema, read_schema
 
+    if strategy.name == "native":
+        from fusionlabel.io.session import check_replaceable
+
+        check_replaceable(out, force=True)  # an export replaces its output, but no annotator's session
     schema_path = schema or find_schema([labels.parent])
     if schema_path is not None:
         ctx = replace(ctx, schema=read_schema(schema_path))  # a mistake: a typed error naming file and line
@@ -133,9 +137,9 @@ def import_(
 ) -> None:
     """Import labels from an interchange format into a native label file (all or nothing)."""
     from fusionlabel.io.native_labels import write_labels
+    from fusionlabel.io.session import check_replaceable
 
-    if out.exists() and not force:
-        raise DataError(out, "exists: pass --force to replace it")
+    check_replaceable(out, force)
     imported, ctx = load_labels(path, fmt, recording)
     times = {k: int(v) for k, v in (imported.timestamps_ns or ctx.timestamps_ns).items() if k in imported.labels.frames}
     write_labels(imported.labels, out, times or None)

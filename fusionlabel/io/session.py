@@ -78,7 +78,7 @@ from fusionlabel.core.atomic import (
     locked,
     write_error,
 )
-from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, EditingElsewhereError
+from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, DataError, EditingElsewhereError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import Resolution, Review, ReviewQueue, SignOff
@@ -965,10 +965,35 @@ def _holder(p: Path) -> str:
 
 def editing_elsewhere(label_path: Path) -> str | None:
     """Who has ``label_path`` open for editing (``"pid ..., user ... on ..., since ..."``), or
-    None when no window does. Tries the claim and gives it straight back (a window opening at
-    that instant opens read-only and says so)."""
+    None when no window does. Creates nothing; where a window has had it open, tries the claim
+    and gives it straight back (a window opening at that instant opens read-only and says so)."""
+    if not editing_path(label_path).exists():
+        return None
     try:
         EditClaim.take(label_path).release()
     except EditingElsewhereError:
         return _holder(editing_path(label_path))
     return None
+
+
+def check_replaceable(path: Path, force: bool) -> None:
+    """Refuse, naming ``path``, to write a whole new label file over one that an annotator's
+    session still needs: open in a window (:class:`EditClaim`), or with unsaved work beside it (a
+    journal or autosave of a session that crashed or closed without saving), even with
+    ``force``; and an existing file without ``force``. For the commands that write label files
+    (``import``, ``compare --consensus``, ``export --format native``)."""
+    path = Path(path)
+    holder = editing_elsewhere(path) if path.parent.is_dir() else None
+    if holder is not None:
+        raise EditingElsewhereError(
+            path, f"open for editing in a FusionLabel window ({holder}); nothing written: close that window first"
+        )
+    for unsaved in (journal_path(path), autosave_path(path)):
+        if unsaved.exists():
+            raise ConcurrentEditError(
+                path,
+                f"an editing session left unsaved work in {unsaved.name}; nothing written: open the labels "
+                "and save or discard that work first, or write elsewhere",
+            )
+    if not force and path.exists():
+        raise DataError(path, "exists: pass --force to replace it")

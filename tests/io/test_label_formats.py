@@ -323,3 +323,43 @@ def test_imported_labels_is_a_value() -> None:
     imp = ImportedLabels(LabelSet({}))
     with pytest.raises(AttributeError):
         imp.labels = LabelSet({})  # type: ignore[misc]
+
+
+def test_commands_writing_a_label_file_never_replace_an_annotators_session(
+    synth: tuple[LabelSet, LabelContext], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``import``, ``compare --consensus`` and ``export --format native`` refuse, even with
+    ``--force``, a label file open in a window or with unsaved work beside it."""
+    from fusionlabel.cli import main
+    from fusionlabel.io import session as S
+
+    labels, ctx = synth
+    ol = tmp_path / "a.openlabel.json"
+    write_label_file("openlabel", ol, labels, ctx)
+    target = tmp_path / "labels.json"
+    target.write_bytes((SYNTH / "labels.json").read_bytes())
+    before = target.read_bytes()
+    commands = (
+        ["import", str(ol), "--out", str(target), "--force"],
+        ["compare", str(SYNTH / "labels.json"), str(SYNTH / "labels.json"), "--consensus", str(target), "--force"],
+        ["export", "--format", "native", str(SYNTH / "labels.json"), "--recording", str(SYNTH), "--out", str(target)],
+    )
+    claim = S.EditClaim.take(target)  # a window edits it
+    try:
+        for cmd in commands:
+            assert main(cmd) == 1, cmd
+            err = capsys.readouterr().err
+            assert str(target) in err and "open for editing" in err and "Traceback" not in err
+    finally:
+        claim.release()
+    S.journal_path(target).write_text("{}\n")  # a session that crashed with unsaved work
+    for cmd in commands:
+        assert main(cmd) == 1, cmd
+        assert "unsaved work" in capsys.readouterr().err
+    assert target.read_bytes() == before
+    S.journal_path(target).unlink()
+    assert main(commands[1][:-1]) == 1  # compare: exists, no --force
+    assert "pass --force" in capsys.readouterr().err
+    for cmd in commands:  # nobody's session: each replaces it as asked
+        assert main(cmd) == 0, cmd
+    assert read_labels(target).num_boxes > 0
