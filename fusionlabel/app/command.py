@@ -67,6 +67,9 @@ def describe_session(rec, label_path: Path | None) -> list[str]:
         f"label file to edit: {path}: {len(st.labels.track_ids)} tracks, {st.labels.num_boxes} boxes "
         f"in {len(st.labels.frames)} frames" + ("" if path.exists() else " (new)")
     ]
+    holder = S.editing_elsewhere(path)
+    if holder is not None:
+        lines.append(f"open for editing in another window ({holder}): this one would open it read-only")
     if st.review is not None:
         status = frame_status(Review(st.review, st.resolutions), st.labels)
         open_ = [s.frame for s in status if s.open]

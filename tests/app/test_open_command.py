@@ -43,3 +43,22 @@ def test_a_prelabel_that_works_exits_0_and_its_unsaved_work_is_no_crash(
     assert r.returncode == 0, r.stderr[-2000:]
     info = S.read_autosave(sample_copy / "labels.json")  # the unsaved pre-labels are kept...
     assert info is not None and not info.crashed  # ...and the next open does not call it a crash
+
+
+def test_without_a_display_open_says_who_edits_the_labels(sample_copy: Path, tmp_path: Path) -> None:
+    label_file = sample_copy / "labels.json"
+    claim = S.EditClaim.take(label_file)  # a window edits them
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        r = subprocess.run(
+            [sys.executable, "-m", "fusionlabel", "open", str(sample_copy)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=600,
+        )
+    finally:
+        claim.release()
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"open for editing in another window (pid {os.getpid()}" in r.stdout + r.stderr
