@@ -170,6 +170,8 @@ def open_cmd(
     if screenshot is not None:
         screenshot_window(win, screenshot)
         print(f"saved {screenshot}")
+        if win.doc.label_path is None and win.last_error and not failure:  # refused or read-only: say so
+            print(f"note: {win.last_error}", file=sys.stderr)
         win.close()
         if failure:
             raise typer.Exit(code=1)
