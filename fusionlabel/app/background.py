@@ -43,9 +43,20 @@ class BackgroundJobs:
         """This window as the parent of its dialogs and jobs."""
         return cast(QtWidgets.QWidget, self)
 
+    def _read_only(self, what: str) -> bool:
+        """True (and says so) when another window edits this window's label file."""
+        if self.doc.read_only is None:
+            return False
+        self.last_error = f"{what}: not started, {self.doc.read_only}"
+        self.message(self.last_error, 20000)
+        return True
+
     def prelabel(self, detector: Any = None, options: dict[str, Any] | None = None) -> bool:
         """Start pre-labelling in a worker process (:mod:`fusionlabel.app.prelabel_worker`): the
-        window stays responsive; False when one is running or none was chosen."""
+        window stays responsive; False when one is running, none was chosen or the labels are
+        read-only here."""
+        if self._read_only("pre-label"):
+            return False
         if self.prelabel_running:
             self.message("pre-labelling is already running")
             return False
@@ -75,6 +86,8 @@ class BackgroundJobs:
         """Fine-tune the learned detector on the frames labelled here and pre-label the rest again,
         in a worker process (:mod:`fusionlabel.app.adapt_worker`); the result arrives as proposals
         with their review queue (one undo step). False when a run is going or nothing is labelled."""
+        if self._read_only("adapt"):
+            return False
         from fusionlabel.app.adapt_worker import AdaptJob
         from fusionlabel.core.labels import LabelSet
         from fusionlabel.pipeline.adapt import labelled_frames

@@ -118,6 +118,8 @@ class LabelDocument(QtCore.QObject):
         #: True after restoring an autosave: the work is not in the label file until saved
         self.restored = False
         self.journal = S.Journal(self.label_path) if self.label_path is not None else None
+        #: why edits are refused (another window edits the label file), or None
+        self.read_only: str | None = None
         self._macro = 0  # 1 inside a macro, 2 after its first command (the next ones join its step)
         self._adopt_journal(state)
 
@@ -230,7 +232,10 @@ class LabelDocument(QtCore.QObject):
     ) -> bool:
         """Apply ``fn(labels, *args, **kwargs)`` (a :mod:`fusionlabel.core.edits` function) as one
         undoable step named ``text``. ``fn`` may return a LabelSet or ``(LabelSet, track_id)``
-        (the new track is then selected). An :class:`EditError` is shown, nothing changes."""
+        (the new track is then selected). An :class:`EditError` is shown, nothing changes; so is
+        :attr:`read_only`."""
+        if self._refused(text):
+            return False
         try:
             out = fn(self.labels, *args, **kwargs)
         except EditError as exc:
@@ -244,8 +249,16 @@ class LabelDocument(QtCore.QObject):
         self.undo_stack.push(LabelEditCommand(self, self.labels, out, text, new_sel, self.selected))  # type: ignore[arg-type]
         return True
 
+    def _refused(self, text: str) -> bool:
+        if self.read_only is None:
+            return False
+        self.message.emit(f"{text}: not done, {self.read_only}")
+        return True
+
     def replace_labels(self, labels: LabelSet, text: str, review: ReviewQueue | None = None) -> None:
         """Replace everything (pre-labelling result) as one undoable step (a macro)."""
+        if self._refused(text):
+            return
         self.undo_stack.beginMacro(text)
         self._macro = 1
         self.undo_stack.push(LabelEditCommand(self, self.labels, labels, text, None, self.selected))
@@ -302,6 +315,8 @@ class LabelDocument(QtCore.QObject):
     def resolve(self, frame: int | None = None, note: str = "") -> S.Resolution:
         """Mark ``frame`` (default: the current one) resolved by the current user, now (undoable)."""
         f = self.frame if frame is None else int(frame)
+        if self._refused(f"resolve frame {f}"):
+            raise EditError(self.read_only or "read-only")
         before = self.state()
         after = S.resolve(before, f, note)
         self.undo_stack.push(ReviewCommand(self, before, after, f"resolve frame {f}"))

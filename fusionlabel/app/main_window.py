@@ -80,6 +80,21 @@ def open_session(
         msgs.append(read_only_message(exc))
         claim = None
     try:
+        return _open_claimed(rec, path, restore, claim, msgs)
+    except BaseException:  # the claim is not left behind by an error (the window would not exist)
+        if claim is not None:
+            claim.release()
+        raise
+
+
+def _open_claimed(
+    rec: Recording,
+    path: Path,
+    restore: Callable[[S.AutosaveInfo], bool] | bool,
+    claim: S.EditClaim | None,
+    msgs: list[str],
+) -> tuple[S.SessionState, Path | None, list[str], bool, S.EditClaim | None]:
+    try:
         state = S.load(path, rec.timestamps_ns)
     except CorruptFileError as exc:
         if claim is not None:
@@ -110,8 +125,8 @@ def open_session(
 
 def read_only_message(exc: EditingElsewhereError) -> str:
     return (
-        f"read-only: {exc}. Saving is disabled here and that window's unsaved work is left alone; "
-        "close it to edit the labels in this one."
+        f"read-only: {exc}. Editing and saving are disabled here, and that window's unsaved work is "
+        "left alone; close it, then open the labels again to edit them here."
     )
 
 
@@ -177,49 +192,57 @@ class MainWindow(EditActions, BackgroundJobs, QtWidgets.QMainWindow):
             state, path, msgs, restored, self.claim = open_session(
                 recording, label_path, self._ask_restore if interactive else True
             )
-        self.doc = LabelDocument(state, len(recording), path, autosave_every, self)
-        self.doc.restored = restored
-        self.cache = FrameCache(recording, cache_size)
-        self._data: FrameData | None = None
-        self.schema_model = SchemaModel(parent=self)
-        self._load_schema(schema, path, msgs)
-        names = self.schema_model.schema.class_names
-        self.new_class = "Car" if "Car" in names else names[0]
-        #: the window opened by File > Open in this one's place (kept alive here)
-        self.successor: MainWindow | None = None
-        self.playback = Playback(self.doc, recording.timestamps_ns, self)
-        self.setWindowTitle(f"FusionLabel — {recording.path.name} ({recording.format})")
-        self.resize(1600, 1000)
-        self._build()
-        self._actions()
-        self.doc.frame_changed.connect(self._on_frame)
-        self.doc.labels_changed.connect(self._redraw)
-        self.doc.selection_changed.connect(lambda _t: self._redraw())
-        self.doc.message.connect(self.message)
-        self.doc.undo_stack.cleanChanged.connect(self._title)
-        self.autosave_timer = QtCore.QTimer(self)
-        self.autosave_timer.setInterval(30_000)
-        self.autosave_timer.timeout.connect(self._timed_autosave)
-        self.autosave_timer.start()
-        if not restored and state.frame == 0 and self.doc.review is not None:
-            first = self.doc.next_flagged()  # a pre-labelled recording opens on its first open flagged frame
-            if first is not None:
-                self.doc.frame = first
-        if self.camera_docks and not any(n in recording.streams for n in self.camera_docks):
-            msgs.append("this recording has no camera images: the camera panels are closed (View > Panels)")
-        if len(recording):
-            self._show(self.doc.frame)
-        else:
-            self.message("this recording has no frames")
-        for m in msgs:
-            self.message(m, 30000)
-        refused = [m for m in msgs if m.startswith(("refusing", "read-only"))]
-        if refused:
-            self.last_error = refused[0]
-            title = "Label file refused" if refused[0].startswith("refusing") else "Opened read-only"
-            if interactive:
-                QtCore.QTimer.singleShot(0, lambda: QtWidgets.QMessageBox.warning(self, title, refused[0]))
-        self._title()
+        try:
+            self.doc = LabelDocument(state, len(recording), path, autosave_every, self)
+            self.doc.restored = restored
+            #: another window edits the label file: this one shows it and refuses edits
+            self.doc.read_only = next((m for m in msgs if m.startswith("read-only")), None)
+            self.cache = FrameCache(recording, cache_size)
+            self._data: FrameData | None = None
+            self.schema_model = SchemaModel(parent=self)
+            self._load_schema(schema, path, msgs)
+            names = self.schema_model.schema.class_names
+            self.new_class = "Car" if "Car" in names else names[0]
+            #: the window opened by File > Open in this one's place (kept alive here)
+            self.successor: MainWindow | None = None
+            self.playback = Playback(self.doc, recording.timestamps_ns, self)
+            self.setWindowTitle(f"FusionLabel — {recording.path.name} ({recording.format})")
+            self.resize(1600, 1000)
+            self._build()
+            self._actions()
+            self.doc.frame_changed.connect(self._on_frame)
+            self.doc.labels_changed.connect(self._redraw)
+            self.doc.selection_changed.connect(lambda _t: self._redraw())
+            self.doc.message.connect(self.message)
+            self.doc.undo_stack.cleanChanged.connect(self._title)
+            self.autosave_timer = QtCore.QTimer(self)
+            self.autosave_timer.setInterval(30_000)
+            self.autosave_timer.timeout.connect(self._timed_autosave)
+            self.autosave_timer.start()
+            if not restored and state.frame == 0 and self.doc.review is not None:
+                first = self.doc.next_flagged()  # a pre-labelled recording opens on its first open flagged frame
+                if first is not None:
+                    self.doc.frame = first
+            if self.camera_docks and not any(n in recording.streams for n in self.camera_docks):
+                msgs.append("this recording has no camera images: the camera panels are closed (View > Panels)")
+            if len(recording):
+                self._show(self.doc.frame)
+            else:
+                self.message("this recording has no frames")
+            for m in msgs:
+                self.message(m, 30000)
+            refused = [m for m in msgs if m.startswith(("refusing", "read-only"))]
+            if refused:
+                self.last_error = refused[0]
+                title = "Label file refused" if refused[0].startswith("refusing") else "Opened read-only"
+                if interactive:
+                    QtCore.QTimer.singleShot(0, lambda: QtWidgets.QMessageBox.warning(self, title, refused[0]))
+            self._title()
+        except BaseException:  # a window that could not be built leaves no claim behind
+            if self.claim is not None:
+                self.claim.release()
+                self.claim = None
+            raise
 
     # -- layout ---------------------------------------------------------------------------------
     def _build(self) -> None:

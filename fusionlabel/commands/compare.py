@@ -46,9 +46,10 @@ def compare(
     r = compare_labels(la.labels, lb.labels, match_iou, agree_iou)
     if consensus is not None:
         from fusionlabel.io.native_labels import write_labels
+        from fusionlabel.io.session import replace_label_file
 
         times = {k: int(v) for k, v in ctx.timestamps_ns.items() if k in r.consensus.frames}
-        write_labels(r.consensus, consensus, times or None)
+        replace_label_file(consensus, force, lambda: write_labels(r.consensus, consensus, times or None))
     if as_json:
         typer.echo(json.dumps(r.to_dict(), allow_nan=False))
         return

@@ -104,7 +104,12 @@ def export(
     schema_path = schema or find_schema([labels.parent])
     if schema_path is not None:
         ctx = replace(ctx, schema=read_schema(schema_path))  # a mistake: a typed error naming file and line
-    strategy.write(out, imported.labels, ctx)
+    if strategy.name == "native":
+        from fusionlabel.io.session import replace_label_file
+
+        replace_label_file(out, True, lambda: strategy.write(out, imported.labels, ctx))
+    else:
+        strategy.write(out, imported.labels, ctx)
     typer.echo(
         f"wrote {out} ({strategy.name}): {imported.labels.num_boxes} boxes, {len(imported.labels)} frames, "
         f"{len(imported.labels.track_ids)} tracks"
@@ -137,12 +142,12 @@ def import_(
 ) -> None:
     """Import labels from an interchange format into a native label file (all or nothing)."""
     from fusionlabel.io.native_labels import write_labels
-    from fusionlabel.io.session import check_replaceable
+    from fusionlabel.io.session import check_replaceable, replace_label_file
 
     check_replaceable(out, force)
     imported, ctx = load_labels(path, fmt, recording)
     times = {k: int(v) for k, v in (imported.timestamps_ns or ctx.timestamps_ns).items() if k in imported.labels.frames}
-    write_labels(imported.labels, out, times or None)
+    replace_label_file(out, force, lambda: write_labels(imported.labels, out, times or None))
     typer.echo(
         f"wrote {out}: {imported.labels.num_boxes} boxes, {len(imported.labels)} frames, "
         f"{len(imported.labels.track_ids)} tracks"

@@ -62,7 +62,8 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,13 @@ from fusionlabel.core.atomic import (
     locked,
     write_error,
 )
-from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, DataError, EditingElsewhereError
+from fusionlabel.core.errors import (
+    ConcurrentEditError,
+    CorruptFileError,
+    DataError,
+    EditingElsewhereError,
+    WriteError,
+)
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.review import Resolution, Review, ReviewQueue, SignOff
@@ -903,9 +910,16 @@ class EditClaim:
     claim with :class:`~fusionlabel.core.errors.EditingElsewhereError` naming the holder (pid,
     user, host, since when); the app then opens the labels read-only. The operating system drops
     the lock when the holder's process ends, ``kill -9`` included, so a crashed session never
-    blocks the next one (which then finds its journal). Where there is no ``fcntl`` or the lock
-    file cannot be created (a read-only folder: nothing can be saved there anyway), the claim is
-    empty and always granted.
+    blocks the next one (which then finds its journal); a claim object that is dropped without
+    :meth:`release` closes its file too.
+
+    The claim is taken under the label file's writer lock (:func:`~fusionlabel.core.atomic.locked`),
+    and the commands that write whole label files check it under that lock
+    (:func:`check_replaceable`): a window and such a writer never overlap. Another user's
+    claim file (read-only for this user) is still checked; an unreadable one is refused. Where
+    there is no ``fcntl``, the folder does not exist, or the claim file cannot be created (a
+    read-only folder: nothing can be saved there anyway), the claim is empty and always granted.
+    The claim file stays when released (removing it would race with the next taker).
     """
 
     def __init__(self, label_path: Path, fd: int | None) -> None:
@@ -917,42 +931,76 @@ class EditClaim:
         return self._fd is not None
 
     @classmethod
-    def take(cls, label_path: Path) -> EditClaim:
-        """Claim ``label_path`` for this session (raises ``EditingElsewhereError`` when another holds it)."""
+    def take(cls, label_path: Path, tries: int = 5) -> EditClaim:
+        """Claim ``label_path`` for this session (raises ``EditingElsewhereError`` when another
+        holds it; a probe of :func:`editing_elsewhere` in that instant is waited out: ``tries``
+        attempts 0.1 s apart)."""
         try:
             import fcntl
         except ImportError:  # not POSIX: no claim; the on-disk version checks of save still apply
             return cls(label_path, None)
         p = editing_path(label_path)
+        if not p.parent.is_dir():
+            return cls(label_path, None)  # nothing there yet; creating folders is for a save
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
+            with locked(label_path):
+                return cls._take_locked(label_path, p, fcntl, tries)
+        except WriteError:  # the writer lock cannot be made (a read-only folder)
+            return cls._take_locked(label_path, p, fcntl, tries)
+
+    @classmethod
+    def _take_locked(cls, label_path: Path, p: Path, fcntl: Any, tries: int) -> EditClaim:
+        writable = True
+        try:
             fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())
+        except PermissionError:
+            if not p.exists():
+                return cls(label_path, None)  # a folder this user cannot write to
+            writable = False
+            try:
+                fd = os.open(p, os.O_RDONLY)  # another user's claim file: its lock still counts
+            except OSError as exc:
+                raise EditingElsewhereError(
+                    label_path, f"cannot tell whether another window edits it: {p} is not readable ({exc.strerror})"
+                ) from None
         except OSError:
-            return cls(label_path, None)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                return cls(label_path, None)  # a file system without locks (some network mounts)
-            raise EditingElsewhereError(label_path, f"open for editing in another window ({_holder(p)})") from None
-        holder = {"pid": os.getpid(), "user": current_user(), "host": socket.gethostname(), "since": now_utc()}
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(holder).encode(), 0)
-        except OSError:
-            pass  # who holds it is only for the message
+            return cls(label_path, None)  # a read-only file system
+        for attempt in range(max(1, tries)):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    return cls(label_path, None)  # a file system without locks (some network mounts)
+                if attempt == max(1, tries) - 1:
+                    os.close(fd)
+                    raise EditingElsewhereError(
+                        label_path, f"open for editing in another window ({_holder(p)})"
+                    ) from None
+                time.sleep(0.1)
+        if writable:
+            info = json.dumps(
+                {"pid": os.getpid(), "user": current_user(), "host": socket.gethostname(), "since": now_utc()}
+            ).encode()
+            try:  # written whole, then the rest of an older holder's text cut off: never read empty
+                os.pwrite(fd, info, 0)
+                os.ftruncate(fd, len(info))
+            except OSError:
+                pass  # who holds it is only for the message
         return cls(label_path, fd)
 
     def release(self) -> None:
-        """Give the claim back (the window closes); the lock file stays (removing it would race)."""
+        """Give the claim back (the window closes); the claim file stays."""
         if self._fd is not None:
             fd, self._fd = self._fd, None
-            try:
-                os.ftruncate(fd, 0)
-            except OSError:
-                pass
             os.close(fd)  # closing drops the flock
+
+    def __del__(self) -> None:  # a claim dropped without release (an error while opening)
+        try:
+            self.release()
+        except OSError:
+            pass
 
 
 def _holder(p: Path) -> str:
@@ -965,15 +1013,30 @@ def _holder(p: Path) -> str:
 
 def editing_elsewhere(label_path: Path) -> str | None:
     """Who has ``label_path`` open for editing (``"pid ..., user ... on ..., since ..."``), or
-    None when no window does. Creates nothing; where a window has had it open, tries the claim
-    and gives it straight back (a window opening at that instant opens read-only and says so)."""
-    if not editing_path(label_path).exists():
-        return None
+    None when no window does. Writes nothing and takes no claim: a shared lock on the claim
+    file, given straight back (a window opening in that instant retries, see
+    :meth:`EditClaim.take`). Call it under :func:`~fusionlabel.core.atomic.locked` to write
+    after it with no window opening in between."""
     try:
-        EditClaim.take(label_path).release()
-    except EditingElsewhereError:
-        return _holder(editing_path(label_path))
-    return None
+        import fcntl
+    except ImportError:
+        return None
+    p = editing_path(label_path)
+    try:
+        fd = os.open(p, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"holder unknown: {p} is not readable ({exc.strerror})"
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        return _holder(p) if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES) else None
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def check_replaceable(path: Path, force: bool) -> None:
@@ -997,3 +1060,13 @@ def check_replaceable(path: Path, force: bool) -> None:
             )
     if not force and path.exists():
         raise DataError(path, "exists: pass --force to replace it")
+
+
+def replace_label_file(path: Path, force: bool, write: Callable[[], Any]) -> None:
+    """``write()`` a whole new label file at ``path`` under its writer lock, after
+    :func:`check_replaceable` there (no window can open it in between: :meth:`EditClaim.take`
+    takes the same lock). Call :func:`check_replaceable` early too, before long work."""
+    path = Path(path)
+    with locked(path):
+        check_replaceable(path, force)
+        write()

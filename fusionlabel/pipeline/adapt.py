@@ -51,7 +51,7 @@ import numpy as np
 
 from fusionlabel.core.boxes import bev_iou, greedy_pairs
 from fusionlabel.core.edits import box_state
-from fusionlabel.core.errors import DataError, FusionLabelError
+from fusionlabel.core.errors import DataError, EditingElsewhereError, FusionLabelError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.review import ReviewQueue
 
@@ -230,6 +230,7 @@ def adapt(
     from fusionlabel.io.native_labels import OUTPUT_LABELS, write_labels
     from fusionlabel.io.open import open_recording
     from fusionlabel.io.review_file import write_review
+    from fusionlabel.io.session import editing_elsewhere
     from fusionlabel.pipeline.batch import REVIEW, backup_outputs, output_status, plan_jobs, write_report
     from fusionlabel.pipeline.prelabel import Cancelled, config_fingerprint, prelabel
 
@@ -309,6 +310,13 @@ def adapt(
     labels_path = job.out_dir / OUTPUT_LABELS
     backup = None
     with locked(labels_path):
+        holder = editing_elsewhere(labels_path)  # a window that opened during the run
+        if holder is not None:
+            raise EditingElsewhereError(
+                labels_path,
+                f"opened for editing in a FusionLabel window during the run ({holder}); nothing overwritten "
+                "(the adapted checkpoint is kept): close that window and run again",
+            )
         if st.backup:
             backup = backup_outputs(job.out_dir)
         if labels_path.exists():

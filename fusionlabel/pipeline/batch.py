@@ -294,7 +294,7 @@ def prelabel_one(
     from fusionlabel.io.native_labels import write_labels
     from fusionlabel.io.open import open_recording
     from fusionlabel.io.review_file import write_review
-    from fusionlabel.io.session import clean_stale
+    from fusionlabel.io.session import clean_stale, editing_elsewhere
     from fusionlabel.pipeline.prelabel import prelabel
 
     out = Path(out_dir)
@@ -327,6 +327,15 @@ def prelabel_one(
         labels_path = out / OUTPUT_LABELS
         backup = None
         with locked(labels_path):
+            holder = editing_elsewhere(labels_path)  # a window that opened during the run
+            if holder is not None:
+                return {
+                    "status": "refused",
+                    **base,
+                    "error": f"{labels_path}: opened for editing in a FusionLabel window during the run ({holder}); "
+                    "nothing overwritten: close that window and run again",
+                    "seconds": round(time.perf_counter() - t0, 3),
+                }
             if _snapshot(out) != before:
                 raise FusionLabelError(
                     f"{labels_path}: changed on disk while this recording was being pre-labelled (an annotator "

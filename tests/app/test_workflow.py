@@ -217,7 +217,11 @@ def test_a_second_window_on_the_label_file_opens_read_only_and_leaves_the_first_
     assert str(label_file) in second.last_error and f"pid {os.getpid()}" in second.last_error
     assert "read-only" in second.windowTitle()
     second.doc.select(5)
-    second.move_left()
+    shown = second.doc.labels
+    second.move_left()  # refused: the labels are read-only here
+    assert second.doc.labels is shown and not second.doc.dirty
+    assert "read-only" in second.statusBar().currentMessage()
+    assert not second.prelabel("geometric") and second.job is None
     assert not second.save()
     assert S.journal_path(label_file).read_bytes() == journal  # its edits did not touch the first's journal
     assert first.save()
@@ -227,3 +231,20 @@ def test_a_second_window_on_the_label_file_opens_read_only_and_leaves_the_first_
     first.close()  # gives the claim back
     third = make_window(open_native(tiny_recording))
     assert third.doc.label_path == label_file and not third.last_error
+
+
+def test_a_window_that_fails_to_build_leaves_no_claim(qtbot, make_window, tiny_recording, monkeypatch) -> None:
+    from fusionlabel.app.main_window import MainWindow
+    from fusionlabel.io import session as S
+    from fusionlabel.io.native import open_native
+
+    def broken(self) -> None:
+        raise RuntimeError("no OpenGL")
+
+    monkeypatch.setattr(MainWindow, "_build", broken)
+    with pytest.raises(RuntimeError, match="no OpenGL"):
+        MainWindow(open_native(tiny_recording), interactive=False)
+    S.EditClaim.take(tiny_recording / "labels.json").release()  # given back at once
+    monkeypatch.undo()
+    win = make_window(open_native(tiny_recording))
+    assert win.doc.label_path == tiny_recording / "labels.json" and win.doc.read_only is None

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from fusionlabel.core.boxes import Boxes
-from fusionlabel.core.errors import ConcurrentEditError, DataError, WriteError
+from fusionlabel.core.errors import ConcurrentEditError, CorruptFileError, DataError, WriteError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.io import session as S
 from fusionlabel.io.native_labels import read_labels
@@ -455,6 +455,19 @@ def test_a_save_on_a_changed_file_is_refused_and_the_other_work_stays(tmp_path: 
     with pytest.raises(ConcurrentEditError, match="changed on disk"):
         S.save(replace_count(mine, 3), lp)
     assert _count(read_labels(lp)) == 7
+
+
+def test_a_label_file_corrupted_after_it_was_loaded_is_refused_not_replaced(tmp_path: Path) -> None:
+    """save skips parsing a file whose on-disk version is the one it loaded: any other bytes are
+    parsed first, and a corrupt file (whoever broke it) is refused before the version check."""
+    lp = tmp_path / "labels.json"
+    S.save(S.SessionState(_labels(0)), lp)
+    mine = S.load(lp)
+    lp.write_text("{not json")
+    for check in (True, False):
+        with pytest.raises(CorruptFileError, match="labels.json"):
+            S.save(replace_count(mine, 3), lp, check=check)
+    assert lp.read_text() == "{not json"
 
 
 # -- a full disk, a read-only folder ---------------------------------------------------------------

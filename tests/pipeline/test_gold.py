@@ -111,6 +111,14 @@ def test_gold_refuses_what_it_must(task: tuple[Path, Path], tmp_path: Path) -> N
         mix_gold(lp, ref, tmp_path / "g.json", frames=[9])
     with pytest.raises(DataError, match="no reference box"):
         mix_gold(lp, ref, tmp_path / "g.json", frames=[3])
+    from fusionlabel.io.session import EditClaim
+
+    claim = EditClaim.take(lp)  # the annotator has it open
+    try:
+        with pytest.raises(DataError, match="open for editing"):
+            mix_gold(lp, ref, tmp_path / "g.json")
+    finally:
+        claim.release()
     lp.with_name(".labels.json.journal").write_text("{}")
     with pytest.raises(DataError, match="unsaved work"):
         mix_gold(lp, ref, tmp_path / "g.json")

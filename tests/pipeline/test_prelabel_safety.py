@@ -216,3 +216,37 @@ def test_labels_open_in_a_window_are_refused_even_with_overwrite(done: Path, tmp
         claim.release()
     rep = prelabel_one(str(SAMPLE), str(out), "geometric", overwrite=True)  # the window closed
     assert rep["status"] == "ok", rep
+
+
+def test_a_window_opened_during_the_run_is_never_written_under(
+    done: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window opens after the run's check of the output (the check under the label file's
+    lock, right before writing, is the one that sees it)."""
+    import fusionlabel.pipeline.batch as B
+    from fusionlabel.io import session as S
+
+    real = B.output_status
+
+    def window_opens_just_after(job: Job, config: object, overwrite: bool = False) -> object:
+        with monkeypatch.context() as m:
+            m.setattr(S, "editing_elsewhere", lambda p: None)
+            return real(job, config, overwrite)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(B, "output_status", window_opens_just_after)
+    out = _copy(done, tmp_path)
+    lp = out / "labels.json"
+    before = lp.read_bytes()
+    claims: list[S.EditClaim] = []
+
+    def annotator_opens(k: int, n: int) -> None:
+        if k == 5 and not claims:
+            claims.append(S.EditClaim.take(lp))
+
+    try:
+        rep = prelabel_one(str(SAMPLE), str(out), "geometric", progress=annotator_opens, overwrite=True)
+    finally:
+        for c in claims:
+            c.release()
+    assert rep["status"] == "refused" and "during the run" in rep["error"] and str(lp) in rep["error"]
+    assert lp.read_bytes() == before and not (out / "backups").exists()
