@@ -91,8 +91,35 @@ def write_error(path: Path, exc: OSError) -> WriteError:
     return WriteError(path, f"cannot write: {why}; the previous file (if any) is unchanged", exc.errno)
 
 
+def writable_target(path: Path) -> Path:
+    """The file a write to ``path`` replaces: the file a symbolic link points to (the link stays
+    a link), or ``path``. Raises :class:`WriteError` when that exists and is not a regular file
+    (a device such as ``/dev/full``, a pipe, a folder): renaming over it would destroy it, and
+    reading it first could block or never end."""
+    path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        raise WriteError(
+            path, "cannot write: not a regular file (a device, pipe or folder); nothing written", errno.EINVAL
+        )
+    return path
+
+
+def _check_parents(path: Path) -> None:
+    """A file where a folder of ``path`` should be: say so (``mkdir`` would say "File exists")."""
+    for parent in Path(path).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise WriteError(path, f"cannot write: {parent} is a file, not a folder", errno.ENOTDIR)
+            return
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically (POSIX ``rename`` semantics), keeping its mode.
+
+    A symbolic link is written through (its target is replaced, the link stays); a device, pipe
+    or folder at ``path`` is refused (:func:`writable_target`).
 
     Raises
     ------
@@ -100,7 +127,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         (an ``OSError`` too) when the folder cannot be written, the disk is full, ...: the temp
         file is removed and ``path`` keeps its previous content.
     """
-    path = Path(path)
+    path = writable_target(path)
+    _check_parents(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = _target_mode(path)
@@ -204,6 +232,7 @@ def locked(path: Path) -> Iterator[None]:
         yield
         return
     lp = lock_path(path)
+    _check_parents(Path(path))
     try:
         lp.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666 & ~current_umask())

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from fusionlabel.core.atomic import atomic_write_text
+from fusionlabel.core.atomic import atomic_write_text, writable_target
 from fusionlabel.core.boxes import Boxes
 from fusionlabel.core.errors import CorruptFileError, DataError
 from fusionlabel.core.labels import FrameLabels, LabelSet
@@ -182,7 +182,7 @@ def write_labels(labels: LabelSet, path: str | Path, timestamps_ns: dict[int, in
     newer FusionLabel) is refused with :class:`CorruptFileError`, never overwritten: move it
     away first. No user data is lost by a save.
     """
-    path = Path(path)
+    path = writable_target(Path(path))  # a device or pipe is refused before it is read
     if path.exists():
         read_labels(path)  # raises on a corrupt or newer file
     atomic_write_text(path, labels_text(labels, path, timestamps_ns))

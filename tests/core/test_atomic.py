@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fusionlabel.core.atomic import atomic_write_text, clean_stale_tmp, current_umask, locked
 
 
@@ -83,3 +85,26 @@ def test_locked_serialises_writers(tmp_path: Path) -> None:
         order.append("first")
     out, _ = proc.communicate(timeout=60)
     assert out.strip() == "got" and order == ["first"]
+
+
+def test_a_pipe_or_device_is_refused_never_replaced_and_a_link_is_written_through(tmp_path: Path) -> None:
+
+    from fusionlabel.core.errors import WriteError
+    from fusionlabel.core.labels import LabelSet
+    from fusionlabel.io.native_labels import write_labels
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for write in (lambda p: atomic_write_text(p, "x"), lambda p: write_labels(LabelSet(), p)):
+        for target in (fifo, tmp_path):  # a pipe (reading it first would block), a folder
+            with pytest.raises(WriteError, match="not a regular file"):
+                write(target)
+        assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    real = tmp_path / "real.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(real)
+    atomic_write_text(link, "through")
+    assert link.is_symlink() and real.read_text() == "through"
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(WriteError, match="afile is a file, not a folder"):
+        atomic_write_text(tmp_path / "afile" / "x.json", "x")
