@@ -94,7 +94,10 @@ def kitti_T_rect_velo(calib: Mapping[str, NDArray[np.float64]], path: str | Path
     p = Path(path)
     R0 = _require(calib, "R0_rect", p, 9).reshape(3, 3)
     Tr = _require(calib, "Tr_velo_to_cam", p, 12).reshape(3, 4)
-    return Transform(_h(R0) @ _h(Tr))
+    m = _h(R0) @ _h(Tr)
+    if not np.all(np.isfinite(m)) or abs(float(np.linalg.det(m[:3, :3]))) < 1e-12:
+        raise CalibrationError(p, "R0_rect @ Tr_velo_to_cam is not a valid transform (NaN, infinite or singular)")
+    return Transform(m)
 
 
 def kitti_camera(

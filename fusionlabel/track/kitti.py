@@ -34,6 +34,10 @@ CLASSES = ("Car", "Pedestrian", "Cyclist")
 POINTRCNN_OPERATING_POINTS = {"Car": 3.0, "Pedestrian": 3.5, "Cyclist": 2.0}
 
 
+#: more frames than this in one sequence is a broken file, not a recording
+MAX_FRAMES = 1_000_000
+
+
 def kitti_config(
     cls: str,
     P2: Any,
@@ -91,9 +95,17 @@ def track_kitti_sequence(
     if "P2" not in cal or cal["P2"].size != 12:
         raise CalibrationError(cal_path, "missing key 'P2' (12 values)")
     P2 = cal["P2"].reshape(3, 4)
+    if not np.all(np.isfinite(P2)) or abs(float(np.linalg.det(P2[:, :3]))) < 1e-12:
+        raise CalibrationError(cal_path, "P2 is not a camera projection (NaN, infinite or singular)")
     d = read_ab3dmot_detections(det_path)
     d = d.select(np.array([t == cls for t in d.type], dtype=bool))
     n_frames = max(entry.end, int(d.frame.max()) + 1 if len(d) else 0)
+    if n_frames > MAX_FRAMES:
+        where = det_path if len(d) and int(d.frame.max()) + 1 > entry.end else None
+        raise DataError(
+            where or Path(str(entry.name)),
+            f"frame {n_frames - 1} is past {MAX_FRAMES:,} frames (a day at 10 Hz): not a frame number of a recording",
+        )
     order = np.argsort(d.frame, kind="stable")
     boxes = detections_to_ego(d, T_rect_velo).to_array()[order]
     scores = d.score[order]

@@ -57,3 +57,46 @@ def test_track_cli_bad_input_exits_with_one_line(
     assert main(args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(dets / "0000.txt") in err[0]
+
+
+@pytest.mark.parametrize(
+    "edit, named, why",
+    [
+        (("P2:", "P2: " + " ".join(["nan"] * 12)), "calib", "P2 is not a camera projection"),
+        (("P2:", "P2: " + " ".join(["0"] * 12)), "calib", "P2 is not a camera projection"),
+        (("Tr_velo_to_cam:", "Tr_velo_to_cam: " + " ".join(["0"] * 12)), "calib", "not a valid transform"),
+        ("frame", "dets", "past 1,000,000 frames"),
+        ("seqmap", "seqmap", "frame range"),
+    ],
+)
+def test_track_cli_refuses_broken_calibrations_and_frame_numbers(
+    kitti_tracking_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: object, named: str, why: str
+) -> None:
+    """A NaN or singular calibration and an absurd frame number: one line naming the file, no
+    traceback, no hang (a detection at frame 10^8 used to run for minutes)."""
+    import shutil
+
+    cal = tmp_path / "calib"
+    cal.mkdir()
+    shutil.copy(kitti_tracking_dev / "calib" / "0000.txt", cal / "0000.txt")
+    dets = tmp_path / "dets"
+    dets.mkdir()
+    src = (kitti_tracking_dev / "detection/pointrcnn_Car/0000.txt").read_text().splitlines()
+    seqmap = tmp_path / "s.seqmap"
+    seqmap.write_text("0000 empty 000000 000154\n")
+    if isinstance(edit, tuple):
+        key, line = edit
+        text = "\n".join(line if ln.startswith(key) else ln for ln in (cal / "0000.txt").read_text().splitlines())
+        (cal / "0000.txt").write_text(text + "\n")
+    elif edit == "frame":
+        src.append("100000000," + src[0].split(",", 1)[1])
+    else:
+        seqmap.write_text("0000 empty 000000 99999999999\n")
+    (dets / "0000.txt").write_text("\n".join(src) + "\n")
+    args = _args(kitti_tracking_dev, seqmap, tmp_path / "out")
+    args[args.index("--detections") + 1] = str(dets)
+    args[args.index("--calib") + 1] = str(cal)
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    where = {"calib": str(cal / "0000.txt"), "dets": str(dets / "0000.txt"), "seqmap": str(seqmap)}[named]
+    assert len(err) == 1 and where in err[0] and why in err[0], err
