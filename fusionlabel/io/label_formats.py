@@ -51,7 +51,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.calibration import Camera, Rig
-from fusionlabel.core.errors import CalibrationError, DataError, UnsupportedFormatError
+from fusionlabel.core.errors import CalibrationError, CorruptFileError, DataError, UnsupportedFormatError
 from fusionlabel.core.labels import FrameLabels, LabelSet
 from fusionlabel.core.recording import Recording
 from fusionlabel.core.schema import LabelSchema
@@ -767,7 +767,16 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[Im
         strategy = get_format(name)
     except ValueError as exc:
         raise UnsupportedFormatError(path, str(exc)) from None
-    imported = strategy.read(Path(path), ctx)
+    try:
+        imported = strategy.read(Path(path), ctx)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, DataError):
+            raise
+        # a reader that did not foresee this structure (a null where an object belongs, a number
+        # where a list does): still one line naming the input, never a traceback
+        raise CorruptFileError(
+            path, f"not a valid {name} file: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
     if not ctx.timestamps_ns and imported.timestamps_ns:
         ctx = replace(ctx, timestamps_ns=dict(imported.timestamps_ns))
     return imported, ctx

@@ -363,3 +363,27 @@ def test_commands_writing_a_label_file_never_replace_an_annotators_session(
     for cmd in commands:  # nobody's session: each replaces it as asked
         assert main(cmd) == 0, cmd
     assert read_labels(target).num_boxes > 0
+
+
+def test_structurally_broken_tool_files_give_one_line_naming_the_input(
+    synth: tuple[LabelSet, LabelContext], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A null where an object belongs, a number where a list does (found by a bad-input sweep:
+    tracebacks in seven tool readers): ``import`` says which input is broken, exit 1."""
+    from fusionlabel.cli import main
+
+    labels, ctx = synth
+    cases = {
+        "nuscenes-tracking": lambda d: next(iter(d["results"].values())).insert(0, None),
+        "segments": lambda d: d["dataset"]["samples"].__setitem__(0, 1.5),
+    }
+    for fmt, spoil in cases.items():
+        src = tmp_path / f"ex_{fmt}.json"
+        write_label_file(fmt, src, labels, ctx)
+        d = json.loads(src.read_text())
+        spoil(d)
+        src.write_text(json.dumps(d))
+        out = str(tmp_path / f"{fmt}.out.json")
+        assert main(["import", "--format", fmt, str(src), "--recording", str(SYNTH), "--out", out]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and str(src) in err[0] and f"not a valid {fmt} file" in err[0], err
