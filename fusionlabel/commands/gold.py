@@ -31,6 +31,7 @@ def gold_cmd(
     score: bool = typer.Option(False, "--score", help="Score the annotator's work on the manifest's gold frames."),
     iou: float = typer.Option(0.25, "--iou", min=0.0, max=1.0, help="3D IoU a box match needs (--score)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (--score)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --manifest (when mixing)."),
 ) -> None:
     """Mix hidden reference frames into an annotator's queue, or score the annotator on them."""
     from fusionlabel.pipeline.gold import mix_gold, score_gold
@@ -66,7 +67,7 @@ def gold_cmd(
     if labels is None or reference is None:
         raise typer.BadParameter("mixing gold frames needs LABELS and --reference (or pass --score)")
     chosen = parse_frames(frames, "--frames") if frames else None
-    got = mix_gold(labels, reference, manifest, count, chosen, seed)
+    got = mix_gold(labels, reference, manifest, count, chosen, seed, force=force)
     print(f"mixed {len(got)} gold frame(s) into the queue of {labels}, unmarked; which ones: {manifest}")
 
 

@@ -170,9 +170,11 @@ def mix_gold(
     frames: Sequence[int] | None = None,
     seed: int = 0,
     user: str | None = None,
+    force: bool = False,
 ) -> tuple[int, ...]:
     """Mix ``count`` reference frames (or exactly ``frames``) into the queue of ``labels_path``
-    unmarked, and write the gold manifest to ``manifest``. Returns the gold frames.
+    unmarked, and write the gold manifest to ``manifest``. Returns the gold frames. An existing
+    manifest (another task's record of its hidden gold frames) is replaced only with ``force``.
 
     Raises
     ------
@@ -191,6 +193,8 @@ def mix_gold(
     man = Path(manifest)
     if man.resolve().parent == lp.resolve().parent:
         raise DataError(man, "the gold manifest must not lie beside the annotator's labels (they would see it)")
+    if man.exists() and not force:
+        raise DataError(man, "exists (the record of another task's gold frames): choose another file or pass --force")
     ref = read_labels(ref_path)
     with locked(lp):
         holder = editing_elsewhere(lp)
@@ -260,6 +264,11 @@ def score_gold(
 
     m = read_gold(manifest)
     lp = resolve_label_path(labels_path if labels_path is not None else m.labels)
+    own = Path(m.labels)
+    if own.is_file() and own.resolve() != lp.resolve():  # (a moved task: the recorded file is gone)
+        raise DataError(
+            Path(manifest), f"holds the gold frames of {own}, not of {lp}: score that file, or its own manifest"
+        )
     ref_path = Path(m.reference)
     ref = read_labels(ref_path)
     ann = read_labels(lp)

@@ -183,3 +183,24 @@ def test_review_command_signs_off_and_shows_levels(task: tuple[Path, Path], caps
     assert main(["review", str(lp), "--sign-off", "qa", "--frames", "10"]) == 1
     assert main(["review", str(lp), "--send-back", "--frames", "3"]) == 0
     assert frame_level(read_review(lp.with_name("labels.review.json")), 2) is None
+
+
+def test_a_manifest_is_never_replaced_silently_nor_scored_against_another_file(
+    task: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    lp, ref = task
+    man = tmp_path / "gold" / "g.json"
+    mix_gold(lp, ref, man, count=1)
+    before = man.read_bytes()
+    other = tmp_path / "annB"
+    shutil.copytree(lp.parent, other)
+    with pytest.raises(DataError, match="exists"):
+        mix_gold(other / "labels.json", ref, man, count=1)
+    assert man.read_bytes() == before  # the record of the first task's gold frames is kept
+    with pytest.raises(DataError, match="holds the gold frames of"):
+        score_gold(man, other / "labels.json")
+    assert score_gold(man, lp).summary()["gold_frames"] == 1
+    mix_gold(other / "labels.json", ref, man, count=1, force=True)  # asked for
+    assert man.read_bytes() != before
