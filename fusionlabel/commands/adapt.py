@@ -48,12 +48,12 @@ def adapt_cmd(
     """Fine-tune the learned detector on the annotator's frames and pre-label the recording again."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+    from fusionlabel.commands._training import check_training_options
     from fusionlabel.core.errors import DataError
     from fusionlabel.detect.adaptation import AdaptOptions
     from fusionlabel.pipeline.adapt import adapt
 
-    if device != "auto" and device != "cpu" and not device.startswith("cuda"):
-        raise typer.BadParameter(f"unknown device {device!r}; use auto, cpu or cuda[:N]", param_hint="--device")
+    check_training_options(device, lr)
     for p in (recording, labels):
         if not p.exists():
             raise DataError(p, "no such file or folder")

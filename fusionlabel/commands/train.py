@@ -61,12 +61,12 @@ def train(
         TimeRemainingColumn,
     )
 
+    from fusionlabel.commands._training import check_training_options
     from fusionlabel.detect.pillars.config import PillarsConfig
     from fusionlabel.detect.pillars.train import TrainOptions
     from fusionlabel.detect.pillars.train import train as run_train
 
-    if device != "auto" and device != "cpu" and not device.startswith("cuda"):
-        raise typer.BadParameter(f"unknown device {device!r}; use auto, cpu or cuda[:N]", param_hint="--device")
+    check_training_options(device, lr)
     opts = TrainOptions(
         epochs=epochs,
         batch_size=batch_size,
