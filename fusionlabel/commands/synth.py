@@ -14,7 +14,11 @@ def synth(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace OUT if it holds a FusionLabel recording."),
     lidar: str = typer.Option("hdl32e", "--lidar", help="Beam pattern: hdl32e (32 beams), vlp16 or hdl64e."),
     azimuth_steps: int = typer.Option(
-        512, "--azimuth-steps", min=16, help="Rays per revolution per beam (512: 0.7 deg; a real HDL-32E: ~2200)."
+        512,
+        "--azimuth-steps",
+        min=16,
+        max=20000,
+        help="Rays per revolution per beam (512: 0.7 deg; a real HDL-32E: ~2200).",
     ),
     ego_height: float = typer.Option(
         0.0, "--ego-height", help="Height (m) of the ego origin above the ground (1.84: at the LiDAR, as KITTI)."

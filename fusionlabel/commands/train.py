@@ -33,6 +33,7 @@ def train(
         None, help="More recordings (the values after --recordings land here).", show_default=False
     ),
     out: Path = typer.Option(..., "--out", help="Checkpoint to write (.pt)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out checkpoint."),
     epochs: int = typer.Option(20, "--epochs", min=1, help="Passes over all frames."),
     batch_size: int = typer.Option(4, "--batch-size", min=1, help="Frames per step."),
     lr: float = typer.Option(3e-3, "--lr", help="Peak learning rate (one-cycle schedule)."),
@@ -41,7 +42,7 @@ def train(
     min_points: int = typer.Option(5, "--min-points", min=0, help="Ignore boxes with fewer LiDAR points."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="torch CPU threads (default: torch's)."),
     reach: float = typer.Option(
-        100.0, "--range", min=8.0, help="Half-extent (m) of the square grid around the ego the network sees."
+        100.0, "--range", min=8.0, max=500.0, help="Half-extent (m) of the square grid around the ego the network sees."
     ),
     classes: str = typer.Option(
         ",".join(DEFAULT_CLASSES), "--classes", help="Comma-separated classes, one heatmap each (label names)."
@@ -82,6 +83,10 @@ def train(
         config = PillarsConfig(classes=names, x_range=(-reach, reach), y_range=(-reach, reach))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if out.exists() and not force:  # a trained model is hours of work
+        from fusionlabel.core.errors import DataError
+
+        raise DataError(out, "exists: pass --force to replace it, or choose another --out")
     command = "fusionlabel train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if len(sys.argv) > 2 else ""
     with Progress(
         TextColumn("{task.description}"),

@@ -38,3 +38,10 @@ def test_cuda_without_a_gpu_is_a_usage_error(tmp_path: Path, capsys: pytest.Capt
         assert main(cmd) == 2, cmd
         err = capsys.readouterr().err
         assert "CUDA is not available" in err and "Traceback" not in err
+
+
+def test_train_keeps_an_existing_checkpoint_without_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "m.pt"
+    out.write_bytes(b"a trained model")
+    assert main(["train", "--recordings", str(SAMPLE), "--out", str(out), "--epochs", "1", "--device", "cpu"]) == 1
+    assert "pass --force" in capsys.readouterr().err and out.read_bytes() == b"a trained model"
