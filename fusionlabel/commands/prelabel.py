@@ -82,9 +82,10 @@ def prelabel_cmd(
         if not weights.exists():
             raise DataError(weights, "no such weights file")
         det_options["weights"] = str(weights.resolve())
-    for r in recordings:
-        if not r.exists():
-            raise DataError(r, "no such file or folder")
+    missing = [r for r in recordings if not r.exists()]  # reported as failed; the others still run
+    if len(missing) == len(recordings):
+        raise DataError(missing[0], "no such file or folder")
+    recordings = [r for r in recordings if r.exists()]
     out.mkdir(parents=True, exist_ok=True)
     all_jobs = plan_jobs(recordings, out)
     cls = tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else None
@@ -100,8 +101,12 @@ def prelabel_cmd(
         con.print(f"resuming: {skipped} of {len(all_jobs)} recordings already done (use --overwrite to redo)")
     for reason in refused:
         con.print(f"[red]refused[/red] {reason}", markup=True, highlight=False)
+    for r in missing:
+        con.print(f"[red]failed[/red] {r}: no such file or folder", markup=True, highlight=False)
     failed = 0
-    reports = []
+    reports: list[dict[str, Any]] = [
+        {"status": "failed", "recording": str(r), "error": "no such file or folder"} for r in missing
+    ]
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -162,9 +167,10 @@ def prelabel_cmd(
     if as_json:
         typer.echo(json.dumps(reports, indent=1))
     con.print(
-        f"{len(todo) - failed} done, {failed} failed, {len(refused)} refused, {skipped} skipped; outputs in {out}"
+        f"{len(todo) - failed} done, {failed + len(missing)} failed, {len(refused)} refused, {skipped} skipped; "
+        f"outputs in {out}"
     )
-    if failed or refused:
+    if failed or refused or missing:
         raise typer.Exit(code=2)
 
 

@@ -91,11 +91,21 @@ def review_cmd(
                 err=True,
             )
 
-    out = [review_summary(p) for p in labels]
+    from fusionlabel.core.errors import DataError
+
+    out, failed = [], 0
+    for p in labels:  # one broken file is reported; the others are still listed
+        try:
+            out.append(review_summary(p))
+        except DataError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            failed += 1
     if as_json:
-        typer.echo(json.dumps(out[0] if len(out) == 1 else out, indent=1))
-    else:
+        typer.echo(json.dumps(out[0] if len(out) == 1 and not failed else out, indent=1))
+    elif out:
         typer.echo("\n".join(format_review(s) for s in out))
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def register(app: typer.Typer) -> None:

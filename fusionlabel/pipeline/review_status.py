@@ -156,6 +156,11 @@ def sign_off_frames(
         if frames is None:
             want = level if send_back else (None if level == LEVELS[0] else LEVELS[LEVELS.index(level) - 1])
             frames = [f for f in review.flagged() if frame_level(review, f) == want]
+        frames = list(dict.fromkeys(frames))  # a frame named twice is signed once
+        n = review.queue.num_frames if review.queue is not None else 0
+        past = [f for f in frames if n and f >= n]
+        if past:
+            raise DataError(lp, f"frame {past[0] + 1} is past the recording's {n} frames: nothing signed")
         for f in frames:
             review = (
                 R.send_back(review, f, who, when, note, level)

@@ -138,3 +138,27 @@ def test_every_command_takes_the_prelabel_output_folder_for_its_label_file(
 
     assert main(["eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(tmp_path)]) == 1
     assert f"{tmp_path}: a folder without labels.json" in capsys.readouterr().err
+
+
+def test_review_lists_the_good_files_when_one_is_broken_and_signs_no_frame_past_the_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found by a bad-input sweep: one broken review file hid the others; a sign-off of frame
+    99999 of a 20-frame recording was recorded."""
+    import shutil
+
+    from fusionlabel.cli import main
+    from fusionlabel.pipeline.batch import prelabel_one
+
+    rep = prelabel_one(str(SAMPLE), str(tmp_path / "good"), "geometric")
+    assert rep["status"] == "ok", rep
+    bad = tmp_path / "bad"
+    shutil.copytree(tmp_path / "good", bad)
+    (bad / "labels.review.json").write_bytes(b"\\xff\\xfe not a review file")
+    assert main(["review", str(bad), str(tmp_path / "good")]) == 1
+    out = capsys.readouterr()
+    assert str(bad) in out.err and str(tmp_path / "good" / "labels.json") in out.out
+    before = (tmp_path / "good" / "labels.review.json").read_bytes()
+    assert main(["review", str(tmp_path / "good"), "--sign-off", "annotator", "--frames", "99999"]) == 1
+    assert "past the recording" in capsys.readouterr().err
+    assert (tmp_path / "good" / "labels.review.json").read_bytes() == before

@@ -48,6 +48,17 @@ def test_cli_parallel_resume_and_failure(two_recordings: list[Path], tmp_path: P
     assert (out / "a" / "labels.json").read_bytes() == a_labels
 
 
+def test_cli_a_missing_recording_fails_alone(two_recordings: list[Path], tmp_path: Path) -> None:
+    missing = tmp_path / "in" / "typo"
+    out = tmp_path / "out"
+    r = _cli("prelabel", str(missing), str(two_recordings[0]), "--detector", "geometric", "--out", str(out))
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert f"failed {missing}: no such file or folder" in r.stderr and "1 done, 1 failed" in r.stderr
+    assert json.loads((out / "a" / "report.json").read_text())["status"] == "ok"
+    r = _cli("prelabel", str(missing), "--out", str(out))  # nothing to do at all: an error
+    assert r.returncode == 1 and str(missing) in r.stderr
+
+
 def test_cli_unknown_detector_is_one_line(two_recordings: list[Path], tmp_path: Path) -> None:
     r = _cli("prelabel", str(two_recordings[0]), "--detector", "nope", "--out", str(tmp_path / "o"))
     assert r.returncode == 1 and "Traceback" not in r.stderr and "nope" in r.stderr
