@@ -118,6 +118,9 @@ def open_cmd(
         print_summary(s)
         for line in describe_session(rec, labels):
             print(line)
+        if screenshot is not None:  # a script relies on the picture: say it was not made
+            typer.echo(f"error: {screenshot}: not written: a screenshot needs a display (run under xvfb-run)", err=True)
+            raise typer.Exit(code=1)
         return
     import numpy as np
     import vispy

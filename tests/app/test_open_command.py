@@ -62,3 +62,18 @@ def test_without_a_display_open_says_who_edits_the_labels(sample_copy: Path, tmp
         claim.release()
     assert r.returncode == 0, r.stderr[-2000:]
     assert f"open for editing in another window (pid {os.getpid()}" in r.stdout + r.stderr
+
+
+def test_without_a_display_a_screenshot_run_fails_and_says_why(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    shot = tmp_path / "shot.png"
+    r = subprocess.run(
+        [sys.executable, "-m", "fusionlabel", "open", "--screenshot", str(shot)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert r.returncode == 1 and not shot.exists()
+    assert f"{shot}: not written: a screenshot needs a display" in r.stderr and "Traceback" not in r.stderr
