@@ -98,6 +98,8 @@ def evaluate(
             raise typer.BadParameter("--seqmap is required for --format kitti", param_hint="--seqmap")
         if cls is None:
             raise typer.BadParameter("--class is required for --format kitti", param_hint="--class")
+        if cls not in ("Car", "Pedestrian", "Cyclist"):
+            raise typer.BadParameter(f"{cls!r}: KITTI tracking scores Car, Pedestrian or Cyclist", param_hint="--class")
         report = evaluate_kitti(gt, results, seqmap, cls, iou)
     elif f == "native":
         from fusionlabel.quality.evaluation import parse_class_map
@@ -110,6 +112,10 @@ def evaluate(
     else:
         raise typer.BadParameter(f"unknown format {fmt!r}; use kitti or native", param_hint="--format")
     s = report.summary()
+    if cls is not None and not s.get("n_gt") and not s.get("FP") and not s.get("TP"):
+        raise typer.BadParameter(
+            f"{cls!r}: no box of this class in the ground truth or the results", param_hint="--class"
+        )
     if as_json:
         typer.echo(json.dumps(s, allow_nan=False))
     else:

@@ -323,8 +323,10 @@ def parse_class_map(text: str | None) -> dict[str, str]:
         if not part.strip():
             continue
         src, sep, dst = part.partition("=")
-        if not sep or not src.strip() or not dst.strip():
+        if not sep or not src.strip() or not dst.strip() or "=" in dst:
             raise ValueError(f"class map entry {part.strip()!r} is not NAME=NAME")
+        if src.strip() in out and out[src.strip()] != dst.strip():
+            raise ValueError(f"class {src.strip()!r} is mapped twice ({out[src.strip()]} and {dst.strip()})")
         out[src.strip()] = dst.strip()
     return out
 

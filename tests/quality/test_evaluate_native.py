@@ -86,3 +86,17 @@ def test_class_map_for_another_taxonomy(sample, tmp_path: Path) -> None:
     assert evaluate_native(SAMPLE, p, "Car", class_map=parse_class_map("Van=Car")).summary()["recall"] == 100.0
     with pytest.raises(ValueError, match="not NAME=NAME"):
         parse_class_map("Van")
+    with pytest.raises(ValueError, match="not NAME=NAME"):
+        parse_class_map("Car=Car=Van")
+    with pytest.raises(ValueError, match="mapped twice"):
+        parse_class_map("Van=Car,Van=Truck")
+
+
+def test_eval_refuses_a_class_no_file_has(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown --class printed all-zero figures with exit 0 (a bad-input sweep)."""
+    from fusionlabel.cli import main
+
+    args = ["eval", "--format", "native", "--gt", str(SAMPLE), "--results", str(SAMPLE / "labels.json")]
+    assert main([*args, "--class", "Zeppelin"]) == 2
+    assert "Zeppelin" in capsys.readouterr().err
+    assert main([*args, "--class", "Car"]) == 0
