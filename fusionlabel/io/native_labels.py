@@ -63,19 +63,33 @@ def labels_from_dict(d: Any, path: str | Path = "<labels>") -> LabelSet:
     path = Path(path)
     d = migrate(d, path)
     out: dict[int, FrameLabels] = {}
-    if not isinstance(d.get("frames") or [], list):
+    if "frames" in d and not isinstance(d["frames"], list):
         raise CorruptFileError(path, "'frames' must be a list")
     for fi, fr in enumerate(d.get("frames") or []):
         try:
             objs = fr["objects"]
-            arr = np.array([o["box"] for o in objs], dtype=np.float64).reshape(-1, 7)
+            if not isinstance(objs, list):
+                raise ValueError("'objects' must be a list")
+            index = fr["index"]
+            if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < 100_000_000:
+                raise ValueError(f"frame index {index!r} is not a frame number (an integer from 0)")
+            boxes = [o["box"] for o in objs]
+            bad = next((b for b in boxes if not isinstance(b, list) or len(b) != 7), None)
+            if bad is not None:
+                raise ValueError(f"box {bad!r} is not 7 numbers (x y z l w h yaw)")
+            arr = np.array(boxes, dtype=np.float64).reshape(-1, 7)
             if not np.all(np.isfinite(arr)):
                 raise ValueError("non-finite box value")
-            if int(fr["index"]) in out:
-                raise ValueError(f"frame index {int(fr['index'])} appears twice")
-            out[int(fr["index"])] = FrameLabels(
+            names = [o["category"] for o in objs]
+            if any(not isinstance(c, str) or not c for c in names):
+                raise ValueError(
+                    f"category {next(c for c in names if not isinstance(c, str) or not c)!r} is not a name"
+                )
+            if index in out:
+                raise ValueError(f"frame index {index} appears twice")
+            out[index] = FrameLabels(
                 np.array([int(o["track_id"]) for o in objs], dtype=np.int64),
-                tuple(str(o["category"]) for o in objs),
+                tuple(names),
                 Boxes.from_array(arr),
                 np.array([float(o.get("score", 1.0)) for o in objs]),
                 tuple(dict(o.get("attributes") or {}) for o in objs),

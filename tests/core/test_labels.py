@@ -244,6 +244,26 @@ def test_bad_objects_refused(tmp_path: Path, obj: dict[str, Any], match: str) ->
         read_labels(p)
 
 
+@pytest.mark.parametrize(
+    ("frames", "match"),
+    [
+        ([{"index": -3, "objects": []}], "frame index -3 is not a frame number"),
+        ([{"index": 10**12, "objects": []}], "is not a frame number"),
+        ([{"index": 1.5, "objects": []}], "frame index 1.5 is not a frame number"),
+        ([{"index": 0, "objects": [{"track_id": 1, "category": None, "box": [0, 0, 0, 1, 1, 1, 0]}]}], "category None"),
+        ([{"index": 0, "objects": [{"track_id": 1, "category": "Car", "box": [0, 0, 0]}]}], "is not 7 numbers"),
+        (None, "'frames' must be a list"),
+    ],
+)
+def test_impossible_frames_refused(tmp_path: Path, frames: Any, match: str) -> None:
+    """Accepted before (a bad-input sweep): a negative or huge frame index, a null category,
+    ``"frames": null``; a 1.5 index said "appears twice", a 3-number box gave numpy's message."""
+    p = tmp_path / "labels.json"
+    p.write_text(json.dumps({"format": "fusionlabel.labels", "version": 1, "frames": frames}))
+    with pytest.raises(CorruptFileError, match=match):
+        read_labels(p)
+
+
 def test_non_finite_box_refused(tmp_path: Path) -> None:
     p = tmp_path / "labels.json"
     p.write_text(
