@@ -15,7 +15,7 @@ report the rest; problems with one frame's data surface when that frame is loade
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.calibration import Rig
-from fusionlabel.core.errors import DataError, TimeOrderError
+from fusionlabel.core.errors import CalibrationError, DataError, TimeOrderError
 from fusionlabel.core.frames import Frame
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.sync import PoseTrack, StreamSync, match_nearest
@@ -191,6 +191,21 @@ class Recording(abc.ABC):
             tail = " (the reference stream: its order is the order of the frames)" if name == self.reference else ""
             out += [TimeOrderError(self.path, w + tail) for w in why]
         return out
+
+    def lidar_calibration_problem(self, names: Sequence[str] | None = None) -> CalibrationError | None:
+        """Why LiDARs have no calibration in the rig (the reader's own calibration problem when it
+        had one), or None: for ``names``, or, by default, the LiDAR streams when the rig has no
+        LiDAR at all. What ``prelabel``, ``train`` and ``adapt`` refuse before reading a cloud."""
+        if names is None:
+            names = [] if self.rig.lidars else [n for n, s in self.streams.items() if s.kind == "lidar"]
+        if not names:
+            return None
+        what = f"LiDAR {', '.join(repr(n) for n in names)}"
+        cause = next((p for p in self.problems if isinstance(p, CalibrationError)), None)
+        if cause is not None:
+            return CalibrationError(cause.path, f"{cause.reason}; so {what} has no calibration")
+        have = ", ".join(self.rig.lidars) or "none"
+        return CalibrationError(self.path, f"{what} has no calibration in the rig (LiDARs: {have})")
 
     def check_time_order(self) -> None:
         """Raise :class:`TimeOrderError` unless the frames are in strictly increasing time order.

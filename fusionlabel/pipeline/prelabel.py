@@ -164,19 +164,16 @@ def check_recording(recording: Recording, needs_lidar: bool = True) -> None:
     if bad:
         raise bad[0]
     if needs_lidar:
-        lidars = [n for n, s in recording.streams.items() if s.kind == "lidar"]
-        if lidars and not recording.rig.lidars:
-            raise _no_calibration(recording, lidars)
+        bad_lidar = recording.lidar_calibration_problem()
+        if bad_lidar is not None:
+            raise CalibrationError(bad_lidar.path, f"{bad_lidar.reason}: cannot pre-label")
 
 
 def _no_calibration(recording: Recording, names: list[str]) -> CalibrationError:
     """The error for LiDARs the rig lacks: the reader's own calibration problem when it had one."""
-    what = f"LiDAR {', '.join(repr(n) for n in names)}"
-    cause = next((p for p in recording.problems if isinstance(p, CalibrationError)), None)
-    if cause is not None:
-        return CalibrationError(cause.path, f"{cause.reason}; so {what} has no calibration: cannot pre-label")
-    have = ", ".join(recording.rig.lidars) or "none"
-    return CalibrationError(recording.path, f"{what} has no calibration in the rig (LiDARs: {have}): cannot pre-label")
+    bad = recording.lidar_calibration_problem(names)
+    assert bad is not None
+    return CalibrationError(bad.path, f"{bad.reason}: cannot pre-label")
 
 
 def merge_reviews(queues: list[ReviewQueue], num_frames: int, max_fraction: float) -> ReviewQueue:

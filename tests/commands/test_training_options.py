@@ -45,3 +45,16 @@ def test_train_keeps_an_existing_checkpoint_without_force(tmp_path: Path, capsys
     out.write_bytes(b"a trained model")
     assert main(["train", "--recordings", str(SAMPLE), "--out", str(out), "--epochs", "1", "--device", "cpu"]) == 1
     assert "pass --force" in capsys.readouterr().err and out.read_bytes() == b"a trained model"
+
+
+def test_train_on_a_recording_without_lidar_calibration_names_the_calibration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    rec = tmp_path / "rec"
+    shutil.copytree(SAMPLE, rec)
+    (rec / "calib.yaml").write_bytes(b"\xff\xfe\x00 not yaml")
+    assert main(["train", "--recordings", str(rec), "--out", str(tmp_path / "m.pt"), "--epochs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert str(rec / "calib.yaml") in err and "cannot train" in err and "Traceback" not in err

@@ -39,7 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fusionlabel.core.boxes import points_in_boxes
-from fusionlabel.core.errors import DataError
+from fusionlabel.core.errors import CalibrationError, DataError
 from fusionlabel.core.labels import LabelSet
 from fusionlabel.core.points import lidar_points_ego
 from fusionlabel.detect.pillars.config import PillarsConfig
@@ -158,6 +158,9 @@ def samples_from_labels(
         use_intensity=config.use_intensity,
     )
     cls_index = {c: k for k, c in enumerate(config.classes)}
+    bad = rec.lidar_calibration_problem()
+    if bad is not None:
+        raise CalibrationError(bad.path, f"{bad.reason}: cannot train on it")
     out: list[Sample] = []
     for fi in sorted(labels):
         if fi >= len(rec):
