@@ -89,6 +89,15 @@ def prelabel_cmd(
     out.mkdir(parents=True, exist_ok=True)
     all_jobs = plan_jobs(recordings, out)
     cls = tuple(c.strip() for c in classes.split(",") if c.strip()) if classes else None
+    if cls:  # a typo would track nothing and report "done"
+        from fusionlabel.detect.registry import create_detector
+
+        known = tuple(create_detector(detector, det_options or None).info.classes)
+        unknown = [c for c in cls if known and c not in known]
+        if unknown:
+            raise typer.BadParameter(
+                f"{', '.join(unknown)}: not a class of {detector} (it has {', '.join(known)})", param_hint="--classes"
+            )
     config = expected_config(detector, cls, view, refine, det_options or None)
     statuses = [output_status(j, config, overwrite) for j in all_jobs]
     todo = [j for j, st in zip(all_jobs, statuses) if st.action == "run"]

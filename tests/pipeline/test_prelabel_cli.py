@@ -59,6 +59,13 @@ def test_cli_a_missing_recording_fails_alone(two_recordings: list[Path], tmp_pat
     assert r.returncode == 1 and str(missing) in r.stderr
 
 
+def test_cli_a_class_the_detector_lacks_is_a_usage_error(two_recordings: list[Path], tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    r = _cli("prelabel", str(two_recordings[0]), "--classes", "Car,Carr", "--out", str(out))
+    assert r.returncode == 2 and "Carr" in r.stderr and "Traceback" not in r.stderr
+    assert not (out / "a").exists()  # a typo tracked nothing and said "done" before
+
+
 def test_cli_unknown_detector_is_one_line(two_recordings: list[Path], tmp_path: Path) -> None:
     r = _cli("prelabel", str(two_recordings[0]), "--detector", "nope", "--out", str(tmp_path / "o"))
     assert r.returncode == 1 and "Traceback" not in r.stderr and "nope" in r.stderr
