@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -41,9 +42,6 @@ def rank_cmd(
     from fusionlabel.core.errors import DataError
     from fusionlabel.pipeline.rank import rank
 
-    for r in recordings:
-        if not r.exists():
-            raise DataError(r, "no such file or folder")
     options = {}
     if weights is not None:
         if not weights.exists():
@@ -70,9 +68,17 @@ def rank_cmd(
             min_gap=min_gap,
             progress=lambda d, t: progress.update(task, completed=d, total=t),
         )
+    for s in res.skipped:  # the others are ranked
+        typer.echo(f"error: {s['error']}", err=True)
     if as_json:
         typer.echo(json.dumps(res.to_dict(), indent=1))
-        return
+    else:
+        _print(res)
+    if res.skipped:
+        raise typer.Exit(code=1)
+
+
+def _print(res: Any) -> None:
     print(f"frames to label next ({len(res.selected)} of {len(res.frames)}; min gap {res.config['min_gap']}):")
     print(f"  {'#':>3}  {'frame':>6}  {'score':>6}  {'entropy':>8}  {'disagree':>8}  {'ambig':>6}  recording")
     for i, f in enumerate(res.selected, 1):

@@ -46,6 +46,7 @@ import numpy as np
 
 from fusionlabel.core.boxes import Boxes, bev_iou, greedy_pairs
 from fusionlabel.core.calibration import Lidar, Rig
+from fusionlabel.core.errors import DataError
 from fusionlabel.core.transforms import Transform
 
 #: ``progress(done, total)`` over all frames of all recordings
@@ -85,6 +86,8 @@ class RankResult:
     frames: tuple[FrameScore, ...]
     recordings: tuple[Mapping[str, Any], ...]
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: the recordings that could not be ranked, each ``{"recording", "error"}`` (the others are)
+    skipped: tuple[Mapping[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +95,7 @@ class RankResult:
             "recordings": [dict(r) for r in self.recordings],
             "frames": [f.to_dict() for f in self.frames],
             "config": dict(self.config),
+            "skipped": [dict(s) for s in self.skipped],
         }
 
 
@@ -187,6 +191,9 @@ def frame_uncertainty(
     base = create_detector(detector, opts)
     rec = _Recorder(base)
     res = prelabel(recording, rec, refine=False, timeout_s=None)
+    failed = res.report.failed_frames
+    if len(recording) and len(failed) == len(recording):  # nothing was seen: a score of 0 would mislead
+        raise DataError(Path(str(recording.path)), f"every frame failed, first: {failed[0]}: cannot rank it")
     stochastic = None
     if passes > 1:
         mc = dict(opts)
@@ -258,16 +265,29 @@ def rank(
 
     ``min_gap`` defaults to a tenth of the shortest recording (at least 1): frames are spread.
 
+    A recording that cannot be opened or scored (every frame failed) is left out and listed in
+    ``skipped``; the others are ranked.
+
     Raises
     ------
-    DataError : a recording cannot be opened; PluginError : the detector cannot be built
+    DataError : no recording could be ranked (the first one's error); PluginError : the detector
+    cannot be built
     """
     from fusionlabel.io.open import open_recording
 
-    recs = [open_recording(r) for r in recordings]
+    skipped: list[dict[str, str]] = []
+    errors: list[DataError] = []
+    recs = []
+    for path in recordings:
+        try:
+            recs.append(open_recording(path))
+        except DataError as exc:
+            skipped.append({"recording": str(path), "error": str(exc)})
+            errors.append(exc)
     total = sum(len(r) for r in recs)
     done = 0
     raw: list[FrameScore] = []
+    ranked = []
     for r in recs:
         base = done
 
@@ -275,8 +295,16 @@ def rank(
             if progress is not None:
                 progress(base + k, total)
 
-        raw.extend(frame_uncertainty(r, detector, detector_options, passes, mc_dropout, progress=tick))
+        try:
+            raw.extend(frame_uncertainty(r, detector, detector_options, passes, mc_dropout, progress=tick))
+            ranked.append(r)
+        except DataError as exc:
+            skipped.append({"recording": str(r.path), "error": str(exc)})
+            errors.append(exc)
         done += len(r)
+    if not ranked and errors:
+        raise errors[0]
+    recs = ranked
     scored = combine(raw, weights)
     gap = min_gap if min_gap is not None else max(1, min((len(r) for r in recs), default=10) // 10)
     chosen = select(scored, budget, gap)
@@ -301,4 +329,4 @@ def rank(
         "min_gap": gap,
         "budget": budget,
     }
-    return RankResult(tuple(chosen), tuple(scored), tuple(per_rec), config)
+    return RankResult(tuple(chosen), tuple(scored), tuple(per_rec), config, tuple(skipped))

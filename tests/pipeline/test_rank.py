@@ -85,3 +85,21 @@ def test_mc_dropout_makes_passes_differ(recs: list[Path]) -> None:
     assert len(a.scores) != len(b.scores) or not np.allclose(a.scores, b.scores)
     plain = create(device="cpu", score_threshold=0.05)
     assert np.allclose(plain.predict([xyz])[0].scores, plain.predict([xyz])[0].scores)
+
+
+def test_a_recording_that_cannot_be_ranked_is_reported_and_the_others_ranked(
+    recs: list[Path], tmp_path: Path, capsys
+) -> None:
+    """A bad-input sweep: one broken recording stopped the whole ranking, and one whose every
+    LiDAR frame was missing was listed with a score of 0."""
+    import shutil
+
+    blind = tmp_path / "blind"
+    shutil.copytree(recs[0], blind)
+    shutil.rmtree(blind / "lidar")
+    args = ["rank", str(blind), str(recs[0]) + "_missing", str(recs[0]), "--passes", "1", "--detector", "geometric"]
+    assert main([*args, "--json"]) == 1
+    out = capsys.readouterr()
+    assert "every frame failed" in out.err and str(blind) in out.err and "_missing" in out.err
+    d = json.loads(out.out)
+    assert [r["recording"] for r in d["recordings"]] == [str(recs[0])] and len(d["skipped"]) == 2
