@@ -752,10 +752,12 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[Im
     DataError : the path does not exist, the format is unknown, or the file is broken (naming it)
     """
     ctx = LabelContext()
+    num_frames = None
     if recording is not None:
         from fusionlabel.io.open import open_recording
 
-        ctx = LabelContext.from_recording(open_recording(recording))
+        opened = open_recording(recording)
+        ctx, num_frames = LabelContext.from_recording(opened), len(opened)
     if not Path(path).exists():
         raise DataError(path, "no such file or folder")
     from fusionlabel.io.native_labels import OUTPUT_LABELS, resolve_label_path
@@ -777,6 +779,10 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[Im
         raise CorruptFileError(
             path, f"not a valid {name} file: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         ) from None
+    if num_frames is not None:
+        from fusionlabel.io.native_labels import check_within
+
+        check_within(imported.labels, num_frames, path)
     if not ctx.timestamps_ns and imported.timestamps_ns:
         ctx = replace(ctx, timestamps_ns=dict(imported.timestamps_ns))
     return imported, ctx

@@ -233,3 +233,14 @@ def _first_non_finite(d: dict[str, Any]) -> str:
                 if bad(v):
                     return f"frame {fr['index']}, track {o['track_id']}: attribute {name!r}"
     return "a value"
+
+
+def check_within(labels: LabelSet, num_frames: int, path: str | Path) -> None:
+    """Raise :class:`DataError` naming ``path`` when ``labels`` hold a frame past a recording of
+    ``num_frames`` frames (labels of another recording, or of a longer cut of it)."""
+    late = [k for k in sorted(labels.frames) if k >= num_frames]
+    if late:
+        raise DataError(
+            Path(path),
+            f"frame {late[0]} is past the recording's last frame ({num_frames - 1}): labels of another recording?",
+        )

@@ -106,7 +106,7 @@ def read_seed(
     DataError : naming the file: no labelled box, a frame past the recording's ``num_frames``,
         a class outside ``classes`` (unless ``skip_unknown_classes``)
     """
-    from fusionlabel.io.native_labels import read_labels, resolve_label_path
+    from fusionlabel.io.native_labels import check_within, read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review
 
     p = resolve_label_path(path)
@@ -118,9 +118,7 @@ def read_seed(
     if seed.num_boxes == 0:
         what = "no box" if labels.num_boxes == 0 else "no frame an annotator labelled (every box is still proposed)"
         raise DataError(p, f"holds {what}: label or correct a few frames first, then adapt")
-    late = [k for k in frames if k >= num_frames]
-    if late:
-        raise DataError(p, f"frame {late[0]} is past the recording's last frame ({num_frames - 1})")
+    check_within(seed, num_frames, p)
     unknown = sorted({c for fl in seed.frames.values() for c in fl.categories} - set(classes))
     if unknown and not skip_unknown_classes:
         raise DataError(

@@ -397,7 +397,7 @@ def evaluate_native(
 
     Raises :class:`DataError` when the recording has no ground truth.
     """
-    from fusionlabel.io.native_labels import read_labels, resolve_label_path
+    from fusionlabel.io.native_labels import check_within, read_labels, resolve_label_path
     from fusionlabel.io.open import open_recording
 
     labels = resolve_label_path(labels)  # a label file or a prelabel output folder
@@ -406,6 +406,7 @@ def evaluate_native(
     if gt is None or len(gt) == 0:
         raise DataError(Path(recording), "the recording carries no ground-truth labels")
     res = read_labels(labels)
+    check_within(res, len(rec), labels)
     gt, res = map_categories(gt, class_map or {}), map_categories(res, class_map or {})
     points, problems = count_gt_points(rec, gt) if seen_only else ({}, [])
     name = Path(recording).name

@@ -387,3 +387,23 @@ def test_structurally_broken_tool_files_give_one_line_naming_the_input(
         assert main(["import", "--format", fmt, str(src), "--recording", str(SYNTH), "--out", out]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and str(src) in err[0] and f"not a valid {fmt} file" in err[0], err
+
+
+def test_labels_of_a_longer_recording_are_refused_where_a_recording_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """qa reported speeds of 4.6e8 m/s and eval a MOTA of -1414 on another recording's labels
+    (a bad-input sweep); now each names the label file and the frame past the end."""
+    from fusionlabel.cli import main
+    from fusionlabel.synth import generate
+
+    short = generate(tmp_path / "short", frames=3, seed=5, cameras=(), radar_rate_hz=0)
+    labels = str(SYNTH / "labels.json")  # 20 frames
+    for cmd in (
+        ["qa", labels, "--recording", str(short)],
+        ["export", labels, "--format", "kitti", "--recording", str(short), "--out", str(tmp_path / "k")],
+        ["eval", "--format", "native", "--gt", str(short), "--results", labels],
+    ):
+        assert main(cmd) == 1, cmd
+        err = capsys.readouterr().err
+        assert labels in err and "past the recording's last frame (2)" in err, err
