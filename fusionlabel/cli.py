@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if os.environ.get("FUSIONLABEL_DEBUG"):
             raise
-        print(f"error: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
+        print(
+            f"error: {exc.filename}: {exc.strerror or exc}" if exc.filename else f"error: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

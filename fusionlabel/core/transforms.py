@@ -97,7 +97,7 @@ class Transform:
         """From a unit quaternion ``(w, x, y, z)`` (nuScenes / ROS order is w first here) and a translation."""
         q = q_wxyz if isinstance(q_wxyz, Quaternion) else Quaternion(*[float(v) for v in q_wxyz])
         if not np.isfinite(q.norm) or q.norm < 1e-9:
-            raise ValueError(f"quaternion {list(q.elements)} has no rotation (zero or non-finite norm)")
+            raise ValueError(f"quaternion {[float(x) for x in q.elements]} has no rotation (zero or non-finite norm)")
         return cls.from_rt(q.normalised.rotation_matrix, translation)
 
     @classmethod

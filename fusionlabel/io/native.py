@@ -29,6 +29,7 @@ outside it is refused (:class:`ManifestError`), so opening a recording never rea
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,9 @@ def write_radar_csv(path: Path, det: RadarDetections) -> None:
 
 def _read_poses(path: Path) -> PoseTrack:
     try:
-        a = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+        with warnings.catch_warnings():  # an empty file: said below, not as numpy's UserWarning
+            warnings.simplefilter("ignore", UserWarning)
+            a = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except (OSError, ValueError) as exc:
         raise CorruptFileError(path, f"cannot parse ego poses: {exc}") from None
     if a.shape[1] != 8 or len(a) == 0:
