@@ -34,10 +34,17 @@ def register(app: typer.Typer) -> None:
         if cls not in CLASSES:
             raise typer.BadParameter(f"--class must be one of {', '.join(CLASSES)}, got {cls!r}")
         summary = track_kitti(detections, calib, seqmap, cls, out)
-        frames = sum(v["frames"] for v in summary.values())
-        queued = sum(v["queued"] for v in summary.values())
-        tracks = sum(v["tracks"] for v in summary.values())
+        failed = {k: v["error"] for k, v in summary.items() if "error" in v}
+        done = [v for v in summary.values() if "error" not in v]
+        for why in failed.values():
+            typer.echo(f"error: {why}", err=True)
+        frames = sum(v["frames"] for v in done)
+        queued = sum(v["queued"] for v in done)
+        tracks = sum(v["tracks"] for v in done)
         typer.echo(
-            f"{len(summary)} sequences, {frames} frames, {tracks} {cls} tracks; "
+            f"{len(done)} sequences, {frames} frames, {tracks} {cls} tracks; "
             f"review queue {queued} frames ({100.0 * queued / max(frames, 1):.1f}%) -> {out}"
+            + (f"; {len(failed)} sequence(s) failed" if failed else "")
         )
+        if failed:
+            raise typer.Exit(code=1)

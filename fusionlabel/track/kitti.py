@@ -133,11 +133,14 @@ def track_kitti(
     backend: str = "batch",
 ) -> dict[str, Any]:
     """Track every sequence of ``seqmap``; returns
-    ``{seq: {"frames", "tracks", "delivered", "boxes", "queued"}}``.
+    ``{seq: {"frames", "tracks", "delivered", "boxes", "queued"}}``, or ``{seq: {"error": why}}``
+    for a sequence whose detection or calibration file is missing or malformed (the others are
+    tracked).
 
     Raises
     ------
-    DataError : a missing or malformed detection, calibration or seqmap file (naming it)
+    DataError : a missing or malformed seqmap or folder, or no sequence could be tracked (the
+    first one's error)
     """
     import numpy as np
 
@@ -156,8 +159,15 @@ def track_kitti(
     out.mkdir(parents=True, exist_ok=True)
     summary: dict[str, Any] = {}
 
+    errors: list[DataError] = []
+
     def run_one(e: Any) -> None:
-        res, results = track_kitti_sequence(detections, calib, e, cls, config_overrides, backend)
+        try:
+            res, results = track_kitti_sequence(detections, calib, e, cls, config_overrides, backend)
+        except DataError as exc:  # one broken sequence: reported, the others are tracked
+            summary[e.name] = {"error": str(exc)}
+            errors.append(exc)
+            return
         write_kitti_results(out / f"{e.name}.txt", results)
         write_review(
             review_path(out / f"{e.name}.txt"),
@@ -190,4 +200,6 @@ def track_kitti(
     else:
         for e in seqs:
             run_one(e)
+    if errors and len(errors) == len(seqs):
+        raise errors[0]
     return summary

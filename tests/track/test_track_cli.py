@@ -100,3 +100,23 @@ def test_track_cli_refuses_broken_calibrations_and_frame_numbers(
     err = capsys.readouterr().err.strip().splitlines()
     where = {"calib": str(cal / "0000.txt"), "dets": str(dets / "0000.txt"), "seqmap": str(seqmap)}[named]
     assert len(err) == 1 and where in err[0] and why in err[0], err
+
+
+def test_track_cli_tracks_the_other_sequences_when_one_is_broken(
+    kitti_tracking_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad-input sweep: one garbage detection file stopped every sequence."""
+    import shutil
+
+    dets = tmp_path / "dets"
+    dets.mkdir()
+    shutil.copy(kitti_tracking_dev / "detection/pointrcnn_Car/0000.txt", dets / "0000.txt")
+    (dets / "0002.txt").write_text("garbage\n")
+    seqmap = tmp_path / "s.seqmap"
+    seqmap.write_text("0000 empty 000000 000154\n0002 empty 000000 000233\n")
+    args = _args(kitti_tracking_dev, seqmap, tmp_path / "out")
+    args[args.index("--detections") + 1] = str(dets)
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert str(dets / "0002.txt") in captured.err and "1 sequence(s) failed" in captured.out
+    assert (tmp_path / "out" / "0000.txt").is_file() and not (tmp_path / "out" / "0002.txt").exists()
