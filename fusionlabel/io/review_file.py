@@ -160,6 +160,8 @@ def review_from_dict(d: Any, path: str | Path = "<review>") -> Review:
         seen: set[int] = set()
         for e in d["frames"]:
             f = int(e["frame"])
+            if f < 0:
+                raise ValueError(f"frame {f} is not a frame number (an integer from 0)")
             if f in seen:
                 raise ValueError(f"frame {f} is listed twice")
             seen.add(f)
@@ -195,6 +197,8 @@ def review_from_dict(d: Any, path: str | Path = "<review>") -> Review:
             )
             for e in d.get("signoffs") or ()
         )
+        if any(so.frame < 0 for so in signoffs):
+            raise ValueError("a sign-off names a negative frame")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CorruptFileError(path, f"bad review file: {type(exc).__name__}: {exc}") from None
     if d.get("queue_present") is False:  # an app session that had resolutions but no queue

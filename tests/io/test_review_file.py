@@ -119,6 +119,15 @@ def test_review_state_v1_migrates_with_resolutions(tmp_path: Path) -> None:
         ),
         ("{broken", "invalid JSON"),
         ("[1, 2]", "JSON object"),
+        (
+            '{"format": "fusionlabel.review", "version": 3, "num_frames": 5, "frames": [{"frame": -4, "score": 0.5}]}',
+            "frame -4 is not a frame number",
+        ),
+        (
+            '{"format": "fusionlabel.review", "version": 3, "num_frames": 5, "frames": [], "signoffs": '
+            '[{"frame": 1, "level": "god", "user": "u", "time": "t"}]}',
+            "unknown review level",
+        ),
     ],
 )
 def test_bad_review_files_are_refused_naming_the_file(tmp_path: Path, text: str, match: str) -> None:
