@@ -266,7 +266,7 @@ def save(
     with locked(label_path):
         # refuse what cannot be read first: that is the real problem, whoever wrote it
         review_file.check_writable(rp)
-        now = disk_version(label_path)
+        now = disk_version(label_path) if check else None
         # the file this session read (and parsed at load) needs no second parse
         if label_path.exists() and not (check and state.base is not None and now == state.base):
             read_labels(label_path)
@@ -965,7 +965,8 @@ class EditClaim:
                 ) from None
         except OSError:
             return cls(label_path, None)  # a read-only file system
-        for attempt in range(max(1, tries)):
+        tries = max(1, tries)
+        for attempt in range(tries):
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
@@ -973,7 +974,7 @@ class EditClaim:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     os.close(fd)
                     return cls(label_path, None)  # a file system without locks (some network mounts)
-                if attempt == max(1, tries) - 1:
+                if attempt == tries - 1:
                     os.close(fd)
                     raise EditingElsewhereError(
                         label_path, f"open for editing in another window ({_holder(p)})"
@@ -1024,7 +1025,7 @@ def editing_elsewhere(label_path: Path) -> str | None:
     p = editing_path(label_path)
     try:
         fd = os.open(p, os.O_RDONLY)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no claim file, or no folder to hold one
         return None
     except OSError as exc:
         return f"holder unknown: {p} is not readable ({exc.strerror})"
@@ -1039,25 +1040,31 @@ def editing_elsewhere(label_path: Path) -> str | None:
         os.close(fd)
 
 
+def unsaved_work(label_path: Path) -> Path | None:
+    """The journal or autosave beside ``label_path`` that holds a session's unsaved work, or None."""
+    return next((p for p in (journal_path(label_path), autosave_path(label_path)) if p.exists()), None)
+
+
 def check_replaceable(path: Path, force: bool) -> None:
     """Refuse, naming ``path``, to write a whole new label file over one that an annotator's
     session still needs: open in a window (:class:`EditClaim`), or with unsaved work beside it (a
     journal or autosave of a session that crashed or closed without saving), even with
     ``force``; and an existing file without ``force``. For the commands that write label files
-    (``import``, ``compare --consensus``, ``export --format native``)."""
+    (``import``, ``compare --consensus``, ``export --format native``) and for ``gold``, which
+    writes into the queue beside it."""
     path = Path(path)
-    holder = editing_elsewhere(path) if path.parent.is_dir() else None
+    holder = editing_elsewhere(path)
     if holder is not None:
         raise EditingElsewhereError(
             path, f"open for editing in a FusionLabel window ({holder}); nothing written: close that window first"
         )
-    for unsaved in (journal_path(path), autosave_path(path)):
-        if unsaved.exists():
-            raise ConcurrentEditError(
-                path,
-                f"an editing session left unsaved work in {unsaved.name}; nothing written: open the labels "
-                "and save or discard that work first, or write elsewhere",
-            )
+    unsaved = unsaved_work(path)
+    if unsaved is not None:
+        raise ConcurrentEditError(
+            path,
+            f"an editing session left unsaved work in {unsaved.name}; nothing written: open the labels "
+            "and save or discard that work first, or write elsewhere",
+        )
     if not force and path.exists():
         raise DataError(path, "exists: pass --force to replace it")
 

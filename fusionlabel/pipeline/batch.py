@@ -120,12 +120,12 @@ def touched(out_dir: Path) -> str | None:
     from fusionlabel.core.edits import box_state
     from fusionlabel.io.native_labels import read_labels
     from fusionlabel.io.review_file import find_review, read_review
-    from fusionlabel.io.session import autosave_path, journal_path
+    from fusionlabel.io.session import unsaved_work
 
     lp = out_dir / OUTPUT_LABELS
-    for unsaved in (journal_path(lp), autosave_path(lp)):
-        if unsaved.exists():
-            return f"an editing session left unsaved work in {unsaved.name}"
+    unsaved = unsaved_work(lp)
+    if unsaved is not None:
+        return f"an editing session left unsaved work in {unsaved.name}"
     if not lp.exists():
         return None
     rep = _read_report(out_dir)
@@ -184,7 +184,7 @@ def output_status(job: Job, config: dict[str, Any] | None, overwrite: bool = Fal
     from fusionlabel.pipeline.prelabel import config_fingerprint
 
     lp = job.out_dir / OUTPUT_LABELS
-    holder = editing_elsewhere(lp) if lp.parent.is_dir() else None
+    holder = editing_elsewhere(lp)
     if holder is not None:
         return OutputStatus(
             "refuse",

@@ -186,7 +186,7 @@ def mix_gold(
     from fusionlabel.io.gold_file import GoldManifest, write_gold
     from fusionlabel.io.native_labels import read_labels, resolve_label_path
     from fusionlabel.io.review_file import find_review, read_review, review_path, write_review
-    from fusionlabel.io.session import autosave_path, current_user, editing_elsewhere, journal_path, now_utc
+    from fusionlabel.io.session import check_replaceable, current_user, now_utc
 
     lp = resolve_label_path(labels_path)
     ref_path = Path(reference)
@@ -197,12 +197,8 @@ def mix_gold(
         raise DataError(man, "exists (the record of another task's gold frames): choose another file or pass --force")
     ref = read_labels(ref_path)
     with locked(lp):
-        holder = editing_elsewhere(lp)
-        if holder is not None:  # its save would be refused, and the annotator would see the gold frames come in
-            raise DataError(lp, f"open for editing in a FusionLabel window ({holder}): close it first")
-        for unsaved in (journal_path(lp), autosave_path(lp)):
-            if unsaved.exists():
-                raise DataError(lp, f"an editing session has unsaved work ({unsaved.name}): save or close it first")
+        # a window's save would be refused, and the annotator would see the gold frames come in
+        check_replaceable(lp, force=True)
         rp = find_review(lp)
         if rp is None:
             raise DataError(lp, f"no review queue beside it ({review_path(lp).name}): pre-label it first")
