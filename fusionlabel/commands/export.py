@@ -97,14 +97,10 @@ def export(
         ctx = replace(ctx, dont_care=imported.dont_care)
     from fusionlabel.io.label_schema import find_schema, read_schema
 
-    if strategy.name == "native":
-        from fusionlabel.io.session import check_replaceable
-
-        check_replaceable(out, force=True)  # an export replaces its output, but no annotator's session
     schema_path = schema or find_schema([labels.parent])
     if schema_path is not None:
         ctx = replace(ctx, schema=read_schema(schema_path))  # a mistake: a typed error naming file and line
-    if strategy.name == "native":
+    if strategy.name == "native":  # an export replaces its output, but no annotator's session
         from fusionlabel.io.session import replace_label_file
 
         replace_label_file(out, True, lambda: strategy.write(out, imported.labels, ctx))

@@ -186,6 +186,10 @@ class SeqmapEntry:
         return self.end
 
 
+#: more frames than this in one sequence (a day at 10 Hz) is a broken file, not a recording
+MAX_FRAMES = 1_000_000
+
+
 def read_seqmap(path: str | Path) -> list[SeqmapEntry]:
     """Read a devkit seqmap (``<seq> empty <first> <end>`` per line).
 
@@ -206,7 +210,7 @@ def read_seqmap(path: str | Path) -> list[SeqmapEntry]:
             e = SeqmapEntry(f[0], int(f[2]), int(f[3]))
         except ValueError:
             raise CorruptFileError(p, f"line {n}: expected '<seq> empty <first> <end>', got {line.strip()!r}") from None
-        if e.first < 0 or e.end < e.first or e.end > 1_000_000:  # a day at 10 Hz: a broken line, not a recording
+        if e.first < 0 or e.end < e.first or e.end > MAX_FRAMES:
             raise CorruptFileError(p, f"line {n}: frame range {e.first}..{e.end} is invalid")
         out.append(e)
     if not out:

@@ -772,8 +772,6 @@ def load_labels(path: Path, fmt: str | None, recording: Path | None) -> tuple[Im
     try:
         imported = strategy.read(Path(path), ctx)
     except (TypeError, AttributeError, KeyError, IndexError, ValueError, UnicodeDecodeError) as exc:
-        if isinstance(exc, DataError):
-            raise
         # a reader that did not foresee this structure (a null where an object belongs, a number
         # where a list does): still one line naming the input, never a traceback
         raise CorruptFileError(

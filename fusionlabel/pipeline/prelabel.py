@@ -163,17 +163,14 @@ def check_recording(recording: Recording, needs_lidar: bool = True) -> None:
     bad = rig_problems(recording.rig, recording.path)
     if bad:
         raise bad[0]
-    if needs_lidar:
-        bad_lidar = recording.lidar_calibration_problem()
-        if bad_lidar is not None:
-            raise CalibrationError(bad_lidar.path, f"{bad_lidar.reason}: cannot pre-label")
+    if needs_lidar and (err := _no_calibration(recording)) is not None:
+        raise err
 
 
-def _no_calibration(recording: Recording, names: list[str]) -> CalibrationError:
-    """The error for LiDARs the rig lacks: the reader's own calibration problem when it had one."""
+def _no_calibration(recording: Recording, names: list[str] | None = None) -> CalibrationError | None:
+    """The error for LiDARs the rig lacks (:meth:`~fusionlabel.core.recording.Recording.lidar_calibration_problem`)."""
     bad = recording.lidar_calibration_problem(names)
-    assert bad is not None
-    return CalibrationError(bad.path, f"{bad.reason}: cannot pre-label")
+    return None if bad is None else CalibrationError(bad.path, f"{bad.reason}: cannot pre-label")
 
 
 def merge_reviews(queues: list[ReviewQueue], num_frames: int, max_fraction: float) -> ReviewQueue:
@@ -393,8 +390,8 @@ def _prelabel(
                 progress(k + 1, n + 1)
             continue
         gaps = [s for s, c in frame.lidar.items() if c.frame_id != "ego" and s not in recording.rig.lidars]
-        if gaps and "lidar" in runner.info.sensors:
-            raise _no_calibration(recording, gaps)
+        if gaps and "lidar" in runner.info.sensors and (err := _no_calibration(recording, gaps)) is not None:
+            raise err
         res = runner.detect_many([frame], recording.rig)[0]
         if res.error is not None:
             failed.append(f"frame {k + 1} (index {k}): {res.error}")

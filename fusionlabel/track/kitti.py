@@ -34,10 +34,6 @@ CLASSES = ("Car", "Pedestrian", "Cyclist")
 POINTRCNN_OPERATING_POINTS = {"Car": 3.0, "Pedestrian": 3.5, "Cyclist": 2.0}
 
 
-#: more frames than this in one sequence is a broken file, not a recording
-MAX_FRAMES = 1_000_000
-
-
 def kitti_config(
     cls: str,
     P2: Any,
@@ -83,7 +79,12 @@ def track_kitti_sequence(
 
     from fusionlabel.core.errors import CalibrationError, DataError
     from fusionlabel.io.kitti import DEFAULT_IMAGE_SIZE, kitti_T_rect_velo, read_kitti_calib
-    from fusionlabel.io.kitti_mot import detections_to_ego, kitti_results_from_table, read_ab3dmot_detections
+    from fusionlabel.io.kitti_mot import (
+        MAX_FRAMES,
+        detections_to_ego,
+        kitti_results_from_table,
+        read_ab3dmot_detections,
+    )
     from fusionlabel.track.tracker import Tracker
 
     det_path = detections / f"{entry.name}.txt"
@@ -100,10 +101,9 @@ def track_kitti_sequence(
     d = read_ab3dmot_detections(det_path)
     d = d.select(np.array([t == cls for t in d.type], dtype=bool))
     n_frames = max(entry.end, int(d.frame.max()) + 1 if len(d) else 0)
-    if n_frames > MAX_FRAMES:
-        where = det_path if len(d) and int(d.frame.max()) + 1 > entry.end else None
+    if n_frames > MAX_FRAMES:  # the seqmap's end is checked by read_seqmap: a detection's frame
         raise DataError(
-            where or Path(str(entry.name)),
+            det_path,
             f"frame {n_frames - 1} is past {MAX_FRAMES:,} frames (a day at 10 Hz): not a frame number of a recording",
         )
     order = np.argsort(d.frame, kind="stable")
