@@ -120,10 +120,9 @@ class EditActions:
         if self.doc.item(self.doc.frame) is None:
             self.message(f"frame {self.doc.frame + 1} is not flagged")
             return
-        if self.doc.read_only is not None:
-            self.message(f"resolve: not done, {self.doc.read_only}", 20000)
-            return
         r = self.doc.resolve()
+        if r is None:  # read-only here: the document said why
+            return
         self.message(f"frame {r.frame + 1} resolved by {r.user} at {r.time}")
 
     def accept_selected(self) -> None:

@@ -312,11 +312,12 @@ class LabelDocument(QtCore.QObject):
         nxt = [f for f in fr if f > self.frame]
         return nxt[0] if nxt else fr[0]
 
-    def resolve(self, frame: int | None = None, note: str = "") -> S.Resolution:
-        """Mark ``frame`` (default: the current one) resolved by the current user, now (undoable)."""
+    def resolve(self, frame: int | None = None, note: str = "") -> S.Resolution | None:
+        """Mark ``frame`` (default: the current one) resolved by the current user, now (undoable);
+        None (and a message) when :attr:`read_only`."""
         f = self.frame if frame is None else int(frame)
         if self._refused(f"resolve frame {f}"):
-            raise EditError(self.read_only or "read-only")
+            return None
         before = self.state()
         after = S.resolve(before, f, note)
         self.undo_stack.push(ReviewCommand(self, before, after, f"resolve frame {f}"))

@@ -74,11 +74,7 @@ def open_session(
     """
     path = Path(label_path) if label_path is not None else S.label_path_for(rec)
     msgs: list[str] = []
-    try:
-        claim: S.EditClaim | None = S.EditClaim.take(path)
-    except EditingElsewhereError as exc:
-        msgs.append(read_only_message(exc))
-        claim = None
+    claim = take_claim(path, msgs)
     try:
         return _open_claimed(rec, path, restore, claim, msgs)
     except BaseException:  # the claim is not left behind by an error (the window would not exist)
@@ -123,11 +119,17 @@ def _open_claimed(
     return state, path, msgs, False, claim
 
 
-def read_only_message(exc: EditingElsewhereError) -> str:
-    return (
-        f"read-only: {exc}. Editing and saving are disabled here, and that window's unsaved work is "
-        "left alone; close it, then open the labels again to edit them here."
-    )
+def take_claim(path: Path, msgs: list[str]) -> S.EditClaim | None:
+    """This window's claim on the label file ``path``, or None (and why, in ``msgs``, starting
+    with "read-only") when another window edits it."""
+    try:
+        return S.EditClaim.take(path)
+    except EditingElsewhereError as exc:
+        msgs.append(
+            f"read-only: {exc}. Editing and saving are disabled here, and that window's unsaved work is "
+            "left alone; close it, then open the labels again to edit them here."
+        )
+        return None
 
 
 def _own_labels(rec: Recording, msgs: list[str]) -> LabelSet:
@@ -183,11 +185,8 @@ class MainWindow(EditActions, BackgroundJobs, QtWidgets.QMainWindow):
             msgs: list[str] = []
             state, path, restored = S.SessionState(labels), label_path, False
             if path is not None:
-                try:
-                    self.claim = S.EditClaim.take(path)
-                except EditingElsewhereError as exc:
-                    msgs.append(read_only_message(exc))
-                    path = None
+                self.claim = take_claim(path, msgs)
+                path = path if self.claim is not None else None
         else:
             state, path, msgs, restored, self.claim = open_session(
                 recording, label_path, self._ask_restore if interactive else True
