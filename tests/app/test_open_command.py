@@ -14,8 +14,11 @@ import pytest
 from fusionlabel.io import session as S
 
 
-def _open(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+def _open(*args: str, cwd: Path, display: bool = True) -> subprocess.CompletedProcess[str]:
+    if display:
+        env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    else:
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     return subprocess.run(
         [sys.executable, "-m", "fusionlabel", "open", *args],
         capture_output=True,
@@ -49,15 +52,7 @@ def test_without_a_display_open_says_who_edits_the_labels(sample_copy: Path, tmp
     label_file = sample_copy / "labels.json"
     claim = S.EditClaim.take(label_file)  # a window edits them
     try:
-        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-        r = subprocess.run(
-            [sys.executable, "-m", "fusionlabel", "open", str(sample_copy)],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=tmp_path,
-            timeout=600,
-        )
+        r = _open(str(sample_copy), cwd=tmp_path, display=False)
     finally:
         claim.release()
     assert r.returncode == 0, r.stderr[-2000:]
@@ -65,15 +60,7 @@ def test_without_a_display_open_says_who_edits_the_labels(sample_copy: Path, tmp
 
 
 def test_without_a_display_a_screenshot_run_fails_and_says_why(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     shot = tmp_path / "shot.png"
-    r = subprocess.run(
-        [sys.executable, "-m", "fusionlabel", "open", "--screenshot", str(shot)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=600,
-    )
+    r = _open("--screenshot", str(shot), cwd=tmp_path, display=False)
     assert r.returncode == 1 and not shot.exists()
     assert f"{shot}: not written: a screenshot needs a display" in r.stderr and "Traceback" not in r.stderr

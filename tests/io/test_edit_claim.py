@@ -3,10 +3,12 @@ holder named, and a holder killed with ``kill -9`` leaves nothing that blocks th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,11 +40,22 @@ HOLDER = textwrap.dedent("""
 """)
 
 
-def test_a_holder_killed_with_kill_9_blocks_nothing(tmp_path: Path) -> None:
-    label = tmp_path / "labels.json"
+@contextlib.contextmanager
+def _holder(label: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding the claim on ``label`` (killed on the way out)."""
     p = subprocess.Popen([sys.executable, "-c", HOLDER, str(label)], stdout=subprocess.PIPE, text=True)
     try:
         assert p.stdout is not None and p.stdout.readline().strip() == "held"
+        yield p
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(30)
+
+
+def test_a_holder_killed_with_kill_9_blocks_nothing(tmp_path: Path) -> None:
+    label = tmp_path / "labels.json"
+    with _holder(label) as p:
         with pytest.raises(EditingElsewhereError, match=f"pid {p.pid}"):
             S.EditClaim.take(label)
         p.kill()  # SIGKILL: no clean-up in the holder
@@ -50,10 +63,6 @@ def test_a_holder_killed_with_kill_9_blocks_nothing(tmp_path: Path) -> None:
         claim = S.EditClaim.take(label)
         assert claim.held
         claim.release()
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait(30)
 
 
 def test_where_the_claim_file_cannot_be_made_the_claim_is_empty(tmp_path: Path) -> None:
@@ -72,9 +81,7 @@ def test_a_missing_folder_is_not_created_and_gives_an_empty_claim(tmp_path: Path
 def test_another_users_read_only_claim_file_still_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The claim file of another user is read-only here (mode 0644): its lock is still seen."""
     label = tmp_path / "labels.json"
-    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(label)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout is not None and p.stdout.readline().strip() == "held"
+    with _holder(label) as p:
         real_open = os.open
 
         def as_other_user(path: object, flags: int, *a: object) -> int:  # root ignores modes: act them out
@@ -86,9 +93,6 @@ def test_another_users_read_only_claim_file_still_counts(tmp_path: Path, monkeyp
         with pytest.raises(EditingElsewhereError, match=f"pid {p.pid}"):
             S.EditClaim.take(label, tries=1)
         assert S.editing_elsewhere(label) is not None
-    finally:
-        p.kill()
-        p.wait(30)
 
 
 def test_a_probe_in_the_same_instant_does_not_make_the_window_read_only(tmp_path: Path) -> None:

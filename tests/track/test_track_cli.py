@@ -11,15 +11,17 @@ from fusionlabel.cli import main
 from fusionlabel.io.kitti_mot import read_kitti_results
 
 
-def _args(dev: Path, seqmap: Path, out: Path, cls: str = "Car") -> list[str]:
+def _args(
+    dev: Path, seqmap: Path, out: Path, cls: str = "Car", detections: Path | None = None, calib: Path | None = None
+) -> list[str]:
     return [
         "track",
         "--format",
         "kitti",
         "--detections",
-        str(dev / f"detection/pointrcnn_{cls}"),
+        str(detections or dev / f"detection/pointrcnn_{cls}"),
         "--calib",
-        str(dev / "calib"),
+        str(calib or dev / "calib"),
         "--seqmap",
         str(seqmap),
         "--class",
@@ -52,9 +54,7 @@ def test_track_cli_bad_input_exits_with_one_line(
     (dets / "0000.txt").write_text("0,2,1,2,3\n")
     seqmap = tmp_path / "s.seqmap"
     seqmap.write_text("0000 empty 000000 000154\n")
-    args = _args(kitti_tracking_dev, seqmap, tmp_path / "out")
-    args[args.index("--detections") + 1] = str(dets)
-    assert main(args) == 1
+    assert main(_args(kitti_tracking_dev, seqmap, tmp_path / "out", detections=dets)) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(dets / "0000.txt") in err[0]
 
@@ -93,10 +93,7 @@ def test_track_cli_refuses_broken_calibrations_and_frame_numbers(
     else:
         seqmap.write_text("0000 empty 000000 99999999999\n")
     (dets / "0000.txt").write_text("\n".join(src) + "\n")
-    args = _args(kitti_tracking_dev, seqmap, tmp_path / "out")
-    args[args.index("--detections") + 1] = str(dets)
-    args[args.index("--calib") + 1] = str(cal)
-    assert main(args) == 1
+    assert main(_args(kitti_tracking_dev, seqmap, tmp_path / "out", detections=dets, calib=cal)) == 1
     err = capsys.readouterr().err.strip().splitlines()
     where = {"calib": str(cal / "0000.txt"), "dets": str(dets / "0000.txt"), "seqmap": str(seqmap)}[named]
     assert len(err) == 1 and where in err[0] and why in err[0], err
@@ -114,9 +111,7 @@ def test_track_cli_tracks_the_other_sequences_when_one_is_broken(
     (dets / "0002.txt").write_text("garbage\n")
     seqmap = tmp_path / "s.seqmap"
     seqmap.write_text("0000 empty 000000 000154\n0002 empty 000000 000233\n")
-    args = _args(kitti_tracking_dev, seqmap, tmp_path / "out")
-    args[args.index("--detections") + 1] = str(dets)
-    assert main(args) == 1
+    assert main(_args(kitti_tracking_dev, seqmap, tmp_path / "out", detections=dets)) == 1
     captured = capsys.readouterr()
     assert str(dets / "0002.txt") in captured.err and "1 sequence(s) failed" in captured.out
     assert (tmp_path / "out" / "0000.txt").is_file() and not (tmp_path / "out" / "0002.txt").exists()
